@@ -1,0 +1,5 @@
+"""The hurtle command of Hurtle (work in progress)."""
+
+from hurtle_cli.__about__ import __version__
+
+__all__ = ["__version__"]
