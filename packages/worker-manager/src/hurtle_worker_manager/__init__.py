@@ -1,5 +1,42 @@
-"""The process supervisor of Hurtle (work in progress)."""
+"""hurtle-worker-manager: run, watch and steer the processes of a Python service.
+
+A ``WorkerManager`` in the main process runs N server workers plus custom managed
+processes, with acks, restarts (zero downtime), runtime scaling, crash recovery,
+heartbeats and shared context. Inside each process, ``get_multiplexer()`` returns its
+handle on the manager. Needs nothing but msgspec.
+"""
 
 from hurtle_worker_manager.__about__ import __version__
+from hurtle_worker_manager.errors import (
+    AddressInUseError,
+    CommandError,
+    CrashLoopError,
+    StartupError,
+    TargetError,
+    WorkerManagerError,
+)
+from hurtle_worker_manager.manager import WorkerManager
+from hurtle_worker_manager.multiplexer import Multiplexer, Reply, get_multiplexer
+from hurtle_worker_manager.shared_ctx import SharedContext
+from hurtle_worker_manager.sockets import bind_tcp, bind_unix
+from hurtle_worker_manager.state import ProcessState
+from hurtle_worker_manager.worker import Worker
 
-__all__ = ["__version__"]
+__all__ = [
+    "AddressInUseError",
+    "CommandError",
+    "CrashLoopError",
+    "Multiplexer",
+    "ProcessState",
+    "Reply",
+    "SharedContext",
+    "StartupError",
+    "TargetError",
+    "Worker",
+    "WorkerManager",
+    "WorkerManagerError",
+    "__version__",
+    "bind_tcp",
+    "bind_unix",
+    "get_multiplexer",
+]

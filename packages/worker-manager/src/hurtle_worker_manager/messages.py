@@ -1,0 +1,226 @@
+"""The wire schemas: every message exchanged between the manager and its processes.
+
+These structs are the contract between packages (the inspector and the CLI read them
+too), so they follow msgspec's evolution rules: new fields get defaults, fields are
+never retyped or reordered, and unknown fields are ignored. Messages travel as
+MessagePack inside length-prefixed frames (see ``channel``). A producer's own payload
+(e.g. hurtle-http's request counters) travels as ``msgspec.Raw`` bytes that only its
+reader decodes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Union
+
+import msgspec
+
+__all__ = [
+    "Ack",
+    "ChildMessage",
+    "Command",
+    "CommandReply",
+    "Failure",
+    "Heartbeat",
+    "ManageCommand",
+    "ManagerMessage",
+    "ProcessEntry",
+    "ProcessStats",
+    "Report",
+    "Request",
+    "RestartCommand",
+    "RestartResult",
+    "ScaleCommand",
+    "ScaleResult",
+    "SetServing",
+    "StateUpdate",
+    "StatsCommand",
+    "StatsResult",
+    "TerminateCommand",
+    "decode_child_message",
+    "decode_manager_message",
+    "encode",
+]
+
+
+class _Message(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=False):
+    """Base of every tagged message."""
+
+
+# --- Commands: what a process (or the main process's own API) asks the manager to do ---
+
+
+class RestartCommand(_Message, tag="restart"):
+    """Restart processes by name, or every transient process when ``all_workers``.
+
+    ``names`` are process names (``Hurtle-Server-0-0``) or worker names (``Server-0``).
+    ``zero_downtime`` starts the replacement first and stops the old process only once
+    the new one acknowledged. ``wait`` delays the reply until the replacements acked.
+    """
+
+    names: tuple[str, ...] = ()
+    all_workers: bool = False
+    zero_downtime: bool = False
+    wait: bool = False
+    reloaded_files: tuple[str, ...] = ()
+
+
+class ScaleCommand(_Message, tag="scale"):
+    """Run exactly ``replicas`` server workers; ``wait`` replies once they are acked."""
+
+    replicas: int
+    wait: bool = False
+
+
+class TerminateCommand(_Message, tag="terminate"):
+    """Shut the whole server down gracefully."""
+
+
+class ManageCommand(_Message, tag="manage"):
+    """Register and start a custom process; ``target`` is an import path ``module:name``."""
+
+    name: str
+    target: str
+    kwargs: dict[str, object] = {}
+    transient: bool = False
+    restartable: bool | None = None
+    tracked: bool = False
+    auto_start: bool = True
+    workers: int = 1
+
+
+class StatsCommand(_Message, tag="stats"):
+    """Ask for per-process resource usage (RSS, CPU) read by the manager."""
+
+
+Command = Union[RestartCommand, ScaleCommand, TerminateCommand, ManageCommand, StatsCommand]
+
+
+# --- Messages from a managed process to the manager ---
+
+
+class Ack(_Message, tag="ack"):
+    """The process is ready (for a server: it is listening)."""
+
+
+class Heartbeat(_Message, tag="heartbeat"):
+    """Sent from the process's own main loop; silence means the loop is stuck."""
+
+
+class SetServing(_Message, tag="serving"):
+    """The process started or stopped serving requests."""
+
+    serving: bool
+
+
+class Report(_Message, tag="report"):
+    """Extra per-process data owned by its producer, stored under ``key`` in the state."""
+
+    key: str
+    payload: msgspec.Raw
+
+
+class Failure(_Message, tag="failure"):
+    """The process is about to exit because its target raised."""
+
+    error: str
+    traceback: str = ""
+
+
+class Request(_Message, tag="request"):
+    """A command with an id; the manager answers with a ``CommandReply`` of that id."""
+
+    id: int
+    command: Command
+
+
+ChildMessage = Union[Ack, Heartbeat, SetServing, Report, Failure, Request]
+
+
+# --- Messages from the manager to a managed process ---
+
+
+class ProcessEntry(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The manager's record of one process instance (the reference's worker state)."""
+
+    server: bool
+    state: str
+    pid: int | None = None
+    start_at: datetime | None = None
+    starts: int = 0
+    restart_at: datetime | None = None
+    generation: int = 0
+    serving: bool | None = None
+    exit_code: int | None = None
+    reports: dict[str, msgspec.Raw] = {}
+
+
+class StateUpdate(_Message, tag="state"):
+    """A snapshot of every process's entry, pushed whenever something changed."""
+
+    main_pid: int
+    processes: dict[str, ProcessEntry]
+
+
+class RestartResult(msgspec.Struct, frozen=True, tag="restart"):
+    """The process names that were (or are being) replaced."""
+
+    restarted: list[str]
+
+
+class ScaleResult(msgspec.Struct, frozen=True, tag="scale"):
+    """The target count and the names of the server processes after scaling."""
+
+    replicas: int
+    workers: list[str]
+
+
+class ProcessStats(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Resource usage of one live process, read from the OS by the manager."""
+
+    name: str
+    pid: int
+    state: str
+    generation: int
+    starts: int
+    uptime: float
+    rss: int | None = None
+    cpu_seconds: float | None = None
+    reports: dict[str, msgspec.Raw] = {}
+
+
+class StatsResult(msgspec.Struct, frozen=True, tag="stats"):
+    """Stats of every live process."""
+
+    processes: list[ProcessStats]
+
+
+class CommandReply(_Message, tag="reply"):
+    """The outcome of a ``Request``: ``error`` is empty on success."""
+
+    id: int
+    error: str = ""
+    result: RestartResult | ScaleResult | StatsResult | None = None
+
+
+ManagerMessage = Union[StateUpdate, CommandReply]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_child_decoder = msgspec.msgpack.Decoder(ChildMessage)
+_manager_decoder = msgspec.msgpack.Decoder(ManagerMessage)
+
+
+def encode(message: msgspec.Struct) -> bytes:
+    """Encode any message of this module to MessagePack bytes."""
+    return _encoder.encode(message)
+
+
+def decode_child_message(data: bytes) -> ChildMessage:
+    """Decode bytes a managed process sent; raises ``msgspec.DecodeError`` on garbage."""
+    return _child_decoder.decode(data)
+
+
+def decode_manager_message(data: bytes) -> ManagerMessage:
+    """Decode bytes the manager sent; raises ``msgspec.DecodeError`` on garbage."""
+    return _manager_decoder.decode(data)

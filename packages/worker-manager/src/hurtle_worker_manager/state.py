@@ -1,0 +1,53 @@
+"""The lifecycle of one process instance, as a state machine.
+
+An instance is created IDLE, becomes STARTED once its OS process exists, ACKED when it
+reports ready, TERMINATED when the manager has asked it to stop, and ends COMPLETED
+(exit status 0) or FAILED (anything else). The names are the reference's, so that
+clients written for it understand them; a slot with no live instance shows NONE (never
+started) or RESTARTING (waiting to be respawned).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from hurtle_worker_manager.errors import WorkerManagerError
+
+__all__ = ["FINAL_STATES", "LIVE_STATES", "ProcessState", "check_transition"]
+
+
+class ProcessState(str, Enum):
+    """Where a process instance (or an idle slot) is in its life."""
+
+    NONE = "NONE"
+    IDLE = "IDLE"
+    RESTARTING = "RESTARTING"
+    STARTING = "STARTING"
+    STARTED = "STARTED"
+    ACKED = "ACKED"
+    JOINED = "JOINED"
+    TERMINATED = "TERMINATED"
+    FAILED = "FAILED"
+    COMPLETED = "COMPLETED"
+
+
+_S = ProcessState
+
+# Every allowed move of an instance; anything else is a bug in the manager.
+_TRANSITIONS: dict[ProcessState, frozenset[ProcessState]] = {
+    _S.IDLE: frozenset({_S.STARTED, _S.FAILED}),
+    _S.STARTED: frozenset({_S.ACKED, _S.TERMINATED, _S.COMPLETED, _S.FAILED}),
+    _S.ACKED: frozenset({_S.TERMINATED, _S.COMPLETED, _S.FAILED}),
+    _S.TERMINATED: frozenset({_S.COMPLETED, _S.FAILED}),
+    _S.COMPLETED: frozenset(),
+    _S.FAILED: frozenset(),
+}
+
+LIVE_STATES = frozenset({_S.STARTED, _S.ACKED, _S.TERMINATED})
+FINAL_STATES = frozenset({_S.COMPLETED, _S.FAILED, _S.NONE})
+
+
+def check_transition(current: ProcessState, new: ProcessState) -> None:
+    """Raise ``WorkerManagerError`` unless ``current`` may move to ``new``."""
+    if new not in _TRANSITIONS.get(current, frozenset()):
+        raise WorkerManagerError(f"illegal process state change {current.value} -> {new.value}")
