@@ -1,0 +1,38 @@
+"""hurtle-http: the hello, path-parameter and echo routes, single process, no access log.
+
+Run: `python hurtle_app.py PORT`. Uses only the public API of `hurtle_http`: `HttpApp`,
+its route decorators (path parameters passed by name), `json`, `raw`, `request.body` and
+`HttpApp.run(host=..., port=..., access_log=False)`. The handlers are annotated with `Any`
+so that this module does not depend on the name of hurtle's request class.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from hurtle_http import HttpApp, json, raw
+
+app = HttpApp("hurtle_bench")
+
+
+@app.get("/")
+async def hello(request: Any) -> Any:
+    """The JSON hello world."""
+    return json({"hello": "world"})
+
+
+@app.get("/user/<user_id:int>")
+async def user(request: Any, user_id: int) -> Any:
+    """A typed path parameter, echoed as JSON."""
+    return json({"id": user_id})
+
+
+@app.post("/echo")
+async def echo(request: Any) -> Any:
+    """The request body, returned as is."""
+    return raw(request.body)
+
+
+if __name__ == "__main__":
+    app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False)
