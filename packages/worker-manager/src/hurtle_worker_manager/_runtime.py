@@ -29,7 +29,7 @@ import msgspec
 from hurtle_worker_manager import multiplexer as _mux
 from hurtle_worker_manager._platform import set_parent_death_signal, set_thread_name
 from hurtle_worker_manager.channel import BlockingChannel
-from hurtle_worker_manager.messages import Failure, encode
+from hurtle_worker_manager.messages import Failure
 from hurtle_worker_manager.shared_ctx import SharedContext
 from hurtle_worker_manager.target import resolve
 
@@ -114,7 +114,9 @@ def _run_target(spec: ProcessSpec, multiplexer: _mux.Multiplexer, kwargs: dict[s
     return 0
 
 
-def _report_failure(multiplexer: _mux.Multiplexer, error: str, text: str = "", code: int = 1) -> int:
+def _report_failure(
+    multiplexer: _mux.Multiplexer, error: str, text: str = "", code: int = 1
+) -> int:
     try:
         multiplexer._send(Failure(error=error, traceback=text))
     except OSError:
@@ -167,7 +169,9 @@ def _new_loop(factory_path: str | None) -> asyncio.AbstractEventLoop:
         try:
             factory = resolve(factory_path)
         except (ImportError, AttributeError) as exc:
-            logger.warning("Event loop factory %s unavailable (%s); using asyncio", factory_path, exc)
+            logger.warning(
+                "Event loop factory %s unavailable (%s); using asyncio", factory_path, exc
+            )
         else:
             loop = factory()
             assert isinstance(loop, asyncio.AbstractEventLoop)

@@ -82,7 +82,9 @@ class BlockingChannel:
         )
         self._reader.start()
 
-    def _read_forever(self, on_frame: Callable[[bytes], None], on_close: Callable[[], None]) -> None:
+    def _read_forever(
+        self, on_frame: Callable[[bytes], None], on_close: Callable[[], None]
+    ) -> None:
         decoder = FrameDecoder()
         try:
             while True:

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from multiprocessing.process import BaseProcess
 from typing import Any, ClassVar
 
 from hurtle_worker_manager._runtime import STACK_SIGNAL, ProcessSpec, process_main
@@ -105,7 +106,8 @@ class WorkerManager:
         self.max_workers = max_workers if max_workers is not None else max(64, workers)
         if workers > self.max_workers:
             raise ValueError(f"workers={workers} exceeds max_workers={self.max_workers}")
-        self._context = multiprocessing.get_context(start_method)
+        context = multiprocessing.get_context(start_method)
+        self._new_process: Callable[..., BaseProcess] = context.Process  # type: ignore[attr-defined]
         self.start_method = start_method
         self.prefix = prefix
         self.shared_ctx = shared_ctx if shared_ctx is not None else SharedContext()
@@ -325,7 +327,7 @@ class WorkerManager:
             inherited_peer_fd=ours.fileno() if self.start_method == "fork" else -1,
         )
         sockets = self.sockets if worker.server else ()
-        process = self._context.Process(
+        process = self._new_process(
             target=process_main,
             name=slot.name,
             args=(spec, theirs, dict(worker.kwargs), self.shared_ctx, sockets),
@@ -612,7 +614,7 @@ class WorkerManager:
                 *(self._await_ready(new) for new in fresh), return_exceptions=True
             )
             errors = []
-            for slot, new, outcome in zip(slots, fresh, outcomes):
+            for slot, new, outcome in zip(slots, fresh, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     errors.append(str(outcome))
                     if new in slot.incoming:  # zero downtime: drop the failed newcomer
@@ -830,16 +832,24 @@ async def _read_when_written(path: str, deadline: float) -> str:
     end = time.monotonic() + deadline
     last_size = -1
     while time.monotonic() < end:
-        try:
-            size = os.path.getsize(path)
-        except OSError:
-            size = 0
+        size = _file_size(path)
         if size and size == last_size:
             break
         last_size = size
         await asyncio.sleep(0.05)
+    return _read_small_file(path)
+
+
+def _file_size(path: str) -> int:
     try:
-        with open(path) as stack:
-            return stack.read()
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _read_small_file(path: str) -> str:
+    try:
+        with open(path) as file:
+            return file.read()
     except OSError:
         return ""

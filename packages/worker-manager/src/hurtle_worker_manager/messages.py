@@ -11,8 +11,6 @@ reader decodes.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Union
-
 import msgspec
 
 __all__ = [
@@ -50,7 +48,7 @@ class _Message(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fie
 # --- Commands: what a process (or the main process's own API) asks the manager to do ---
 
 
-class RestartCommand(_Message, tag="restart"):
+class RestartCommand(_Message, tag="restart", frozen=True):
     """Restart processes by name, or every transient process when ``all_workers``.
 
     ``names`` are process names (``Hurtle-Server-0-0``) or worker names (``Server-0``).
@@ -65,18 +63,18 @@ class RestartCommand(_Message, tag="restart"):
     reloaded_files: tuple[str, ...] = ()
 
 
-class ScaleCommand(_Message, tag="scale"):
+class ScaleCommand(_Message, tag="scale", frozen=True):
     """Run exactly ``replicas`` server workers; ``wait`` replies once they are acked."""
 
     replicas: int
     wait: bool = False
 
 
-class TerminateCommand(_Message, tag="terminate"):
+class TerminateCommand(_Message, tag="terminate", frozen=True):
     """Shut the whole server down gracefully."""
 
 
-class ManageCommand(_Message, tag="manage"):
+class ManageCommand(_Message, tag="manage", frozen=True):
     """Register and start a custom process; ``target`` is an import path ``module:name``."""
 
     name: str
@@ -89,52 +87,52 @@ class ManageCommand(_Message, tag="manage"):
     workers: int = 1
 
 
-class StatsCommand(_Message, tag="stats"):
+class StatsCommand(_Message, tag="stats", frozen=True):
     """Ask for per-process resource usage (RSS, CPU) read by the manager."""
 
 
-Command = Union[RestartCommand, ScaleCommand, TerminateCommand, ManageCommand, StatsCommand]
+Command = RestartCommand | ScaleCommand | TerminateCommand | ManageCommand | StatsCommand
 
 
 # --- Messages from a managed process to the manager ---
 
 
-class Ack(_Message, tag="ack"):
+class Ack(_Message, tag="ack", frozen=True):
     """The process is ready (for a server: it is listening)."""
 
 
-class Heartbeat(_Message, tag="heartbeat"):
+class Heartbeat(_Message, tag="heartbeat", frozen=True):
     """Sent from the process's own main loop; silence means the loop is stuck."""
 
 
-class SetServing(_Message, tag="serving"):
+class SetServing(_Message, tag="serving", frozen=True):
     """The process started or stopped serving requests."""
 
     serving: bool
 
 
-class Report(_Message, tag="report"):
+class Report(_Message, tag="report", frozen=True):
     """Extra per-process data owned by its producer, stored under ``key`` in the state."""
 
     key: str
     payload: msgspec.Raw
 
 
-class Failure(_Message, tag="failure"):
+class Failure(_Message, tag="failure", frozen=True):
     """The process is about to exit because its target raised."""
 
     error: str
     traceback: str = ""
 
 
-class Request(_Message, tag="request"):
+class Request(_Message, tag="request", frozen=True):
     """A command with an id; the manager answers with a ``CommandReply`` of that id."""
 
     id: int
     command: Command
 
 
-ChildMessage = Union[Ack, Heartbeat, SetServing, Report, Failure, Request]
+ChildMessage = Ack | Heartbeat | SetServing | Report | Failure | Request
 
 
 # --- Messages from the manager to a managed process ---
@@ -155,7 +153,7 @@ class ProcessEntry(msgspec.Struct, frozen=True, omit_defaults=True):
     reports: dict[str, msgspec.Raw] = {}
 
 
-class StateUpdate(_Message, tag="state"):
+class StateUpdate(_Message, tag="state", frozen=True):
     """A snapshot of every process's entry, pushed whenever something changed."""
 
     main_pid: int
@@ -195,7 +193,7 @@ class StatsResult(msgspec.Struct, frozen=True, tag="stats"):
     processes: list[ProcessStats]
 
 
-class CommandReply(_Message, tag="reply"):
+class CommandReply(_Message, tag="reply", frozen=True):
     """The outcome of a ``Request``: ``error`` is empty on success."""
 
     id: int
@@ -203,12 +201,12 @@ class CommandReply(_Message, tag="reply"):
     result: RestartResult | ScaleResult | StatsResult | None = None
 
 
-ManagerMessage = Union[StateUpdate, CommandReply]
+ManagerMessage = StateUpdate | CommandReply
 
 
 _encoder = msgspec.msgpack.Encoder()
-_child_decoder = msgspec.msgpack.Decoder(ChildMessage)
-_manager_decoder = msgspec.msgpack.Decoder(ManagerMessage)
+_child_decoder: msgspec.msgpack.Decoder[ChildMessage] = msgspec.msgpack.Decoder(ChildMessage)
+_manager_decoder: msgspec.msgpack.Decoder[ManagerMessage] = msgspec.msgpack.Decoder(ManagerMessage)
 
 
 def encode(message: msgspec.Struct) -> bytes:

@@ -223,7 +223,9 @@ class Multiplexer:
         if not all_workers:
             names = tuple(part.strip() for part in (name or self._name).split(",") if part.strip())
         return self.send_command(
-            RestartCommand(names=names, all_workers=all_workers, zero_downtime=zero_downtime, wait=wait)
+            RestartCommand(
+                names=names, all_workers=all_workers, zero_downtime=zero_downtime, wait=wait
+            )
         )
 
     reload = restart
@@ -325,7 +327,9 @@ class Multiplexer:
         try:
             message = decode_manager_message(payload)
         except msgspec.DecodeError as exc:
-            logger.error("%s: ignoring an undecodable message from the manager: %s", self._name, exc)
+            logger.error(
+                "%s: ignoring an undecodable message from the manager: %s", self._name, exc
+            )
             return
         if isinstance(message, StateUpdate):
             self._snapshot = message

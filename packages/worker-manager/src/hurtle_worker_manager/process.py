@@ -133,8 +133,12 @@ class ProcessInstance:
         self.exit_code = code
         if self.state in LIVE_STATES:
             stopped_on_request = self.state is ProcessState.TERMINATED
-            clean = code == 0 or (stopped_on_request and code is not None and -code == signal.SIGTERM)
-            self.set_state(ProcessState.COMPLETED if clean and not self.hung else ProcessState.FAILED)
+            clean = code == 0 or (
+                stopped_on_request and code is not None and -code == signal.SIGTERM
+            )
+            self.set_state(
+                ProcessState.COMPLETED if clean and not self.hung else ProcessState.FAILED
+            )
         if self.kill_timer is not None:
             self.kill_timer.cancel()
             self.kill_timer = None
@@ -192,7 +196,9 @@ class ChannelProtocol(asyncio.Protocol):
             for payload in self._decoder.feed(data):
                 self._on_message(self._instance, decode_child_message(payload))
         except (FrameError, msgspec.DecodeError) as exc:
-            logger.error("%s sent an invalid message (%s); closing its channel", self._instance.label, exc)
+            logger.error(
+                "%s sent an invalid message (%s); closing its channel", self._instance.label, exc
+            )
             if self._transport is not None:
                 self._transport.close()
 

@@ -33,6 +33,7 @@ class SharedContext:
     """
 
     __slots__ = ("__dict__", "_locked")
+    _locked: bool
 
     def __init__(self, **items: Any) -> None:
         object.__setattr__(self, "_locked", False)

@@ -18,7 +18,9 @@ _MAIN_HINT = (
 )
 
 
-def bind_tcp(host: str, port: int, *, backlog: int = 1024, reuse_port: bool = False) -> socket.socket:
+def bind_tcp(
+    host: str, port: int, *, backlog: int = 1024, reuse_port: bool = False
+) -> socket.socket:
     """Bind and listen on ``host:port`` (port 0 picks a free one; read it back).
 
     Raises ``AddressInUseError`` with advice when the address is taken.

@@ -18,12 +18,12 @@ def import_path(func: Callable[..., Any] | str) -> str:
     since another process could not find them.
     """
     if isinstance(func, str):
-        module, sep, name = func.partition(":")
-        if not (module and sep and name):
+        module_part, sep, name = func.partition(":")
+        if not (module_part and sep and name):
             raise TargetError(f"{func!r} is not an import path of the form 'module:name'")
         return func
-    module = getattr(func, "__module__", None)
-    qualname = getattr(func, "__qualname__", None)
+    module: str | None = getattr(func, "__module__", None)
+    qualname: str | None = getattr(func, "__qualname__", None)
     if not module or not qualname:
         raise TargetError(
             f"{func!r} has no importable path: pass a module-level function or 'module:name'"
@@ -44,7 +44,9 @@ def resolve(path: str) -> Callable[..., Any]:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise TargetError(f"{path}: module {module_name!r} has no attribute {qualname!r}")
+            raise TargetError(
+                f"{path}: module {module_name!r} has no attribute {qualname!r}"
+            ) from None
     if not callable(obj):
         raise TargetError(f"{path} is a {type(obj).__name__}, not a callable")
     return obj  # type: ignore[no-any-return]

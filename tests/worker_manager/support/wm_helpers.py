@@ -1,0 +1,91 @@
+"""Helpers for the worker-manager tests: run real managers, poll with deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from hurtle_worker_manager import WorkerManager
+
+START_METHODS = ["spawn", "fork"]
+
+
+async def wait_until(
+    predicate: Callable[[], Any], *, timeout: float = 15.0, what: str = "condition"
+) -> Any:
+    """Poll ``predicate`` until it returns a truthy value; fail showing ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def acked_servers(manager: WorkerManager) -> dict[str, dict[str, Any]]:
+    """The server entries that are ACKED."""
+    return {
+        name: entry
+        for name, entry in manager.workers.items()
+        if entry.get("server") and entry.get("state") == "ACKED" and "#" not in name
+    }
+
+
+def child_pids(manager: WorkerManager) -> set[int]:
+    """Every pid the manager reports (except its own)."""
+    return {
+        entry["pid"]
+        for name, entry in manager.workers.items()
+        if name != manager.main_name and entry.get("pid")
+    }
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def kill_all(pids: set[int]) -> None:
+    """SIGKILL every pid still alive (a test's last line of defence)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@contextlib.asynccontextmanager
+async def running(manager: WorkerManager, *, servers: int | None = None) -> AsyncIterator[Any]:
+    """Run ``manager`` in this loop; wait for its servers to ack; always stop it."""
+    expected = servers if servers is not None else len(manager.server_names())
+    task = asyncio.ensure_future(manager.serve())
+    seen: set[int] = set()
+
+    def ready() -> bool:
+        seen.update(child_pids(manager))
+        if task.done():
+            task.result()
+        return len(acked_servers(manager)) == expected
+
+    try:
+        await wait_until(ready, what=f"{expected} acked servers")
+        yield task
+    finally:
+        seen.update(child_pids(manager))
+        manager.terminate()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 30)
+        except Exception:
+            pass
+        kill_all({pid for pid in seen if alive(pid)})

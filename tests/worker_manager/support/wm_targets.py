@@ -1,0 +1,129 @@
+"""Targets run by managed processes in the worker-manager tests (imported by path)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from typing import Any
+
+from hurtle_worker_manager import get_multiplexer
+
+
+async def server(
+    *,
+    fail_before_ack: bool = False,
+    never_ack: bool = False,
+    block_after_ack: bool = False,
+    drain_seconds: float = 0.0,
+    fail_if_generation_above: int = 0,
+    **_: Any,
+) -> None:
+    """An async server: acks, reports what it sees, waits for the stop request."""
+    mux = get_multiplexer()
+    if fail_if_generation_above and mux.generation > fail_if_generation_above:
+        raise RuntimeError(f"generation {mux.generation} refuses to start")
+    if fail_before_ack:
+        raise RuntimeError("boom while starting")
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.report("probe", {"pid": os.getpid(), "generation": mux.generation})
+    if never_ack:
+        await stop.wait()
+        return
+    mux.ack()
+    if block_after_ack:
+        await asyncio.sleep(0.3)
+        time.sleep(3600)  # the event loop is stuck here: no more heartbeats
+    await stop.wait()
+    if drain_seconds:
+        mux.report("drain", "started")
+        await asyncio.sleep(drain_seconds)
+        mux.report("drain", "finished")
+
+
+async def viewer(**_: Any) -> None:
+    """Acks, then reports the names it can read in its multiplexer's state table."""
+    mux = get_multiplexer()
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.ack()
+    while not stop.is_set():
+        seen = sorted(name for name, entry in mux.workers.items() if entry.get("state") == "ACKED")
+        mux.report("seen", seen)
+        try:
+            await asyncio.wait_for(stop.wait(), 0.1)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def counter(**_: Any) -> None:
+    """Increments the shared ``hits`` Value once per start, then serves until stopped."""
+    mux = get_multiplexer()
+    with mux.shared_ctx.hits.get_lock():
+        mux.shared_ctx.hits.value += 1
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.ack()
+    await stop.wait()
+
+
+async def commander(*, command: str, argument: int = 0, **_: Any) -> None:
+    """Acks, then sends one command through the multiplexer and reports the outcome."""
+    mux = get_multiplexer()
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.ack()
+    if mux.generation == 1:
+        try:
+            if command == "scale":
+                result: object = await mux.scale(argument, wait=True)
+            elif command == "scale-raw":
+                from hurtle_worker_manager.messages import ScaleCommand
+
+                result = await mux.send_command(ScaleCommand(replicas=argument))
+            elif command == "restart-self":
+                result = await mux.restart()
+            elif command == "manage":
+                result = await mux.manage("Side", "wm_targets:sync_worker", {"tag": "side"})
+            else:
+                result = f"unknown {command}"
+            mux.report("outcome", {"ok": True, "result": repr(result)})
+        except Exception as exc:
+            mux.report("outcome", {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+    await stop.wait()
+
+
+def sync_worker(*, tag: str = "", **_: Any) -> None:
+    """A plain function: loops until the stop signal raises KeyboardInterrupt."""
+    mux = get_multiplexer()
+    mux.report("tag", tag)
+    try:
+        while True:
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        mux.report("tag", f"{tag}:stopped")
+
+
+def finishing_worker(**_: Any) -> None:
+    """Does its job and returns (exit status 0: COMPLETED)."""
+    get_multiplexer().report("done", True)
+
+
+def tcp_pid_server(**_: Any) -> None:
+    """Answers every connection on the shared listening socket with its pid."""
+    mux = get_multiplexer()
+    listener = mux.sockets[0]
+    listener.settimeout(0.1)
+    mux.ack()
+    try:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            with conn:
+                conn.sendall(str(os.getpid()).encode())
+    except KeyboardInterrupt:
+        pass
