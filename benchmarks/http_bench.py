@@ -99,6 +99,7 @@ SERVERS = {
     )
 }
 CEILING, SANIC, HURTLE = "ceiling", "sanic", "hurtle"
+HURTLE_API = ("HttpApp", "Request", "HTTPResponse", "json", "raw")  # what hurtle_app.py imports
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def hurtle_problem() -> str | None:
         module = importlib.import_module("hurtle_http")
     except ImportError as exc:
         return f"hurtle_http is not importable ({exc})"
-    missing = [name for name in ("HttpApp", "json", "raw") if not hasattr(module, name)]
+    missing = [name for name in HURTLE_API if not hasattr(module, name)]
     if missing:
         return f"hurtle_http does not provide {', '.join(missing)} yet"
     return None
