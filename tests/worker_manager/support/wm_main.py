@@ -1,0 +1,46 @@
+"""A main program for the signal tests: ``python wm_main.py MODE``.
+
+Prints one line ``PIDS <main> <child>...`` once every server acked, then runs until
+stopped. MODE ``ack-timeout`` uses a server that never acks and a 1 s threshold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from hurtle_worker_manager import WorkerManager, WorkerManagerError
+
+
+async def announce(manager: WorkerManager) -> None:
+    while True:
+        servers = [e for n, e in manager.workers.items() if e.get("server") and "#" not in n]
+        if servers and all(e["state"] == "ACKED" for e in servers):
+            pids = [e["pid"] for n, e in manager.workers.items() if e.get("pid")]
+            print("PIDS", *pids, flush=True)
+            return
+        await asyncio.sleep(0.02)
+
+
+async def main(mode: str) -> int:
+    kwargs = {"never_ack": True} if mode == "ack-timeout" else {}
+    if mode == "ack-timeout":
+        WorkerManager.THRESHOLD = 10
+    manager = WorkerManager("wm_targets:server", workers=2, server_kwargs=kwargs, graceful_timeout=5)
+    manager.manage("Helper", "wm_targets:sync_worker", {"tag": "helper"})
+    announcer = asyncio.ensure_future(announce(manager))
+    try:
+        await manager.serve()
+    except WorkerManagerError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        announcer.cancel()
+    print("STOPPED CLEANLY", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(processName)s %(message)s")
+    sys.exit(asyncio.run(main(sys.argv[1])))

@@ -1,0 +1,91 @@
+"""The manager as a main program: signals, exit codes, and no process left behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from wm_helpers import alive
+
+MAIN = Path(__file__).parent / "support" / "wm_main.py"
+
+
+def _start(mode: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(MAIN.parent))
+    return subprocess.Popen(
+        [sys.executable, str(MAIN), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _pids(proc: subprocess.Popen[str]) -> list[int]:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("PIDS "), f"unexpected output {line!r}; stderr: {proc.stderr.read() if proc.stderr else ''}"
+    return [int(p) for p in line.split()[1:]]
+
+
+def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = [pid for pid in pids if alive(pid)]
+        if not left:
+            return []
+        time.sleep(0.02)
+    return [pid for pid in pids if alive(pid)]
+
+
+@pytest.fixture
+def cleanup() -> Iterator[list[int]]:
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stop_signal_shuts_down_cleanly_with_status_0(sig: int, cleanup: list[int]) -> None:
+    proc = _start("serve")
+    cleanup.append(proc.pid)
+    pids = _pids(proc)
+    cleanup.extend(pids)
+    assert len(pids) == 4  # main, two servers, the helper process
+    os.kill(proc.pid, sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "STOPPED CLEANLY" in out
+    assert _wait_gone(pids[1:], 5) == []
+
+
+def test_children_die_with_a_killed_main_process(cleanup: list[int]) -> None:
+    proc = _start("serve")
+    cleanup.append(proc.pid)
+    pids = _pids(proc)
+    cleanup.extend(pids)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=10)
+    assert _wait_gone(pids[1:], 1.5) == [], "children outlived the killed manager"
+
+
+def test_ack_timeout_exits_1_naming_the_process_and_leaves_no_orphan(cleanup: list[int]) -> None:
+    proc = _start("ack-timeout")
+    cleanup.append(proc.pid)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "FAILED: Hurtle-Server-" in err
+    assert "did not acknowledge its start within 1 s" in err
+    started = [int(pid) for pid in re.findall(r"Started Hurtle-\S+ \(generation \d+, pid (\d+)\)", err)]
+    assert len(started) == 3, err
+    assert _wait_gone(started, 2) == []
+    assert os.getpgid(0) == os.getpgid(os.getpid())  # we (same group) were never signalled
