@@ -18,23 +18,32 @@ def test_custom_processes_follow_the_reference_semantics() -> None:
         manager = WorkerManager("wm_targets:server", workers=1)
         manager.manage("MyServerTask", "wm_targets:sync_worker", {"tag": "not-a-server"})
         manager.manage("Pair", "wm_targets:sync_worker", {"tag": "pair"}, workers=2)
-        manager.manage("Later", "wm_targets:sync_worker", {"tag": "later"}, auto_start=False, restartable=True)
+        manager.manage(
+            "Later", "wm_targets:sync_worker", {"tag": "later"}, auto_start=False, restartable=True
+        )
         manager.manage("Once", "wm_targets:finishing_worker", tracked=False)
         async with running(manager):  # "Server" in a custom name does not make it a server
             table = await wait_until(
-                lambda: manager.workers
-                if manager.workers["Hurtle-MyServerTask-0"].get("tag") == "not-a-server"
-                and manager.workers["Hurtle-Pair-1"].get("tag") == "pair"
-                else None,
+                lambda: (
+                    manager.workers
+                    if manager.workers["Hurtle-MyServerTask-0"].get("tag") == "not-a-server"
+                    and manager.workers["Hurtle-Pair-1"].get("tag") == "pair"
+                    else None
+                ),
                 what="custom processes to report",
             )
             assert table["Hurtle-MyServerTask-0"]["server"] is False
             assert table["Hurtle-MyServerTask-0"]["state"] == "STARTED"
             assert table["Hurtle-Pair-0"]["pid"] != table["Hurtle-Pair-1"]["pid"]
             assert table["Hurtle-Later-0"]["state"] == "NONE"
-            await wait_until(lambda: "Hurtle-Once-0" not in manager.workers, what="untracked worker removed")
+            await wait_until(
+                lambda: "Hurtle-Once-0" not in manager.workers, what="untracked worker removed"
+            )
             await manager.restart(["Later"], wait=True)
-            await wait_until(lambda: manager.workers["Hurtle-Later-0"].get("tag") == "later", what="Later to start")
+            await wait_until(
+                lambda: manager.workers["Hurtle-Later-0"].get("tag") == "later",
+                what="Later to start",
+            )
             pid = manager.workers["Hurtle-MyServerTask-0"]["pid"]
         assert not alive(pid)
 
@@ -54,7 +63,9 @@ def test_manage_validates_its_arguments() -> None:
 
 def test_a_worker_can_start_a_custom_process_through_its_multiplexer() -> None:
     async def scenario() -> None:
-        manager = WorkerManager("wm_targets:commander", workers=1, server_kwargs={"command": "manage"})
+        manager = WorkerManager(
+            "wm_targets:commander", workers=1, server_kwargs={"command": "manage"}
+        )
         async with running(manager):
             await wait_until(
                 lambda: manager.workers.get("Hurtle-Side-0", {}).get("tag") == "side",
@@ -72,7 +83,9 @@ def test_shared_ctx_reaches_every_worker_generation(start_method: str) -> None:
     shared = SharedContext(hits=context.Value("i", 0))
 
     async def scenario() -> None:
-        manager = WorkerManager("wm_targets:counter", workers=2, shared_ctx=shared, start_method=start_method)
+        manager = WorkerManager(
+            "wm_targets:counter", workers=2, shared_ctx=shared, start_method=start_method
+        )
         async with running(manager):
             await wait_until(lambda: shared.hits.value == 2, what="both workers to count")
             await manager.restart(all_workers=True, wait=True)
@@ -84,7 +97,9 @@ def test_shared_ctx_reaches_every_worker_generation(start_method: str) -> None:
         shared.other = context.Value("i", 1)
 
 
-def test_unshareable_shared_ctx_values_warn_with_their_name(caplog: pytest.LogCaptureFixture) -> None:
+def test_unshareable_shared_ctx_values_warn_with_their_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.WARNING, logger="hurtle.manager")
     shared = SharedContext()
     shared.queue = multiprocessing.get_context("spawn").Queue()
@@ -119,7 +134,9 @@ def test_listening_socket_is_shared_and_stays_open_across_restarts() -> None:
 
             deadline = asyncio.get_running_loop().time() + 15
             while not await both_answer():
-                assert asyncio.get_running_loop().time() < deadline, f"only {seen} of {workers} answered"
+                assert asyncio.get_running_loop().time() < deadline, (
+                    f"only {seen} of {workers} answered"
+                )
             restart = asyncio.ensure_future(manager.restart(all_workers=True, wait=True))
             answers = [await ask() for _ in range(20)]  # connections during the restart succeed
             await restart
@@ -136,7 +153,10 @@ def test_bind_tcp_explains_an_address_in_use() -> None:
     first = bind_tcp("127.0.0.1", 0)
     try:
         port = first.getsockname()[1]
-        with pytest.raises(AddressInUseError, match=rf'127.0.0.1:{port} is already in use.*if __name__ == "__main__"'):
+        with pytest.raises(
+            AddressInUseError,
+            match=rf'127.0.0.1:{port} is already in use.*if __name__ == "__main__"',
+        ):
             bind_tcp("127.0.0.1", port)
         assert first.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
     finally:

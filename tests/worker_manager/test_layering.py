@@ -4,7 +4,15 @@ import json
 import subprocess
 import sys
 
-FORBIDDEN = ("httptools", "uvloop", "click", "hurtle_http", "hurtle_inspector", "hurtle_cli", "hurtle")
+FORBIDDEN = (
+    "httptools",
+    "uvloop",
+    "click",
+    "hurtle_http",
+    "hurtle_inspector",
+    "hurtle_cli",
+    "hurtle",
+)
 
 
 def test_import_loads_no_forbidden_module() -> None:

@@ -23,17 +23,23 @@ def test_shutdown_first_restart_replaces_every_server(start_method: str) -> None
             assert set(after) == set(before)
             for name, entry in after.items():
                 assert entry["generation"] == 2 and entry["pid"] != before[name]
-            await wait_until(lambda: not any(alive(pid) for pid in before.values()), what="old workers to exit")
+            await wait_until(
+                lambda: not any(alive(pid) for pid in before.values()), what="old workers to exit"
+            )
 
     asyncio.run(scenario())
 
 
 def test_zero_downtime_restart_stops_the_old_worker_only_after_the_new_one_acked() -> None:
     async def scenario() -> None:
-        manager = WorkerManager("wm_targets:server", workers=1, server_kwargs={"drain_seconds": 0.5})
+        manager = WorkerManager(
+            "wm_targets:server", workers=1, server_kwargs={"drain_seconds": 0.5}
+        )
         async with running(manager):
             old_pid = manager.workers["Hurtle-Server-0-0"]["pid"]
-            task = asyncio.ensure_future(manager.restart(["Hurtle-Server-0-0"], zero_downtime=True, wait=True))
+            task = asyncio.ensure_future(
+                manager.restart(["Hurtle-Server-0-0"], zero_downtime=True, wait=True)
+            )
             # While the new one starts, the old one is still the acked current instance.
             incoming = await wait_until(
                 lambda: manager.workers.get("Hurtle-Server-0-0#2"), what="the incoming generation"
@@ -50,7 +56,9 @@ def test_zero_downtime_restart_stops_the_old_worker_only_after_the_new_one_acked
                 lambda: manager.workers.get("Hurtle-Server-0-0#1", {}).get("drain") == "started",
                 what="the old worker to drain its work",
             )
-            await wait_until(lambda: "Hurtle-Server-0-0#1" not in manager.workers, what="old one to exit")
+            await wait_until(
+                lambda: "Hurtle-Server-0-0#1" not in manager.workers, what="old one to exit"
+            )
             assert not alive(old_pid)
 
     asyncio.run(scenario())
@@ -63,12 +71,14 @@ def test_zero_downtime_restart_keeps_the_old_worker_when_the_new_one_fails() -> 
         )
         async with running(manager):
             old = manager.workers["Hurtle-Server-0-0"]
-            with pytest.raises(CommandError, match="old process keeps serving.*refuses to start"):
+            with pytest.raises(CommandError, match=r"old process keeps serving.*refuses to start"):
                 await manager.restart(all_workers=True, zero_downtime=True, wait=True)
             current = manager.workers["Hurtle-Server-0-0"]
             assert current["pid"] == old["pid"] and current["state"] == "ACKED"
             assert alive(old["pid"])
-            await wait_until(lambda: "Hurtle-Server-0-0#2" not in manager.workers, what="failed one gone")
+            await wait_until(
+                lambda: "Hurtle-Server-0-0#2" not in manager.workers, what="failed one gone"
+            )
 
     asyncio.run(scenario())
 
@@ -109,7 +119,9 @@ def test_restart_by_name_and_refusals() -> None:
             assert manager.workers["Hurtle-Server-1-0"]["pid"] == other
             with pytest.raises(CommandError, match="No process named Nope"):
                 await manager.restart(["Nope"])
-            with pytest.raises(CommandError, match="durable process restarts only from a final state"):
+            with pytest.raises(
+                CommandError, match="durable process restarts only from a final state"
+            ):
                 await manager.restart(["Hurtle-Durable-0"])
             with pytest.raises(CommandError, match="Ambiguous"):
                 await manager.restart(["Server-0"], all_workers=True)
@@ -137,11 +149,14 @@ def test_scale_up_and_down(start_method: str) -> None:
 
 def test_scale_down_lets_removed_workers_finish_their_work() -> None:
     async def scenario() -> None:
-        manager = WorkerManager("wm_targets:server", workers=2, server_kwargs={"drain_seconds": 0.6})
+        manager = WorkerManager(
+            "wm_targets:server", workers=2, server_kwargs={"drain_seconds": 0.6}
+        )
         async with running(manager):
             task = asyncio.ensure_future(manager.scale(1, wait=True))
             draining = await wait_until(
-                lambda: manager.workers.get("Hurtle-Server-1-0#1"), what="the removed worker to drain"
+                lambda: manager.workers.get("Hurtle-Server-1-0#1"),
+                what="the removed worker to drain",
             )
             assert draining["state"] == "TERMINATED"
             await wait_until(
@@ -177,10 +192,15 @@ def test_commands_from_a_worker_get_their_outcome() -> None:
             outcome = await wait_until(
                 lambda: manager.workers["Hurtle-Server-0-0"].get("outcome"), what="the reply"
             )
-            assert outcome == {"ok": False, "error": "CommandError: Cannot scale to 0 workers: choose 1 to 64"}
+            assert outcome == {
+                "ok": False,
+                "error": "CommandError: Cannot scale to 0 workers: choose 1 to 64",
+            }
             assert len(acked_servers(manager)) == 1
 
-        manager = WorkerManager("wm_targets:commander", workers=1, server_kwargs={"command": "scale", "argument": 2})
+        manager = WorkerManager(
+            "wm_targets:commander", workers=1, server_kwargs={"command": "scale", "argument": 2}
+        )
         async with running(manager, servers=1):
             outcome = await wait_until(
                 lambda: manager.workers["Hurtle-Server-0-0"].get("outcome"), what="the reply"
@@ -193,11 +213,15 @@ def test_commands_from_a_worker_get_their_outcome() -> None:
 
 def test_a_worker_can_restart_itself() -> None:
     async def scenario() -> None:
-        manager = WorkerManager("wm_targets:commander", workers=2, server_kwargs={"command": "restart-self"})
+        manager = WorkerManager(
+            "wm_targets:commander", workers=2, server_kwargs={"command": "restart-self"}
+        )
         async with running(manager):
             await wait_until(
-                lambda: all(e["generation"] == 2 for e in acked_servers(manager).values())
-                and len(acked_servers(manager)) == 2,
+                lambda: (
+                    all(e["generation"] == 2 for e in acked_servers(manager).values())
+                    and len(acked_servers(manager)) == 2
+                ),
                 what="each worker to restart itself once",
             )
 
@@ -213,3 +237,42 @@ def _children(pid: int) -> set[int]:
         except OSError:
             pass
     return {p for p in found if alive(p)}
+
+
+def test_a_replacement_that_never_acks_is_killed_and_respawned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(WorkerManager, "THRESHOLD", 10)
+
+    async def scenario() -> None:
+        manager = WorkerManager(
+            "wm_targets:server",
+            workers=1,
+            server_kwargs={"ack_only_first": True},
+            crash_loop_limit=0,
+        )
+        async with running(manager):
+            with pytest.raises(CommandError, match="did not acknowledge its start within 1 s"):
+                await manager.restart(all_workers=True, wait=True)
+            silent = manager.workers["Hurtle-Server-0-0"]
+            await wait_until(
+                lambda: not alive(silent["pid"]), what="the silent replacement to be killed"
+            )
+            await wait_until(
+                lambda: manager.workers["Hurtle-Server-0-0"]["generation"] >= 3,
+                what="a respawn after the missed ack",
+            )
+
+    asyncio.run(scenario())
+
+
+def test_relative_scaling_requests_add_up() -> None:
+    async def scenario() -> None:
+        manager = WorkerManager("wm_targets:server", workers=1)
+        async with running(manager):
+            await asyncio.gather(manager.scale_by(1), manager.scale_by(1))
+            assert len(manager.server_names()) == 3
+            await manager.scale_by(-5)
+            assert len(manager.server_names()) == 1  # never below one worker
+
+    asyncio.run(scenario())

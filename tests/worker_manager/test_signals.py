@@ -31,7 +31,9 @@ def _start(mode: str) -> subprocess.Popen[str]:
 def _pids(proc: subprocess.Popen[str]) -> list[int]:
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    assert line.startswith("PIDS "), f"unexpected output {line!r}; stderr: {proc.stderr.read() if proc.stderr else ''}"
+    assert line.startswith("PIDS "), (
+        f"unexpected output {line!r}; stderr: {proc.stderr.read() if proc.stderr else ''}"
+    )
     return [int(p) for p in line.split()[1:]]
 
 
@@ -81,11 +83,13 @@ def test_children_die_with_a_killed_main_process(cleanup: list[int]) -> None:
 def test_ack_timeout_exits_1_naming_the_process_and_leaves_no_orphan(cleanup: list[int]) -> None:
     proc = _start("ack-timeout")
     cleanup.append(proc.pid)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "FAILED: Hurtle-Server-" in err
     assert "did not acknowledge its start within 1 s" in err
-    started = [int(pid) for pid in re.findall(r"Started Hurtle-\S+ \(generation \d+, pid (\d+)\)", err)]
+    started = [
+        int(pid) for pid in re.findall(r"Started Hurtle-\S+ \(generation \d+, pid (\d+)\)", err)
+    ]
     assert len(started) == 3, err
     assert _wait_gone(started, 2) == []
     assert os.getpgid(0) == os.getpgid(os.getpid())  # we (same group) were never signalled

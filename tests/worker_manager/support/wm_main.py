@@ -27,7 +27,9 @@ async def main(mode: str) -> int:
     kwargs = {"never_ack": True} if mode == "ack-timeout" else {}
     if mode == "ack-timeout":
         WorkerManager.THRESHOLD = 10
-    manager = WorkerManager("wm_targets:server", workers=2, server_kwargs=kwargs, graceful_timeout=5)
+    manager = WorkerManager(
+        "wm_targets:server", workers=2, server_kwargs=kwargs, graceful_timeout=5
+    )
     manager.manage("Helper", "wm_targets:sync_worker", {"tag": "helper"})
     announcer = asyncio.ensure_future(announce(manager))
     try:

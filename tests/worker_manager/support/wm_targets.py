@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ async def server(
     block_after_ack: bool = False,
     drain_seconds: float = 0.0,
     fail_if_generation_above: int = 0,
+    ack_only_first: bool = False,
     **_: Any,
 ) -> None:
     """An async server: acks, reports what it sees, waits for the stop request."""
@@ -29,13 +29,13 @@ async def server(
     stop = asyncio.Event()
     mux.on_stop(stop.set)
     mux.report("probe", {"pid": os.getpid(), "generation": mux.generation})
-    if never_ack:
+    if never_ack or (ack_only_first and mux.generation > 1):
         await stop.wait()
         return
     mux.ack()
     if block_after_ack:
         await asyncio.sleep(0.3)
-        time.sleep(3600)  # the event loop is stuck here: no more heartbeats
+        time.sleep(3600)  # noqa: ASYNC251 - the loop is stuck on purpose: no more heartbeats
     await stop.wait()
     if drain_seconds:
         mux.report("drain", "started")
@@ -121,9 +121,20 @@ def tcp_pid_server(**_: Any) -> None:
         while True:
             try:
                 conn, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             with conn:
                 conn.sendall(str(os.getpid()).encode())
     except KeyboardInterrupt:
         pass
+
+
+async def garbage(**_: Any) -> None:
+    """Acks, then (first generation only) writes a frame that is not a message."""
+    mux = get_multiplexer()
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.ack()
+    if mux.generation == 1:
+        mux._channel.send(b"\xc1 this is not msgpack")
+    await stop.wait()

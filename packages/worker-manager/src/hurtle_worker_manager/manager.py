@@ -296,6 +296,15 @@ class WorkerManager:
                 instance.name,
             ) from None
 
+    async def _enforce_ack(self, instance: ProcessInstance) -> None:
+        """Kill a server that does not ack in time; its exit is then handled like a crash."""
+        try:
+            await self._await_ready(instance)
+        except StartupError as exc:
+            if instance.alive:
+                instance.failure = Failure(error=str(exc))
+                instance.signal(signal.SIGKILL)
+
     # --- starting, stopping and reaping processes ---
 
     def _spawn(self, slot: Slot, *, reloaded_files: tuple[str, ...] = ()) -> ProcessInstance:
@@ -356,6 +365,8 @@ class WorkerManager:
             loop.connect_accepted_socket(lambda: ChannelProtocol(instance, self._on_message), ours)
         )
         loop.add_reader(process.sentinel, self._reap, instance)
+        if worker.server:
+            self._spawn_task(self._enforce_ack(instance))
         logger.info("Started %s", instance.label)
         self._changed()
         return instance
@@ -647,15 +658,31 @@ class WorkerManager:
                 f"Cannot scale to {replicas} workers: choose 1 to {self.max_workers}"
             )
         accepted: asyncio.Future[ScaleResult] = asyncio.get_running_loop().create_future()
-        operation = self._spawn_task(self._scale(replicas, accepted))
+        operation = self._spawn_task(self._scale(lambda _: replicas, accepted))
         return await (operation if wait else _first(accepted, operation))  # type: ignore[no-any-return]
 
-    async def _scale(self, replicas: int, accepted: asyncio.Future[ScaleResult]) -> ScaleResult:
+    async def scale_by(self, delta: int) -> ScaleResult:
+        """Add (or remove, if negative) ``delta`` server workers, within 1 to ``max_workers``.
+
+        The count is taken when the operation runs, so queued requests add up.
+        """
+        self._require_running()
+        accepted: asyncio.Future[ScaleResult] = asyncio.get_running_loop().create_future()
+
+        def target(current: int) -> int:
+            return max(1, min(self.max_workers, current + delta))
+
+        return await self._spawn_task(self._scale(target, accepted))  # type: ignore[no-any-return]
+
+    async def _scale(
+        self, target: Callable[[int], int], accepted: asyncio.Future[ScaleResult]
+    ) -> ScaleResult:
         assert self._control is not None
         async with self._control:
             if self._shutting_down:
                 raise CommandError("The server is shutting down")
             servers = self._table.servers()
+            replicas = target(len(servers))
             if replicas == len(servers):
                 logger.info("No change needed: there are already %d workers", replicas)
             else:
@@ -774,7 +801,7 @@ class WorkerManager:
         self._spawn_task(_log_errors(self.restart(all_workers=True, zero_downtime=True)))
 
     def _on_scale_signal(self, delta: int) -> None:
-        self._spawn_task(_log_errors(self.scale(len(self._table.servers()) + delta)))
+        self._spawn_task(_log_errors(self.scale_by(delta)))
 
     # --- helpers ---
 

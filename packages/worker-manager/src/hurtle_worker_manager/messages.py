@@ -11,6 +11,7 @@ reader decodes.
 from __future__ import annotations
 
 from datetime import datetime
+
 import msgspec
 
 __all__ = [
