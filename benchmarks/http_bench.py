@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -104,13 +104,30 @@ HURTLE_API = ("HttpApp", "Request", "HTTPResponse", "json", "raw")  # what hurtl
 
 @dataclass(frozen=True)
 class Sample:
-    """What one wrk run measured."""
+    """What one wrk run measured, and the CPU time the server used meanwhile."""
 
-    rps: float
+    requests: int
+    seconds: float
     p50_ms: float
     p99_ms: float
     socket_errors: int
     status_errors: int
+    server_cpu_s: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        """Requests per second of wall-clock time."""
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_share(self) -> float:
+        """The fraction of the run the server spent on its CPU (below ~0.95: it was starved)."""
+        return self.server_cpu_s / self.seconds if self.seconds else 0.0
+
+    @property
+    def per_cpu_s(self) -> float:
+        """Requests per second of server CPU time: less sensitive to other load on its CPU."""
+        return self.requests / self.server_cpu_s if self.server_cpu_s else 0.0
 
     @property
     def errors(self) -> int:
@@ -173,8 +190,8 @@ def hurtle_problem() -> str | None:
     """Why hurtle-http cannot be benchmarked yet, or None when it can."""
     try:
         module = importlib.import_module("hurtle_http")
-    except ImportError as exc:
-        return f"hurtle_http is not importable ({exc})"
+    except Exception as exc:  # a package under construction may fail in any way on import
+        return f"hurtle_http is not importable ({type(exc).__name__}: {exc})"
     missing = [name for name in HURTLE_API if not hasattr(module, name)]
     if missing:
         return f"hurtle_http does not provide {', '.join(missing)} yet"
@@ -194,6 +211,14 @@ def select_servers(names: Sequence[str]) -> list[Server]:
 
 
 # Server processes.
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far, from /proc/PID/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may contain spaces
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -228,7 +253,11 @@ def log_tail(log: IO[bytes], lines: int = 20) -> str:
 
 
 def wait_until_ready(process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
-    """Poll the server with a request until it answers; raise if it exits or times out."""
+    """Poll the server with a request until it answers; raise if it exits or times out.
+
+    A refused connection means "not listening yet"; a connection reset means the server
+    listens but drops requests, which no amount of waiting fixes, so it fails at once.
+    """
     probe = SCENARIOS["hello"]
     deadline = time.monotonic() + START_TIMEOUT
     last_error = "no attempt"
@@ -238,6 +267,9 @@ def wait_until_ready(process: subprocess.Popen[bytes], port: int, log: IO[bytes]
         try:
             request(port, probe, timeout=1.0)
             return
+        except ConnectionResetError as exc:
+            message = f"accepted a connection, then dropped it ({exc!r}){log_tail(log)}"
+            raise ServerFailed(message) from exc
         except (OSError, http.client.HTTPException) as exc:
             last_error = repr(exc)
         time.sleep(0.05)
@@ -276,8 +308,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running(server: Server, cpu: int) -> Iterator[int]:
-    """Start the server pinned to `cpu`, yield its port once it answers, always stop it."""
+def running(server: Server, cpu: int) -> Iterator[tuple[int, int]]:
+    """Start the server pinned to `cpu`, yield (port, pid) once it answers, always stop it."""
     port = free_port()
     command = ["taskset", "-c", str(cpu), sys.executable, str(server.path), str(port)]
     with tempfile.TemporaryFile() as log:
@@ -287,7 +319,7 @@ def running(server: Server, cpu: int) -> Iterator[int]:
         )
         try:
             wait_until_ready(process, port, log)
-            yield port
+            yield port, process.pid
         finally:
             stop(process)
 
@@ -300,9 +332,9 @@ def parse_wrk(output: str) -> Sample:
     for line in output.splitlines():
         if line.startswith(RESULT_MARKER):
             data = json.loads(line[len(RESULT_MARKER) :])
-            seconds = data["duration_us"] / 1e6
             return Sample(
-                rps=data["requests"] / seconds if seconds else 0.0,
+                requests=data["requests"],
+                seconds=data["duration_us"] / 1e6,
                 p50_ms=data["p50_us"] / 1000,
                 p99_ms=data["p99_us"] / 1000,
                 socket_errors=sum(data[k] for k in ("connect", "read", "write", "timeout")),
@@ -350,19 +382,27 @@ class Plan:
     client_cpu: int
 
 
+def measure(pid: int, port: int, scenario: Scenario, plan: Plan) -> Sample:
+    """One measured wrk run, with the server's CPU time over it."""
+    before = cpu_seconds(pid)
+    sample = run_wrk(port, scenario, plan.duration, plan.connections, plan.client_cpu)
+    return replace(sample, server_cpu_s=cpu_seconds(pid) - before)
+
+
 def bench_server(server: Server, plan: Plan, results: Results) -> None:
     """One round for one server: start, verify, warm up, measure each scenario, stop."""
-    with running(server, plan.server_cpu) as port:
+    with running(server, plan.server_cpu) as (port, pid):
         verify(port, plan.scenarios)
         if plan.warmup:
             for scenario in plan.scenarios:
                 run_wrk(port, scenario, plan.warmup, plan.connections, plan.client_cpu)
         for scenario in plan.scenarios:
-            sample = run_wrk(port, scenario, plan.duration, plan.connections, plan.client_cpu)
+            sample = measure(pid, port, scenario, plan)
             results.add(server.name, scenario.name, sample)
             print(
                 f"  {server.name:<8} {scenario.name:<6} {sample.rps:>10,.0f} req/s"
-                f"  p99 {sample.p99_ms:7.2f} ms  errors {sample.errors}",
+                f"  p99 {sample.p99_ms:7.2f} ms  errors {sample.errors}"
+                f"  server cpu {sample.cpu_share:4.0%}",
                 file=sys.stderr,
             )
 
@@ -400,6 +440,8 @@ class Row:
     rps_max: float
     p99_ms: float
     errors: int
+    cpu_share: float
+    per_cpu_s: float
     vs_ceiling: float | None
     vs_sanic: float | None
 
@@ -433,6 +475,8 @@ def summarise(plan: Plan, results: Results) -> list[Row]:
                     rps_max=max(s.rps for s in samples),
                     p99_ms=statistics.median(s.p99_ms for s in samples),
                     errors=sum(s.errors for s in samples),
+                    cpu_share=statistics.median(s.cpu_share for s in samples),
+                    per_cpu_s=statistics.median(s.per_cpu_s for s in samples),
                     vs_ceiling=ratio(rps, median_rps.get(CEILING)),
                     vs_sanic=ratio(rps, median_rps.get(SANIC)),
                 )
@@ -447,7 +491,10 @@ def format_ratio(value: float | None) -> str:
 
 def format_table(rows: Sequence[Row]) -> str:
     """One aligned text table, a blank line between scenarios."""
-    header = ("scenario", "server", "req/s", "range", "p99 ms", "errors", "vs ceiling", "vs sanic")
+    header = (
+        "scenario", "server", "req/s", "range", "p99 ms", "errors",
+        "cpu", "req/cpu-s", "vs ceiling", "vs sanic",
+    )  # fmt: skip
     cells = [
         (
             row.scenario,
@@ -456,6 +503,8 @@ def format_table(rows: Sequence[Row]) -> str:
             f"±{(row.rps_max - row.rps_min) / 2 / row.rps:.0%}" if row.rps else "-",
             f"{row.p99_ms:.2f}",
             str(row.errors),
+            f"{row.cpu_share:.0%}",
+            f"{row.per_cpu_s:,.0f}",
             format_ratio(row.vs_ceiling),
             format_ratio(row.vs_sanic),
         )
@@ -496,8 +545,15 @@ def header(plan: Plan, load_before: float, load_after: float) -> str:
         f"wrk (1 thread) on CPU {plan.client_cpu}\n{names}\n"
         f"load average (1 min) before {load_before:.2f}, after {load_after:.2f} "
         f"on {os.cpu_count()} CPUs: anything above ~1 means other work shared the machine.\n"
-        "req/s and p99: medians over the rounds; range: half the max-min spread of req/s."
+        "req/s, p99, cpu (the server's CPU share), req/cpu-s: medians over the rounds; "
+        "range: half the max-min spread of req/s."
     )
+
+
+def sample_json(sample: Sample) -> dict[str, float]:
+    """A sample's fields and derived figures, for the JSON file."""
+    derived = {"rps": sample.rps, "cpu_share": sample.cpu_share, "per_cpu_s": sample.per_cpu_s}
+    return {**asdict(sample), **derived}
 
 
 def save_json(path: Path, plan: Plan, results: Results, rows: Sequence[Row]) -> None:
@@ -510,7 +566,7 @@ def save_json(path: Path, plan: Plan, results: Results, rows: Sequence[Row]) -> 
         },
         "versions": versions(),
         "samples": {
-            f"{server}/{scenario}": [asdict(s) for s in samples]
+            f"{server}/{scenario}": [sample_json(s) for s in samples]
             for (server, scenario), samples in results.samples.items()
         },
         "summary": [asdict(row) for row in rows],
