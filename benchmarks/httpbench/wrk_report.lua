@@ -1,4 +1,4 @@
--- wrk script for http_bench.py.
+-- wrk script for http_bench.py (see httpbench/wrk.py).
 -- Request: method from BENCH_METHOD (default GET); when BENCH_BODY_SIZE > 0, a body of that
 -- many bytes (wrk adds Content-Length). Report: one line, "BENCH_RESULT {json}", with the
 -- request count, the duration, the error counters and latency percentiles in microseconds.

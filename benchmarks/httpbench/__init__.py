@@ -1,0 +1,1 @@
+"""Helpers of http_bench.py: the model, the server processes, wrk, and the report."""
