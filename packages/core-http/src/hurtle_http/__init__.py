@@ -1,5 +1,94 @@
-"""The HTTP/1.1 server core of Hurtle (work in progress)."""
+"""hurtle-http: a fast, correct HTTP/1.1 server core on httptools and uvloop.
+
+Build an ``HttpApp``, register handlers, then ``app.run()`` it, or ``serve`` it on a socket
+you bound yourself inside a running event loop.
+"""
 
 from hurtle_http.__about__ import __version__
+from hurtle_http._multipart import File
+from hurtle_http.app import HttpApp
+from hurtle_http.config import Config
+from hurtle_http.exceptions import (
+    BadRequest,
+    ConfigError,
+    ExpectationFailed,
+    Forbidden,
+    HeaderFieldsTooLarge,
+    HTTPException,
+    HTTPVersionNotSupported,
+    HurtleHttpError,
+    InternalServerError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RangeNotSatisfiable,
+    RequestTimeout,
+    RouteError,
+    ServerError,
+    ServiceUnavailable,
+    Unauthorized,
+    URITooLong,
+)
+from hurtle_http.headers import Headers
+from hurtle_http.request import Request, RequestParameters
+from hurtle_http.response import (
+    FileResponse,
+    HTTPResponse,
+    StreamingResponse,
+    empty,
+    file,
+    html,
+    json,
+    raw,
+    redirect,
+    stream,
+    text,
+)
+from hurtle_http.server import HttpServer, RequestStats, bind_socket, serve
 
-__all__ = ["__version__"]
+Response = HTTPResponse
+
+__all__ = [
+    "BadRequest",
+    "Config",
+    "ConfigError",
+    "ExpectationFailed",
+    "File",
+    "FileResponse",
+    "Forbidden",
+    "HTTPException",
+    "HTTPResponse",
+    "HTTPVersionNotSupported",
+    "HeaderFieldsTooLarge",
+    "Headers",
+    "HttpApp",
+    "HttpServer",
+    "HurtleHttpError",
+    "InternalServerError",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "RangeNotSatisfiable",
+    "Request",
+    "RequestParameters",
+    "RequestStats",
+    "RequestTimeout",
+    "Response",
+    "RouteError",
+    "ServerError",
+    "ServiceUnavailable",
+    "StreamingResponse",
+    "URITooLong",
+    "Unauthorized",
+    "__version__",
+    "bind_socket",
+    "empty",
+    "file",
+    "html",
+    "json",
+    "raw",
+    "redirect",
+    "serve",
+    "stream",
+    "text",
+]

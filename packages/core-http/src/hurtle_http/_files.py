@@ -1,0 +1,68 @@
+"""Helpers for file responses: opening a file safely and parsing ``Range``."""
+
+from __future__ import annotations
+
+import os
+import stat
+from email.utils import formatdate
+from typing import BinaryIO
+
+from hurtle_http.exceptions import Forbidden, NotFound, RangeNotSatisfiable
+
+
+def open_file(path: str) -> tuple[BinaryIO, os.stat_result]:
+    """Open a regular file for reading; NotFound/Forbidden when that is impossible."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - the caller closes it after sending
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise NotFound(f"File not found: {os.path.basename(path)}") from None
+    except PermissionError:
+        raise Forbidden(f"File not readable: {os.path.basename(path)}") from None
+    info = os.fstat(handle.fileno())
+    if not stat.S_ISREG(info.st_mode):
+        handle.close()
+        raise NotFound(f"Not a regular file: {os.path.basename(path)}")
+    return handle, info
+
+
+def last_modified(info: os.stat_result) -> str:
+    """The ``Last-Modified`` value of a file."""
+    return formatdate(info.st_mtime, usegmt=True)
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """The ``[start, end)`` of a single ``bytes=`` range, None to send the whole file.
+
+    Malformed headers and multi-range requests are ignored (RFC 9110 allows that);
+    a well-formed range outside the file raises RangeNotSatisfiable.
+    """
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    first, last = first.strip(), last.strip()
+    if not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+        return None
+    if first == "":
+        if last == "":
+            return None
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise _unsatisfiable(size)
+        return max(0, size - suffix), size
+    start = int(first)
+    end = size if last == "" else min(int(last) + 1, size)
+    if start >= size or (last != "" and int(last) < start):
+        if last != "" and int(last) < start:
+            return None
+        raise _unsatisfiable(size)
+    return start, end
+
+
+def _unsatisfiable(size: int) -> RangeNotSatisfiable:
+    return RangeNotSatisfiable(
+        f"The requested range is outside the file ({size} bytes)",
+        headers={"Content-Range": f"bytes */{size}"},
+    )

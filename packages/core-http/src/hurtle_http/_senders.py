@@ -1,0 +1,93 @@
+"""Sending bodies that are not in memory: streamed responses and files."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, BinaryIO
+
+from hurtle_http._files import last_modified, open_file, parse_range
+from hurtle_http._wire import has_body
+
+if TYPE_CHECKING:
+    from hurtle_http.protocol import HttpProtocol
+    from hurtle_http.request import Request
+    from hurtle_http.response import FileResponse, StreamingResponse
+
+_UNAVAILABLE = (NotImplementedError, asyncio.SendfileNotAvailableError)
+
+
+async def send_stream(conn: HttpProtocol, request: Request, response: StreamingResponse) -> None:
+    """Send a streamed body: chunked on HTTP/1.1, close-delimited on HTTP/1.0."""
+    chunked = request.version == "1.1"
+    keep_alive = chunked and conn.keep_alive_for(request)
+    head = conn.build_head(request, response, keep_alive)
+    body = has_body(response.status, request.method)
+    if chunked and body:
+        head += b"transfer-encoding: chunked\r\n"
+    conn.write_head(head + b"\r\n")
+    if body:
+
+        async def send(data: bytes) -> None:
+            conn.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+            await conn.drain()
+
+        response._send = send
+        try:
+            source = response.source
+            if callable(source):
+                await source(response)
+            else:
+                async for piece in source:
+                    await response.write(piece)
+        finally:
+            response._send = None
+        if chunked:
+            conn.write(b"0\r\n\r\n")
+    conn.finish_response(request, response.status, keep_alive)
+
+
+async def send_file(conn: HttpProtocol, request: Request, response: FileResponse) -> None:
+    """Send a file (sendfile where the loop and transport allow it), honouring ``Range``."""
+    handle, info = open_file(response.path)
+    with handle:
+        size = info.st_size
+        start, end, status = 0, size, response.status
+        headers = response.headers
+        headers.setdefault("Accept-Ranges", "bytes")
+        headers.setdefault("Last-Modified", last_modified(info))
+        range_header = request.headers.get("range") if status == 200 else None
+        if range_header:
+            chosen = parse_range(range_header, size)
+            if chosen is not None:
+                start, end = chosen
+                response.status = status = 206
+                headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        keep_alive = conn.keep_alive_for(request)
+        head = conn.build_head(request, response, keep_alive)
+        conn.write_head(head + b"content-length: %d\r\n\r\n" % (end - start))
+        if has_body(status, request.method) and end > start:
+            await _copy(conn, handle, start, end - start, response.chunk_size)
+    conn.finish_response(request, status, keep_alive)
+
+
+async def _copy(conn: HttpProtocol, handle: BinaryIO, offset: int, count: int, chunk: int) -> None:
+    transport = conn.transport
+    if transport is None:
+        raise ConnectionResetError("Connection lost")
+    if transport.get_extra_info("sslcontext") is None:
+        try:
+            await conn.loop.sendfile(transport, handle, offset, count, fallback=False)
+        except _UNAVAILABLE:
+            pass  # uvloop and TLS transports: copy through the transport instead
+        else:
+            return
+    read = handle.read
+    handle.seek(offset)
+    remaining = count
+    while remaining > 0:
+        data = read(min(chunk, remaining))
+        if not data:
+            raise OSError(f"The file shrank while it was sent ({remaining} bytes missing)")
+        conn.write(data)
+        remaining -= len(data)
+        await conn.drain()

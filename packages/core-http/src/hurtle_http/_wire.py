@@ -1,0 +1,82 @@
+"""Bytes on the wire: cached status lines, the once-a-second Date header, response heads."""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+
+from hurtle_http.headers import Headers, valid_name, valid_value
+
+CRLF = b"\r\n"
+
+_STATUS_LINES: dict[int, bytes] = {
+    int(status): f"HTTP/1.1 {int(status)} {status.phrase}\r\n".encode() for status in HTTPStatus
+}
+
+# Headers the server computes itself; a handler's values for them are ignored.
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+def status_line(status: int) -> bytes:
+    """``HTTP/1.1 <status> <phrase>\\r\\n``, cached for every known status."""
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        if not 100 <= status <= 999:
+            raise ValueError(f"Invalid HTTP status {status}: use a number from 100 to 999")
+        line = _STATUS_LINES[status] = f"HTTP/1.1 {status} Unknown\r\n".encode()
+    return line
+
+
+def has_body(status: int, method: str) -> bool:
+    """False for responses that never carry a body (HEAD, 1xx, 204, 304)."""
+    return method != "HEAD" and status >= 200 and status != 204 and status != 304
+
+
+class Clock:
+    """The ``Date`` header line, refreshed at most once a second by ``tick``."""
+
+    __slots__ = ("_second", "date_line")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self.date_line = b""
+        self.tick()
+
+    def tick(self) -> None:
+        """Refresh the Date line if the second has changed."""
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self.date_line = b"date: " + formatdate(now, usegmt=True).encode() + CRLF
+
+
+def encode_headers(
+    headers: Headers, content_type: str | None, server_line: bytes, clock: Clock
+) -> bytes:
+    """The Date, Server, Content-Type and handler headers of a response, validated."""
+    out = bytearray()
+    own_date = own_server = own_type = False
+    for name, value in headers._items:
+        lname = name.lower()
+        if lname in _FRAMING:
+            continue
+        if lname == "date":
+            own_date = True
+        elif lname == "server":
+            own_server = True
+        elif lname == "content-type":
+            own_type = True
+        raw_name = name.encode("latin-1")
+        raw_value = str(value).encode("latin-1")
+        if not valid_name(raw_name) or not valid_value(raw_value):
+            raise ValueError(f"Invalid response header {name!r}: {value!r} (no CR, LF or CTL)")
+        out += raw_name + b": " + raw_value + CRLF
+    head = b""
+    if not own_date:
+        head += clock.date_line
+    if not own_server:
+        head += server_line
+    if content_type is not None and not own_type:
+        head += b"content-type: " + content_type.encode("latin-1") + CRLF
+    return head + bytes(out)

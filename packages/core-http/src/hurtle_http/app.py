@@ -1,0 +1,353 @@
+"""The application: routes, middleware, exception handlers, listeners, config and ``run``."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import signal
+import ssl as _ssl
+import traceback
+from collections.abc import Awaitable, Callable, Iterable
+from types import SimpleNamespace
+from typing import Any, ClassVar, TypeVar
+
+from hurtle_http import _tls
+from hurtle_http.config import Config
+from hurtle_http.exceptions import HTTPException, HurtleHttpError
+from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
+from hurtle_http.request import Request
+from hurtle_http.response import HTTPResponse, json, text
+from hurtle_http.router import HTTP_METHODS, Handler, Router
+
+logger = logging.getLogger("hurtle.error")
+server_logger = logging.getLogger("hurtle.server")
+
+F = TypeVar("F", bound=Callable[..., Any])
+RequestMiddleware = Callable[[Request], "Awaitable[HTTPResponse | None] | HTTPResponse | None"]
+ResponseMiddleware = Callable[
+    [Request, HTTPResponse], "Awaitable[HTTPResponse | None] | HTTPResponse | None"
+]
+ErrorHandler = Callable[[Request, Exception], "Awaitable[HTTPResponse] | HTTPResponse"]
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    while isinstance(func, functools.partial):
+        func = func.func
+    return inspect.iscoroutinefunction(inspect.unwrap(func))
+
+
+class HttpApp:
+    """An HTTP application: register handlers with decorators, then ``run`` or ``serve`` it.
+
+    Subclasses may extend ``listener_events`` (new lifecycle event names) and
+    ``config_class`` (a ``Config`` subclass with more defaults).
+    """
+
+    listener_events: ClassVar[tuple[str, ...]] = SERVER_EVENTS
+    config_class: ClassVar[type[Config]] = Config
+
+    def __init__(self, name: str, *, config: Config | None = None) -> None:
+        if not name or not name.replace("_", "").replace("-", "").isalnum():
+            raise HurtleHttpError(
+                f"Invalid app name {name!r}: use letters, digits, '_' and '-' only"
+            )
+        self.name = name
+        self.config: Config = config if config is not None else self.config_class()
+        self.ctx = SimpleNamespace()
+        self.router = Router()
+        self._request_middleware: list[tuple[RequestMiddleware, bool]] = []
+        self._response_middleware: list[tuple[ResponseMiddleware, bool]] = []
+        self._error_handlers: dict[type[BaseException], ErrorHandler] = {}
+        self._listeners: dict[str, list[Listener]] = {e: [] for e in self.listener_events}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # Routes ---------------------------------------------------------------------------
+
+    def add_route(
+        self,
+        handler: Handler,
+        uri: str,
+        methods: Iterable[str] = ("GET",),
+        *,
+        name: str | None = None,
+    ) -> Handler:
+        """Register ``handler(request, **params)`` for ``uri`` and ``methods``."""
+        methods = [m.upper() for m in methods]
+        unknown = [m for m in methods if m not in HTTP_METHODS]
+        if unknown:
+            known = ", ".join(HTTP_METHODS)
+            raise HurtleHttpError(f"Unknown HTTP method(s) {unknown}: use {known}")
+        self.router.add(uri, handler, methods, name=name, is_async=_is_async(handler))
+        return handler
+
+    def route(
+        self, uri: str, methods: Iterable[str] = ("GET",), *, name: str | None = None
+    ) -> Callable[[F], F]:
+        """Decorator: register the handler for ``uri`` and ``methods``."""
+
+        def register(handler: F) -> F:
+            self.add_route(handler, uri, methods, name=name)
+            return handler
+
+        return register
+
+    def get(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+        """Decorator: a GET route (it also answers HEAD)."""
+        return self.route(uri, ("GET",), name=name)
+
+    def post(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+        """Decorator: a POST route."""
+        return self.route(uri, ("POST",), name=name)
+
+    def put(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+        """Decorator: a PUT route."""
+        return self.route(uri, ("PUT",), name=name)
+
+    def patch(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+        """Decorator: a PATCH route."""
+        return self.route(uri, ("PATCH",), name=name)
+
+    def delete(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+        """Decorator: a DELETE route."""
+        return self.route(uri, ("DELETE",), name=name)
+
+    def head(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+        """Decorator: an explicit HEAD route (overrides the automatic one of a GET route)."""
+        return self.route(uri, ("HEAD",), name=name)
+
+    def options(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+        """Decorator: an OPTIONS route."""
+        return self.route(uri, ("OPTIONS",), name=name)
+
+    # Middleware and exception handlers --------------------------------------------------
+
+    def on_request(self, middleware: F) -> F:
+        """Decorator: run ``middleware(request)`` before routing; a response it returns wins."""
+        self._request_middleware.append((middleware, _is_async(middleware)))
+        return middleware
+
+    def on_response(self, middleware: F) -> F:
+        """Decorator: run ``middleware(request, response)`` after the handler.
+
+        Response middleware runs in reverse registration order; a response it returns
+        replaces the current one.
+        """
+        self._response_middleware.insert(0, (middleware, _is_async(middleware)))
+        return middleware
+
+    def middleware(self, kind: str = "request") -> Callable[[F], F]:
+        """Decorator: ``@app.middleware("request")`` or ``@app.middleware("response")``."""
+        if kind == "request":
+            return self.on_request
+        if kind == "response":
+            return self.on_response
+        raise HurtleHttpError(f"Unknown middleware kind {kind!r}: use 'request' or 'response'")
+
+    def exception(self, *exceptions: type[BaseException]) -> Callable[[F], F]:
+        """Decorator: handle these exception classes (and subclasses) with ``fn(request, exc)``."""
+        if not exceptions:
+            raise HurtleHttpError("app.exception() needs at least one exception class")
+
+        def register(handler: F) -> F:
+            for exc_type in exceptions:
+                self._error_handlers[exc_type] = handler
+            return handler
+
+        return register
+
+    # Listeners ---------------------------------------------------------------------------
+
+    def listener(self, event: str) -> Callable[[F], F]:
+        """Decorator: run the function at lifecycle ``event`` (see ``listener_events``)."""
+
+        def register(func: F) -> F:
+            self.register_listener(func, event)
+            return func
+
+        return register
+
+    def register_listener(self, func: Listener, event: str) -> None:
+        """Run ``func(app)`` or ``func(app, loop)`` at lifecycle ``event``."""
+        if event not in self._listeners:
+            known = ", ".join(self.listener_events)
+            raise HurtleHttpError(f"Unknown listener event {event!r}: use one of {known}")
+        self._listeners[event].append(func)
+
+    def before_server_start(self, func: F) -> F:
+        """Decorator: run before the server accepts connections (open pools here)."""
+        self.register_listener(func, "before_server_start")
+        return func
+
+    def after_server_start(self, func: F) -> F:
+        """Decorator: run once the server accepts connections."""
+        self.register_listener(func, "after_server_start")
+        return func
+
+    def before_server_stop(self, func: F) -> F:
+        """Decorator: run when a stop begins, before in-flight requests are drained."""
+        self.register_listener(func, "before_server_stop")
+        return func
+
+    def after_server_stop(self, func: F) -> F:
+        """Decorator: run after every connection is closed (close pools here)."""
+        self.register_listener(func, "after_server_stop")
+        return func
+
+    async def dispatch(self, event: str, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Run the listeners of ``event`` (stop events in reverse registration order)."""
+        if event not in self._listeners:
+            raise HurtleHttpError(f"Unknown listener event {event!r}")
+        loop = loop or asyncio.get_running_loop()
+        await call_listeners(self._listeners[event], self, loop, reverse="stop" in event)
+
+    # Request handling -------------------------------------------------------------------
+
+    async def handle(self, request: Request) -> HTTPResponse:
+        """Run middleware, the routed handler and error handling; always return a response."""
+        try:
+            response = await self._route(request)
+        except Exception as exc:
+            response = await self._handle_error(request, exc)
+        for middleware, is_async in self._response_middleware:
+            try:
+                result = middleware(request, response)
+                if is_async:
+                    result = await result  # type: ignore[misc]
+                if result is not None:
+                    response = result  # type: ignore[assignment]
+            except Exception as exc:
+                response = await self._handle_error(request, exc)
+                break
+        return response
+
+    async def _route(self, request: Request) -> HTTPResponse:
+        for middleware, is_async in self._request_middleware:
+            early = middleware(request)
+            if is_async:
+                early = await early  # type: ignore[misc]
+            if early is not None:
+                return early  # type: ignore[return-value]
+        route, params = self.router.resolve(request.method, request.path)
+        if params:
+            request.match_info = params
+            result = route.handler(request, **params)
+        else:
+            result = route.handler(request)
+        if route.is_async or inspect.isawaitable(result):
+            result = await result  # type: ignore[misc]
+        if not isinstance(result, HTTPResponse):
+            raise TypeError(
+                f"Handler {route.name!r} returned {type(result).__name__}, not a response: "
+                "return json(...), text(...) or another response helper"
+            )
+        return result
+
+    async def _handle_error(self, request: Request, exc: Exception) -> HTTPResponse:
+        for klass in type(exc).__mro__:
+            handler = self._error_handlers.get(klass)
+            if handler is None:
+                continue
+            try:
+                result = handler(request, exc)
+                if inspect.isawaitable(result):
+                    result = await result
+                if isinstance(result, HTTPResponse):
+                    return result
+                exc = TypeError(  # type: ignore[unreachable]
+                    f"Exception handler {handler!r} returned {result!r}, not a response"
+                )
+            except Exception as inner:
+                exc = inner
+            break
+        return self.error_response(exc, request)
+
+    def error_response(self, exc: BaseException, request: Request | None = None) -> HTTPResponse:
+        """The default response for ``exc`` (500 for anything but an ``HTTPException``).
+
+        The traceback is included only when ``config.DEBUG`` is true.
+        """
+        if isinstance(exc, HTTPException):
+            status, message, headers = exc.status_code, exc.message, exc.headers
+            if not exc.quiet:
+                logger.error("%s while handling %r", exc.message, request, exc_info=exc)
+        else:
+            status, message, headers = 500, "The server failed to handle this request.", {}
+            logger.error("Exception while handling %r", request, exc_info=exc)
+        details = None
+        if status >= 500 and self.config.get("DEBUG"):
+            details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        fmt = self.config.get("FALLBACK_ERROR_FORMAT", "text")
+        if fmt == "auto" and request is not None:
+            accept = request.headers.get("accept", "")
+            fmt = "json" if "json" in accept or "json" in request.content_type else "text"
+        if fmt == "json":
+            body: dict[str, object] = {"status": status, "message": message}
+            if details:
+                body["traceback"] = details
+            return json(body, status, headers)
+        rendered = f"{status} — {message}"
+        if details:
+            rendered += f"\n\n{details}"
+        return text(rendered + "\n", status, headers)
+
+    # Serving -------------------------------------------------------------------------------
+
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        ssl: _ssl.SSLContext | _tls.CertPaths | None = None,
+        debug: bool | None = None,
+        access_log: bool | None = None,
+        backlog: int | None = None,
+    ) -> None:
+        """Serve this app in this process until SIGINT or SIGTERM, then drain gracefully.
+
+        ``ssl`` is an ``SSLContext`` or ``{"cert": path, "key": path}``. uvloop is used when
+        it is importable.
+        """
+        from hurtle_http.server import bind_socket, new_event_loop
+
+        if debug is not None:
+            self.config.DEBUG = debug
+        if access_log is not None:
+            self.config.ACCESS_LOG = access_log
+        context = _tls.load_context(ssl)
+        sock = bind_socket(host, port, backlog=backlog or self.config.BACKLOG)
+        loop = new_event_loop()
+        try:
+            loop.run_until_complete(self._run_until_signal(sock, context))
+        finally:
+            sock.close()
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    async def _run_until_signal(self, sock: Any, context: _ssl.SSLContext | None) -> None:
+        from hurtle_http.server import serve
+
+        loop = asyncio.get_running_loop()
+        stop_requested = asyncio.Event()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, stop_requested.set)
+        try:
+            server = await serve(self, sock, ssl=context)
+            host, port = sock.getsockname()[:2]
+            scheme = "https" if context else "http"
+            server_logger.info("%s serving on %s://%s:%s", self.name, scheme, host, port)
+            stopped = asyncio.ensure_future(stop_requested.wait())
+            ended = asyncio.ensure_future(server.wait_closed())
+            await asyncio.wait({stopped, ended}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            ended.cancel()
+            await server.stop(self.config.GRACEFUL_SHUTDOWN_TIMEOUT)
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)

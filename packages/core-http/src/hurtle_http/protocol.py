@@ -1,0 +1,579 @@
+"""The HTTP/1.1 connection: an asyncio protocol driving httptools, one instance per connection.
+
+The connection is a state machine (``ConnState``); ``_to`` is the only place the state
+changes, and it checks each move against ``_TRANSITIONS`` and arms the state's timer:
+
+    IDLE --bytes--> RECEIVING --request complete--> HANDLING --response sent--> IDLE
+                                                        |  (or RECEIVING when the next
+                                                        |   request is already arriving)
+    any --error, timeout, Connection: close--> CLOSING (write side shut, input discarded)
+    any --transport lost--> CLOSED
+
+Requests are parsed as bytes arrive; complete ones wait in a queue (pipelining) and are
+answered strictly in order. A handler runs on the first ``send(None)`` of its coroutine;
+a Task is created only if it suspends. Timers are deadlines checked by the server's tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections import deque
+from collections.abc import Awaitable, Generator
+from typing import TYPE_CHECKING, Any, cast
+
+import httptools
+
+from hurtle_http._senders import send_file, send_stream
+from hurtle_http._wire import Clock, encode_headers, status_line
+from hurtle_http.exceptions import (
+    BadRequest,
+    ExpectationFailed,
+    HeaderFieldsTooLarge,
+    HTTPException,
+    HTTPVersionNotSupported,
+    PayloadTooLarge,
+    RequestTimeout,
+    ServiceUnavailable,
+    URITooLong,
+)
+from hurtle_http.headers import valid_name, valid_value
+from hurtle_http.request import ConnInfo, Request
+from hurtle_http.response import FileResponse, HTTPResponse, StreamingResponse
+
+if TYPE_CHECKING:
+    from hurtle_http.server import HttpServer
+
+access_logger = logging.getLogger("hurtle.access")
+error_logger = logging.getLogger("hurtle.error")
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_CLOSE = b"connection: close\r\n"
+_KEEP_ALIVE = b"connection: keep-alive\r\n"
+_METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
+LINGER_TIMEOUT = 2.0
+
+
+class ConnState(enum.Enum):
+    """Where a connection is in its request/response cycle."""
+
+    IDLE = "idle"  # between requests; the keep-alive timer runs
+    RECEIVING = "receiving"  # part of a request has arrived; the request timer runs
+    HANDLING = "handling"  # a handler or its response is in progress; the response timer runs
+    CLOSING = "closing"  # our side is shut; input is discarded until the peer closes
+    CLOSED = "closed"  # the transport is gone
+
+
+S = ConnState
+_TRANSITIONS: dict[ConnState, frozenset[ConnState]] = {
+    S.IDLE: frozenset({S.IDLE, S.RECEIVING, S.CLOSING, S.CLOSED}),
+    S.RECEIVING: frozenset({S.HANDLING, S.CLOSING, S.CLOSED}),
+    S.HANDLING: frozenset({S.HANDLING, S.RECEIVING, S.IDLE, S.CLOSING, S.CLOSED}),
+    S.CLOSING: frozenset({S.CLOSED}),
+    S.CLOSED: frozenset(),
+}
+
+
+class _Resume:
+    """Awaitable that continues a coroutine already started with ``send(None)``."""
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Any, first: Any) -> None:
+        self._coro, self._first = coro, first
+
+    def __await__(self) -> Generator[Any, Any, HTTPResponse]:
+        coro, value = self._coro, self._first
+        while True:
+            try:
+                sent = yield value
+            except BaseException as exc:  # cancellation or an error thrown in by the Task
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+
+
+class HttpProtocol(asyncio.Protocol):
+    """Serves HTTP/1.1 on one connection for an ``HttpServer``."""
+
+    def __init__(self, server: HttpServer) -> None:
+        self._server = server
+        self._app = server.app
+        self._loop = server.loop
+        self._limits = server.limits
+        self._clock: Clock = server.clock
+        self._transport: asyncio.Transport | None = None
+        self._conn_info: ConnInfo | None = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._state = ConnState.IDLE
+        self._deadline = 0.0
+        self._queue: deque[Request | HTTPException] = deque()
+        self._current: Request | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._head_sent = False
+        self._in_next = False
+        self._rejected = False
+        self._draining = False
+        self._write_paused = False
+        self._read_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._access_log = bool(server.app.config.ACCESS_LOG) and access_logger.isEnabledFor(
+            logging.INFO
+        )
+        self._reset_message()
+
+    def _reset_message(self) -> None:
+        self._in_message = False
+        self._in_head = False
+        self._continue_pending = False
+        self._message_started = 0.0
+        self._url = b""
+        self._raw_headers: list[tuple[bytes, bytes]] = []
+        self._head_size = 0
+        self._cl_count = 0
+        self._host_count = 0
+        self._chunked = False
+        self._expect: bytes | None = None
+        self._request: Request | None = None
+        self._body: list[bytes] = []
+        self._body_size = 0
+
+    # State --------------------------------------------------------------------------------
+
+    def _to(self, state: ConnState, since: float | None = None) -> None:
+        """Move to ``state`` and arm its timer (from ``since``, default now)."""
+        if state not in _TRANSITIONS[self._state]:
+            raise RuntimeError(f"Invalid connection transition {self._state} -> {state}")
+        self._state = state
+        start = self._loop.time() if since is None else since
+        if state is ConnState.IDLE:
+            timeout = self._limits.keep_alive_timeout
+            if self._draining:
+                timeout = min(timeout, self._limits.drain_idle_grace)
+        elif state is ConnState.RECEIVING:
+            timeout = self._limits.request_timeout
+        elif state is ConnState.HANDLING:
+            timeout = self._limits.response_timeout
+        else:
+            timeout = LINGER_TIMEOUT
+        self._deadline = start + timeout
+
+    def check_timeout(self, now: float) -> None:
+        """Act on an expired timer: close idle, 408 receiving, 503 handling, abort closing."""
+        if now < self._deadline or self._transport is None:
+            return
+        state = self._state
+        if state is ConnState.IDLE:
+            self._close()
+        elif state is ConnState.RECEIVING:
+            self._reject(RequestTimeout("The request was not received in time"))
+        elif state is ConnState.HANDLING:
+            if self._task is not None:
+                self._task.cancel()
+                self._task = None
+            if self._head_sent:
+                self._transport.abort()
+            else:
+                self._queue.clear()
+                self._current = None
+                self._write_error(ServiceUnavailable("The response took too long"))
+        elif state is ConnState.CLOSING:
+            self._transport.abort()
+
+    def begin_drain(self) -> None:
+        """The server is stopping: answer what arrives with ``Connection: close``, then close."""
+        self._draining = True
+        if self._state is ConnState.IDLE:
+            grace = self._loop.time() + self._limits.drain_idle_grace
+            self._deadline = min(self._deadline, grace)
+
+    def abort(self) -> None:
+        """Close the connection now, whatever it is doing."""
+        if self._task is not None:
+            self._task.cancel()
+        if self._transport is not None:
+            self._transport.abort()
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        """The connection's transport (None once it is lost)."""
+        return self._transport
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop serving this connection."""
+        return self._loop
+
+    @property
+    def state(self) -> ConnState:
+        """The current connection state."""
+        return self._state
+
+    # asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        client = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else ("", 0)
+        here = (str(local[0]), int(local[1])) if isinstance(local, tuple) else ("", 0)
+        tls = transport.get_extra_info("sslcontext") is not None
+        self._conn_info = ConnInfo(client[0], client[1], here[0], here[1], tls)
+        self._server.connection_made(self)
+        self._to(ConnState.IDLE)
+        if self._server.draining:
+            self.begin_drain()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._state is not ConnState.CLOSED:
+            self._to(ConnState.CLOSED)
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self._current is not None:
+            self._server.stats.in_flight -= 1
+            self._current = None
+        self._queue.clear()
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionResetError("Connection lost"))
+        self._transport = None
+        self._server.connection_lost(self)
+
+    def eof_received(self) -> bool | None:
+        if self._state is ConnState.HANDLING or self._queue:
+            return True  # half-closed client: still send the responses it is owed
+        return None
+
+    def data_received(self, data: bytes) -> None:
+        if self._rejected or self._state is ConnState.CLOSING:
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._rejected = True  # no protocol switch: answer the request, then close
+            self._update_reading()
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, HTTPException):
+                self._reject(cause)
+            else:
+                error_logger.error("Parser callback failed", exc_info=cause)
+                self._reject(BadRequest("Malformed request"))
+        except httptools.HttpParserError as exc:
+            self._reject(BadRequest(f"Malformed request: {exc}"))
+        else:
+            if self._in_head:
+                self._head_size += len(data)
+                if self._head_size > self._limits.max_head:
+                    self._reject(HeaderFieldsTooLarge("The request head is too large"))
+        self._next()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._update_reading()
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _update_reading(self) -> None:
+        """Read only while output drains and the pipeline queue has room."""
+        transport = self._transport
+        if transport is None or self._state is ConnState.CLOSING:
+            return
+        pause = self._write_paused or self._rejected or len(self._queue) >= self._limits.pipeline
+        if pause != self._read_paused:
+            self._read_paused = pause
+            if pause:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+
+    async def drain(self) -> None:
+        """Wait while the transport's write buffer is above its high-water mark."""
+        if not self._write_paused:
+            return
+        if self._transport is None:
+            raise ConnectionResetError("Connection lost")
+        if self._drain_waiter is None:
+            self._drain_waiter = self._loop.create_future()
+        await self._drain_waiter
+
+    # httptools callbacks ----------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._reset_message()
+        self._in_message = self._in_head = True
+        self._message_started = self._loop.time()
+        if self._state is ConnState.IDLE:
+            self._to(ConnState.RECEIVING, self._message_started)
+
+    def on_url(self, part: bytes) -> None:
+        self._url += part
+        if len(self._url) > self._limits.max_url:
+            raise URITooLong(f"The request target exceeds {self._limits.max_url} bytes")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        limits = self._limits
+        if len(self._raw_headers) >= limits.max_headers:
+            raise HeaderFieldsTooLarge(f"More than {limits.max_headers} request headers")
+        if self._head_size > limits.max_header_size:
+            raise HeaderFieldsTooLarge(f"The request headers exceed {limits.max_header_size} bytes")
+        if not valid_name(name):
+            raise BadRequest(f"Invalid header name {name!r}")
+        if not valid_value(value):
+            raise BadRequest(f"Invalid character in the value of header {name!r}")
+        lname = name.lower()
+        if lname == b"content-length":
+            self._cl_count += 1
+            if self._cl_count > 1:
+                raise BadRequest("Repeated Content-Length header")
+        elif lname == b"transfer-encoding":
+            self._chunked = True
+        elif lname == b"host":
+            self._host_count += 1
+        elif lname == b"expect":
+            self._expect = value.strip().lower()
+        self._raw_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_size = 0
+        parser = self._parser
+        version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            raise HTTPVersionNotSupported(f"HTTP/{version} is not supported: use HTTP/1.1")
+        if self._cl_count and self._chunked:
+            raise BadRequest("Content-Length and Transfer-Encoding together")
+        if self._host_count > 1 or (version == "1.1" and not self._host_count):
+            raise BadRequest("An HTTP/1.1 request needs exactly one Host header")
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or raw_method.decode("ascii", "replace")
+        assert self._conn_info is not None
+        request = Request(self._app, method, self._url, self._raw_headers, version, self._conn_info)
+        request._keep_alive = parser.should_keep_alive()
+        self._request = request
+        if self._cl_count:
+            for name, value in self._raw_headers:
+                if name.lower() == b"content-length" and int(value) > self._limits.max_body:
+                    raise PayloadTooLarge(f"The body exceeds {self._limits.max_body} bytes")
+        if self._expect is not None:
+            if self._expect != b"100-continue":
+                raise ExpectationFailed(f"Unsupported expectation {self._expect!r}")
+            if version == "1.1":
+                if self._current is None and not self._queue:
+                    self.write(_CONTINUE)
+                else:
+                    self._continue_pending = True
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self._limits.max_body:
+            raise PayloadTooLarge(f"The body exceeds {self._limits.max_body} bytes")
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        request = self._request
+        assert request is not None
+        body = self._body
+        if body:
+            request.body = body[0] if len(body) == 1 else b"".join(body)
+        self._in_message = False
+        self._request = None
+        self._queue.append(request)
+        if len(self._queue) >= self._limits.pipeline:
+            self._update_reading()
+
+    # Handling -------------------------------------------------------------------------------
+
+    def _next(self) -> None:
+        """Start queued requests one at a time, then settle the state and the timers."""
+        if self._in_next:
+            return
+        self._in_next = True
+        try:
+            while self._current is None and self._queue and self._transport is not None:
+                item = self._queue.popleft()
+                if isinstance(item, HTTPException):
+                    self._write_error(item)
+                    return
+                self._dispatch(item)
+        finally:
+            self._in_next = False
+        if self._current is None and self._transport is not None:
+            if self._state is ConnState.HANDLING:
+                if self._in_message:
+                    self._to(ConnState.RECEIVING, self._message_started)
+                else:
+                    self._to(ConnState.IDLE)
+            if self._continue_pending:
+                self._continue_pending = False
+                self.write(_CONTINUE)
+            if self._read_paused:
+                self._update_reading()
+
+    def _dispatch(self, request: Request) -> None:
+        self._to(ConnState.HANDLING)
+        self._current = request
+        self._head_sent = False
+        self._server.stats.in_flight += 1
+        coro = self._app.handle(request)
+        try:
+            first = coro.send(None)
+        except StopIteration as stop:
+            self._respond(request, stop.value)
+            return
+        self._task = self._loop.create_task(self._finish(request, _Resume(coro, first)))
+
+    async def _finish(self, request: Request, pending: Awaitable[HTTPResponse]) -> None:
+        response = await pending
+        self._task = None
+        self._respond(request, response)
+
+    def _respond(self, request: Request, response: HTTPResponse) -> None:
+        if self._transport is None or request is not self._current:
+            return
+        if isinstance(response, (StreamingResponse, FileResponse)):
+            self._task = self._loop.create_task(self._send_async(request, response))
+        else:
+            self._send(request, response)
+
+    def keep_alive_for(self, request: Request) -> bool:
+        """Whether the connection stays open after the response to ``request``."""
+        if not request._keep_alive or (self._rejected and not self._queue):
+            return False
+        if not self._limits.keep_alive:
+            return False
+        return not self._draining or bool(self._queue) or self._in_message
+
+    def build_head(self, request: Request, response: HTTPResponse, keep_alive: bool) -> bytes:
+        """Status line and headers of ``response``, without framing headers or the blank line."""
+        headers = response._headers
+        if headers:
+            head = encode_headers(
+                headers, response.content_type, self._server.server_line, self._clock
+            )
+        else:
+            head = self._clock.date_line + self._server.server_line
+            if response.content_type is not None:
+                head += b"content-type: " + response.content_type.encode("latin-1") + b"\r\n"
+        if not keep_alive:
+            head += _CLOSE
+        elif request.version == "1.0":
+            head += _KEEP_ALIVE
+        return status_line(response.status) + head
+
+    def _send(self, request: Request, response: HTTPResponse) -> None:
+        keep_alive = self.keep_alive_for(request)
+        try:
+            head = self.build_head(request, response, keep_alive)
+        except ValueError as exc:
+            response = self._app.error_response(exc, request)
+            head = self.build_head(request, response, keep_alive)
+        status = response.status
+        if status >= 200 and status != 204 and status != 304:
+            body = response.body
+            head += b"content-length: %d\r\n\r\n" % len(body)
+            self.write(head + body if request.method != "HEAD" else head)
+        else:
+            self.write(head + b"\r\n")
+        self.finish_response(request, status, keep_alive)
+
+    async def _send_async(self, request: Request, response: HTTPResponse) -> None:
+        try:
+            if isinstance(response, FileResponse):
+                await send_file(self, request, response)
+            else:
+                assert isinstance(response, StreamingResponse)
+                await send_stream(self, request, response)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._server.stats.errors += 1
+            if self._head_sent or self._transport is None:
+                error_logger.error("Failed while sending %r", request, exc_info=exc)
+                self.abort()
+            else:
+                self._send(request, self._app.error_response(exc, request))
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+
+    def write_head(self, head: bytes) -> None:
+        """Write a response head (for senders of streamed bodies)."""
+        self._head_sent = True
+        self.write(head)
+
+    def write(self, data: bytes) -> None:
+        """Write bytes to the client (dropped once the connection is gone)."""
+        if self._transport is not None:
+            self._transport.write(data)
+
+    def finish_response(self, request: Request, status: int, keep_alive: bool) -> None:
+        """The response to ``request`` is fully written: count it, then continue or close."""
+        stats = self._server.stats
+        stats.served += 1
+        stats.in_flight -= 1
+        if status >= 500:
+            stats.errors += 1
+        self._current = None
+        if self._access_log:
+            access_logger.info(
+                "%s %s %s HTTP/%s %d",
+                request.ip,
+                request.method,
+                request.path,
+                request.version,
+                status,
+            )
+        if keep_alive:
+            self._next()
+        else:
+            self._close()
+
+    def _reject(self, exc: HTTPException) -> None:
+        """Bad input: answer ``exc`` after the responses already owed, then close."""
+        self._rejected = True
+        self._in_message = self._in_head = False
+        self._server.stats.bad_requests += 1
+        self._update_reading()
+        if self._current is None and not self._queue:
+            self._write_error(exc)
+        else:
+            self._queue.append(exc)
+
+    def _write_error(self, exc: HTTPException) -> None:
+        response = self._app.error_response(exc)
+        head = status_line(response.status) + encode_headers(
+            response.headers, response.content_type, self._server.server_line, self._clock
+        )
+        body = response.body
+        self.write(head + b"content-length: %d\r\n" % len(body) + _CLOSE + b"\r\n" + body)
+        self._close()
+
+    def _close(self) -> None:
+        """Shut our side, then discard input until the peer closes (a lingering close)."""
+        transport = self._transport
+        if transport is None or self._state is ConnState.CLOSING:
+            return
+        self._to(ConnState.CLOSING)
+        self._queue.clear()
+        if transport.can_write_eof():
+            transport.write_eof()
+            if self._read_paused:
+                self._read_paused = False
+                transport.resume_reading()
+        else:
+            transport.close()

@@ -1,0 +1,273 @@
+"""The request object handed to handlers.
+
+Everything beyond the request line is parsed lazily, on first access: headers stay raw
+bytes until ``request.headers`` is read, and query args, cookies, JSON and form data are
+decoded only when asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+import msgspec
+
+from hurtle_http._multipart import File, parse_multipart, parse_options
+from hurtle_http.exceptions import BadRequest
+from hurtle_http.headers import Headers
+
+if TYPE_CHECKING:
+    from hurtle_http.app import HttpApp
+
+_json_decode = msgspec.json.Decoder().decode
+
+
+@dataclass(frozen=True, slots=True)
+class ConnInfo:
+    """Facts about the connection a request came on."""
+
+    client_ip: str
+    client_port: int
+    server_ip: str
+    server_port: int
+    ssl: bool
+
+
+class RequestParameters(dict[str, list[str]]):
+    """Multi-valued parameters: ``get`` returns the first value, ``getlist`` all of them."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        values = super().get(name)
+        return values[0] if values else default
+
+    def getlist(self, name: str, default: list[str] | None = None) -> list[str]:
+        """Every value of ``name`` (``default`` or an empty list when absent)."""
+        values = super().get(name)
+        if values is None:
+            return [] if default is None else default
+        return values
+
+
+def _parameters(pairs: list[tuple[str, str]]) -> RequestParameters:
+    params = RequestParameters()
+    for key, value in pairs:
+        params.setdefault(key, []).append(value)
+    return params
+
+
+class Request:
+    """One HTTP request: method, path, query, headers, body and the matched route's params."""
+
+    __slots__ = (
+        "_args",
+        "_cookies",
+        "_ctx",
+        "_files",
+        "_form",
+        "_headers",
+        "_json",
+        "_keep_alive",
+        "app",
+        "body",
+        "conn_info",
+        "match_info",
+        "method",
+        "path",
+        "query_string",
+        "raw_headers",
+        "raw_url",
+        "version",
+    )
+
+    def __init__(
+        self,
+        app: HttpApp,
+        method: str,
+        raw_url: bytes,
+        raw_headers: list[tuple[bytes, bytes]],
+        version: str,
+        conn_info: ConnInfo,
+    ) -> None:
+        self.app = app
+        self.method = method
+        self.raw_url = raw_url
+        path, _, query = raw_url.partition(b"?")
+        if not path.startswith(b"/"):
+            path = _origin_path(path)
+        self.path: str = path.decode("utf-8", "surrogateescape")
+        self.query_string: str = query.partition(b"#")[0].decode("latin-1")
+        self.raw_headers = raw_headers
+        self.version = version
+        self.conn_info = conn_info
+        self.body: bytes = b""
+        self.match_info: dict[str, Any] = {}
+        self._headers: Headers | None = None
+        self._args: RequestParameters | None = None
+        self._cookies: dict[str, str] | None = None
+        self._form: RequestParameters | None = None
+        self._files: dict[str, list[File]] | None = None
+        self._json: Any = _UNSET
+        self._ctx: SimpleNamespace | None = None
+        self._keep_alive = True
+
+    @property
+    def headers(self) -> Headers:
+        """Case-insensitive, multi-valued request headers."""
+        if self._headers is None:
+            self._headers = Headers.from_raw(self.raw_headers)
+        return self._headers
+
+    @property
+    def ctx(self) -> SimpleNamespace:
+        """A namespace for middleware and handlers to share per-request state."""
+        if self._ctx is None:
+            self._ctx = SimpleNamespace()
+        return self._ctx
+
+    @property
+    def args(self) -> RequestParameters:
+        """The parsed query string (``?a=1&a=2`` gives ``getlist("a") == ["1", "2"]``)."""
+        if self._args is None:
+            self._args = _parameters(parse_qsl(self.query_string, keep_blank_values=True))
+        return self._args
+
+    @property
+    def query_args(self) -> list[tuple[str, str]]:
+        """The query string as ``(name, value)`` pairs, in order."""
+        return parse_qsl(self.query_string, keep_blank_values=True)
+
+    @property
+    def content_type(self) -> str:
+        """The ``Content-Type`` header (empty when absent)."""
+        return self.headers.get("content-type", "")
+
+    @property
+    def json(self) -> Any:
+        """The body decoded as JSON (None for an empty body); invalid JSON raises BadRequest."""
+        if self._json is _UNSET:
+            if not self.body:
+                self._json = None
+            else:
+                try:
+                    self._json = _json_decode(self.body)
+                except msgspec.DecodeError as exc:
+                    raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+        return self._json
+
+    @property
+    def form(self) -> RequestParameters:
+        """Fields of a url-encoded or multipart form body (empty for other bodies)."""
+        if self._form is None:
+            self._parse_form()
+        assert self._form is not None
+        return self._form
+
+    @property
+    def files(self) -> dict[str, list[File]]:
+        """Files of a multipart form body, by field name."""
+        if self._files is None:
+            self._parse_form()
+        assert self._files is not None
+        return self._files
+
+    def _parse_form(self) -> None:
+        kind, options = parse_options(self.content_type)
+        charset = options.get("charset", "utf-8")
+        self._files = {}
+        if kind == "application/x-www-form-urlencoded":
+            try:
+                text = self.body.decode(charset)
+            except (UnicodeDecodeError, LookupError):
+                raise BadRequest("The form body is not valid in its charset") from None
+            self._form = _parameters(parse_qsl(text, keep_blank_values=True))
+        elif kind == "multipart/form-data":
+            fields, files = parse_multipart(self.body, options.get("boundary", ""), charset)
+            self._form = _parameters(fields)
+            for item in files:
+                self._files.setdefault(item.name, []).append(item)
+        else:
+            self._form = RequestParameters()
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent in ``Cookie`` headers."""
+        if self._cookies is None:
+            cookies: dict[str, str] = {}
+            for header in self.headers.getall("cookie"):
+                for pair in header.split(";"):
+                    name, sep, value = pair.strip().partition("=")
+                    if sep and name:
+                        value = value.strip()
+                        if len(value) >= 2 and value[0] == value[-1] == '"':
+                            value = value[1:-1]
+                        cookies.setdefault(name.strip(), unquote(value))
+            self._cookies = cookies
+        return self._cookies
+
+    @property
+    def token(self) -> str | None:
+        """The credential of an ``Authorization: Bearer <t>`` or ``Token <t>`` header."""
+        header = self.headers.get("authorization")
+        if header is None:
+            return None
+        scheme, _, credential = header.strip().partition(" ")
+        if scheme.lower() in ("bearer", "token") and credential.strip():
+            return credential.strip()
+        return None
+
+    @property
+    def ip(self) -> str:
+        """The client's IP address."""
+        return self.conn_info.client_ip
+
+    @property
+    def port(self) -> int:
+        """The client's port."""
+        return self.conn_info.client_port
+
+    @property
+    def client(self) -> tuple[str, int]:
+        """The client address ``(ip, port)``."""
+        return self.conn_info.client_ip, self.conn_info.client_port
+
+    @property
+    def scheme(self) -> str:
+        """``https`` on a TLS connection, else ``http``."""
+        return "https" if self.conn_info.ssl else "http"
+
+    @property
+    def host(self) -> str:
+        """The ``Host`` header (the server address when absent)."""
+        host = self.headers.get("host")
+        if host:
+            return host
+        return f"{self.conn_info.server_ip}:{self.conn_info.server_port}"
+
+    @property
+    def url(self) -> str:
+        """The full URL the client asked for."""
+        query = f"?{self.query_string}" if self.query_string else ""
+        return f"{self.scheme}://{self.host}{self.path}{query}"
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+
+class _Unset:
+    __slots__ = ()
+
+
+_UNSET: Any = _Unset()
+
+
+def _origin_path(target: bytes) -> bytes:
+    """The path of an absolute-form (``http://h/p``) or asterisk-form request target."""
+    if target == b"*":
+        return target
+    scheme, sep, rest = target.partition(b"://")
+    if not sep or not scheme.isalpha():
+        raise BadRequest("Malformed request target: it must start with '/' or 'http://'")
+    slash = rest.find(b"/")
+    return rest[slash:] if slash >= 0 else b"/"

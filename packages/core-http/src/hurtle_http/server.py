@@ -1,0 +1,309 @@
+"""Serving an app on a listening socket: start, request counters, timers and graceful drain.
+
+``serve(app, sock)`` (or ``HttpServer(app, sock).start()``) runs inside an already running
+event loop: before_server_start -> accept connections -> ``ready()`` -> after_server_start.
+``stop(graceful_timeout)`` stops accepting, runs before_server_stop, drains every
+connection without losing a request, then runs after_server_stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import inspect
+import logging
+import socket
+import ssl as _ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from hurtle_http._wire import CRLF, Clock
+from hurtle_http.config import Config
+from hurtle_http.exceptions import ServerError
+from hurtle_http.protocol import HttpProtocol
+
+if TYPE_CHECKING:
+    from hurtle_http.app import HttpApp
+
+logger = logging.getLogger("hurtle.server")
+
+ReadyCallback = Callable[[], "Awaitable[None] | None"]
+
+
+class RequestStats(msgspec.Struct):
+    """Counters kept by a running server; cheap to read at any time, encodable with msgspec.
+
+    ``served``: responses completed; ``in_flight``: requests being handled; ``errors``:
+    responses with a 5xx status or failed while sent; ``bad_requests``: malformed or
+    over-limit requests rejected by the protocol; ``connections``: open connections.
+    """
+
+    served: int = 0
+    in_flight: int = 0
+    errors: int = 0
+    bad_requests: int = 0
+    connections: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Timeouts and size limits read once from the config when a server starts."""
+
+    keep_alive: bool
+    keep_alive_timeout: float
+    request_timeout: float
+    response_timeout: float
+    drain_idle_grace: float
+    max_url: int
+    max_header_size: int
+    max_headers: int
+    max_head: int
+    max_body: int
+    pipeline: int
+
+    @classmethod
+    def from_config(cls, config: Config) -> Limits:
+        """The limits in ``config`` (see ``Config.DEFAULTS`` for their meaning)."""
+        max_url = int(config.REQUEST_MAX_URL)
+        max_header_size = int(config.REQUEST_MAX_HEADER_SIZE)
+        return cls(
+            keep_alive=bool(config.KEEP_ALIVE),
+            keep_alive_timeout=float(config.KEEP_ALIVE_TIMEOUT),
+            request_timeout=float(config.REQUEST_TIMEOUT),
+            response_timeout=float(config.RESPONSE_TIMEOUT),
+            drain_idle_grace=float(config.DRAIN_IDLE_GRACE),
+            max_url=max_url,
+            max_header_size=max_header_size,
+            max_headers=int(config.REQUEST_MAX_HEADERS),
+            max_head=max_url + max_header_size + 1024,
+            max_body=int(config.REQUEST_MAX_SIZE),
+            pipeline=max(1, int(config.REQUEST_MAX_PIPELINE)),
+        )
+
+    @property
+    def tick(self) -> float:
+        """How often timers are checked: often enough for the shortest timeout."""
+        shortest = min(
+            self.keep_alive_timeout,
+            self.request_timeout,
+            self.response_timeout,
+            self.drain_idle_grace,
+        )
+        return max(0.05, min(1.0, shortest / 4))
+
+
+class HttpServer:
+    """An app served on one listening socket inside the running event loop.
+
+    The socket stays the caller's: the server listens on a duplicate and never closes
+    the original.
+    """
+
+    def __init__(
+        self,
+        app: HttpApp,
+        sock: socket.socket,
+        *,
+        ssl: _ssl.SSLContext | None = None,
+        ready: ReadyCallback | None = None,
+        backlog: int | None = None,
+    ) -> None:
+        self.app = app
+        self.sock = sock
+        self.ssl = ssl
+        self.ready = ready
+        self.backlog = backlog if backlog is not None else int(app.config.BACKLOG)
+        self.stats = RequestStats()
+        self.clock = Clock()
+        self.server_line = b"server: " + str(app.config.SERVER_NAME).encode("latin-1") + CRLF
+        self.limits = Limits.from_config(app.config)
+        self.draining = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._connections: set[HttpProtocol] = set()
+        self._no_connections = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._stopping: asyncio.Task[None] | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop this server runs in (set by ``start``)."""
+        if self._loop is None:
+            raise ServerError("The server is not started: await server.start() first")
+        return self._loop
+
+    @property
+    def port(self) -> int:
+        """The port the socket listens on."""
+        return int(self.sock.getsockname()[1])
+
+    async def start(self) -> None:
+        """Run before_server_start, accept connections, call ``ready``, run after_server_start."""
+        if self._loop is not None:
+            raise ServerError("This server was already started; create a new HttpServer")
+        self._loop = loop = asyncio.get_running_loop()
+        self.limits = Limits.from_config(self.app.config)
+        await self.app.dispatch("before_server_start", loop)
+        listening = self.sock.dup()
+        try:
+            self._server = await loop.create_server(
+                lambda: HttpProtocol(self),
+                sock=listening,
+                ssl=self.ssl,
+                backlog=self.backlog,
+                ssl_handshake_timeout=self.limits.request_timeout if self.ssl else None,
+            )
+        except BaseException:
+            listening.close()
+            raise
+        self._tick_handle = loop.call_later(self.limits.tick, self._tick)
+        try:
+            if self.ready is not None:
+                result = self.ready()
+                if inspect.isawaitable(result):
+                    await result
+            await self.app.dispatch("after_server_start", loop)
+        except BaseException:
+            await self._close_now()
+            raise
+
+    def _tick(self) -> None:
+        """Refresh the Date header and fire expired connection timers."""
+        self.clock.tick()
+        loop = self.loop
+        now = loop.time()
+        for conn in list(self._connections):
+            conn.check_timeout(now)
+        self._tick_handle = loop.call_later(self.limits.tick, self._tick)
+
+    def connection_made(self, conn: HttpProtocol) -> None:
+        """Called by a protocol when its connection opens."""
+        self._connections.add(conn)
+        self.stats.connections += 1
+        self._no_connections.clear()
+
+    def connection_lost(self, conn: HttpProtocol) -> None:
+        """Called by a protocol when its connection is gone."""
+        if conn in self._connections:
+            self._connections.discard(conn)
+            self.stats.connections -= 1
+        if not self._connections:
+            self._no_connections.set()
+
+    async def stop(self, graceful_timeout: float | None = None) -> None:
+        """Stop gracefully: stop accepting, drain within ``graceful_timeout``, run stop listeners.
+
+        In-flight requests complete; a busy keep-alive connection gets its response with
+        ``Connection: close``; an idle one answers what arrives during ``DRAIN_IDLE_GRACE``
+        with ``Connection: close``, then closes. Whatever remains after the timeout
+        (default ``GRACEFUL_SHUTDOWN_TIMEOUT``) is aborted. Safe to call more than once.
+        """
+        if self._loop is None:
+            raise ServerError("The server is not started; there is nothing to stop")
+        if self._stopping is None:
+            if graceful_timeout is None:
+                graceful_timeout = float(self.app.config.GRACEFUL_SHUTDOWN_TIMEOUT)
+            self._stopping = self._loop.create_task(self._drain(graceful_timeout))
+        await asyncio.shield(self._stopping)
+
+    async def _drain(self, graceful_timeout: float) -> None:
+        self.draining = True
+        assert self._server is not None
+        self._server.close()
+        await self._dispatch_safely("before_server_stop")
+        for conn in list(self._connections):
+            conn.begin_drain()
+        if self._connections:
+            try:
+                await asyncio.wait_for(self._no_connections.wait(), graceful_timeout)
+            except asyncio.TimeoutError:
+                logger.warning(
+                    "%d connection(s) still busy after the %.1f s graceful timeout: closing them",
+                    len(self._connections),
+                    graceful_timeout,
+                )
+        await self._close_now()
+        await self._dispatch_safely("after_server_stop")
+        self._closed.set()
+
+    async def _close_now(self) -> None:
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
+        for conn in list(self._connections):
+            conn.abort()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._connections:
+            try:
+                await asyncio.wait_for(self._no_connections.wait(), 1.0)
+            except asyncio.TimeoutError:
+                logger.warning("%d connection(s) did not close", len(self._connections))
+
+    async def _dispatch_safely(self, event: str) -> None:
+        try:
+            await self.app.dispatch(event, self._loop)
+        except Exception:
+            logger.exception("A %s listener failed; the server keeps stopping", event)
+
+    async def wait_closed(self) -> None:
+        """Wait until the server has stopped (after ``stop`` completes)."""
+        await self._closed.wait()
+
+    @property
+    def closed(self) -> bool:
+        """True once ``stop`` has completed."""
+        return self._closed.is_set()
+
+
+async def serve(
+    app: HttpApp,
+    sock: socket.socket,
+    *,
+    ssl: _ssl.SSLContext | None = None,
+    ready: ReadyCallback | None = None,
+    backlog: int | None = None,
+) -> HttpServer:
+    """Serve ``app`` on the listening ``sock`` in the running loop; return the started server.
+
+    ``ready`` (sync or async) is called once the server accepts connections, before
+    after_server_start. Stop it with ``await server.stop(graceful_timeout)``.
+    """
+    server = HttpServer(app, sock, ssl=ssl, ready=ready, backlog=backlog)
+    await server.start()
+    return server
+
+
+def bind_socket(host: str, port: int, *, backlog: int = 1024) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv6 when ``host`` contains ':')."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServerError(
+                f"Address {host}:{port} is already in use: another server is running there, "
+                'or run your app under `if __name__ == "__main__":`'
+            ) from exc
+        raise ServerError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop: uvloop's when it is importable, else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
