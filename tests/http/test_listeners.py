@@ -1,0 +1,101 @@
+"""Lifecycle listeners, app.ctx, the ready callback and the request counters."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from hurtle_http import HttpApp, Request, RequestStats, text
+from hurtle_http.listeners import SERVER_EVENTS
+
+
+def test_listeners_run_in_order_with_app_or_app_and_loop(start_server: Any) -> None:
+    app = HttpApp("life")
+    events: list[str] = []
+
+    @app.before_server_start
+    async def setup(app_: HttpApp, loop: asyncio.AbstractEventLoop) -> None:
+        assert loop is asyncio.get_running_loop()
+        app_.ctx.db = "connected"
+        events.append("before_server_start")
+
+    @app.after_server_start
+    def started(app_: HttpApp) -> None:
+        events.append("after_server_start")
+
+    @app.listener("before_server_stop")
+    def stopping_first(app_: HttpApp) -> None:
+        events.append("before_server_stop:first")
+
+    @app.listener("before_server_stop")
+    async def stopping_second(app_: HttpApp) -> None:
+        events.append("before_server_stop:second")
+
+    @app.after_server_stop
+    async def teardown(app_: HttpApp) -> None:
+        app_.ctx.db = "closed"
+        events.append("after_server_stop")
+
+    @app.get("/")
+    def index(request: Request) -> Any:
+        return text(request.app.ctx.db)
+
+    server = start_server(app)
+    assert server.ready_calls == 1
+    assert events == ["before_server_start", "after_server_start"]
+    conn = server.client()
+    try:
+        conn.request("GET", "/")
+        assert conn.getresponse().read() == b"connected"
+    finally:
+        conn.close()
+    server.stop()
+    assert events[2:] == [
+        "before_server_stop:second",
+        "before_server_stop:first",
+        "after_server_stop",
+    ]
+    assert app.ctx.db == "closed"
+
+
+def test_a_subclass_can_add_listener_events() -> None:
+    class Meta(HttpApp):
+        listener_events: ClassVar[tuple[str, ...]] = (*SERVER_EVENTS, "main_process_start")
+
+    app = Meta("meta")
+    calls: list[str] = []
+    app.listener("main_process_start")(lambda a: calls.append(a.name))
+    asyncio.run(app.dispatch("main_process_start"))
+    assert calls == ["meta"]
+
+
+def test_request_stats_track_served_in_flight_and_errors(start_server: Any, wait: Any) -> None:
+    app = HttpApp("stats")
+    release = asyncio.Event()
+
+    @app.get("/slow")
+    async def slow(request: Request) -> Any:
+        await release.wait()
+        return text("done")
+
+    @app.get("/boom")
+    def boom(request: Request) -> Any:
+        raise RuntimeError("boom")
+
+    server = start_server(app)
+    stats = server.server.stats
+    assert isinstance(stats, RequestStats)
+    slow_conn, conn = server.client(), server.client()
+    try:
+        slow_conn.request("GET", "/slow")
+        wait(lambda: stats.in_flight == 1, what=f"one request in flight, saw {stats}")
+        conn.request("GET", "/boom")
+        assert conn.getresponse().status == 500
+        server.loop.call_soon_threadsafe(release.set)
+        assert slow_conn.getresponse().read() == b"done"
+    finally:
+        slow_conn.close()
+        conn.close()
+    wait(lambda: stats.served == 2 and stats.in_flight == 0, what=f"2 served, saw {stats}")
+    assert stats.errors == 1
+    assert stats.bad_requests == 0
