@@ -126,7 +126,10 @@ def test_urlencoded_form(start_server: Any) -> None:
     try:
         body = urllib.parse.urlencode([("a", "1"), ("a", "2"), ("b", "x y")])
         conn.request(
-            "POST", "/form", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            "POST",
+            "/form",
+            body=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         response = conn.getresponse()
         assert response.read() == b'{"form":{"a":["1","2"],"b":["x y"]},"files":{}}'
@@ -176,7 +179,9 @@ def test_multipart_form_with_files(start_server: Any) -> None:
 def test_absolute_form_target_gives_the_path(start_server: Any) -> None:
     server = start_server(make_app())
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(b"GET http://example.test/inspect/z?q=1 HTTP/1.1\r\nHost: example.test\r\n\r\n")
+        sock.sendall(
+            b"GET http://example.test/inspect/z?q=1 HTTP/1.1\r\nHost: example.test\r\n\r\n"
+        )
         data = b""
         while b'"url"' not in data:
             chunk = sock.recv(65536)
