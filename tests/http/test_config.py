@@ -88,7 +88,8 @@ def test_subclass_defaults_are_coerced_from_the_environment(
 def test_register_defaults_after_creation() -> None:
     config = Config(environ={"HURTLE_INSPECTOR": "yes"})
     assert config.INSPECTOR == "yes"  # no default yet: kept as the raw string
-    config.register_defaults({"INSPECTOR": False, "INSPECTOR_HOST": "localhost"},
-                             environ={"HURTLE_INSPECTOR": "yes"})
+    config.register_defaults(
+        {"INSPECTOR": False, "INSPECTOR_HOST": "localhost"}, environ={"HURTLE_INSPECTOR": "yes"}
+    )
     assert config.INSPECTOR is True
     assert config.INSPECTOR_HOST == "localhost"

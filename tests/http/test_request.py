@@ -58,7 +58,7 @@ def test_request_attributes(start_server: Any) -> None:
     with server.raw() as raw:
         raw.send(
             b"GET /inspect/bob?a=1&a=2&b=&c=%20x HTTP/1.1\r\nHost: example.test\r\n"
-            b"X-Multi: one\r\nx-multi: two\r\nCookie: session=abc; theme=\"dark\"\r\n"
+            b'X-Multi: one\r\nx-multi: two\r\nCookie: session=abc; theme="dark"\r\n'
             b"Cookie: lang=en%20GB\r\nAuthorization: Bearer tok.en\r\n\r\n"
         )
         response = raw.read_response()
