@@ -11,7 +11,9 @@ changes, and it checks each move against ``_TRANSITIONS`` and arms the state's t
 
 Requests are parsed as bytes arrive; complete ones wait in a queue (pipelining) and are
 answered strictly in order. A handler runs on the first ``send(None)`` of its coroutine;
-a Task is created only if it suspends. Timers are deadlines checked by the server's tick.
+a Task is created only if it suspends. Timers are deadlines checked by the server's tick;
+a move to the same state re-arms its timer, which happens while the client is still
+reading our output (a slow reader is not a stalled one).
 """
 
 from __future__ import annotations
@@ -68,9 +70,9 @@ class ConnState(enum.Enum):
 S = ConnState
 _TRANSITIONS: dict[ConnState, frozenset[ConnState]] = {
     S.IDLE: frozenset({S.IDLE, S.RECEIVING, S.CLOSING, S.CLOSED}),
-    S.RECEIVING: frozenset({S.HANDLING, S.CLOSING, S.CLOSED}),
+    S.RECEIVING: frozenset({S.RECEIVING, S.HANDLING, S.CLOSING, S.CLOSED}),
     S.HANDLING: frozenset({S.HANDLING, S.RECEIVING, S.IDLE, S.CLOSING, S.CLOSED}),
-    S.CLOSING: frozenset({S.CLOSED}),
+    S.CLOSING: frozenset({S.CLOSING, S.CLOSED}),
     S.CLOSED: frozenset(),
 }
 
@@ -120,7 +122,9 @@ class HttpProtocol(asyncio.Protocol):
         self._head_sent = False
         self._in_next = False
         self._rejected = False
+        self._eof = False
         self._draining = False
+        self._buffered = 0
         self._write_paused = False
         self._read_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -167,7 +171,16 @@ class HttpProtocol(asyncio.Protocol):
 
     def check_timeout(self, now: float) -> None:
         """Act on an expired timer: close idle, 408 receiving, 503 handling, abort closing."""
-        if now < self._deadline or self._transport is None:
+        transport = self._transport
+        if now < self._deadline or transport is None:
+            return
+        buffered = transport.get_write_buffer_size()
+        progressing = buffered != self._buffered
+        self._buffered = buffered
+        streaming = self._state is ConnState.HANDLING and self._head_sent
+        if (buffered and progressing) or (streaming and not buffered):
+            # The client is still reading our output, or a streamed body is being produced.
+            self._to(self._state)
             return
         state = self._state
         if state is ConnState.IDLE:
@@ -179,13 +192,14 @@ class HttpProtocol(asyncio.Protocol):
                 self._task.cancel()
                 self._task = None
             if self._head_sent:
-                self._transport.abort()
+                transport.abort()
             else:
                 self._queue.clear()
-                self._current = None
+                self._abandon_current()
+                self._server.stats.errors += 1
                 self._write_error(ServiceUnavailable("The response took too long"))
         elif state is ConnState.CLOSING:
-            self._transport.abort()
+            transport.abort()
 
     def begin_drain(self) -> None:
         """The server is stopping: answer what arrives with ``Connection: close``, then close."""
@@ -237,9 +251,7 @@ class HttpProtocol(asyncio.Protocol):
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        if self._current is not None:
-            self._server.stats.in_flight -= 1
-            self._current = None
+        self._abandon_current()
         self._queue.clear()
         waiter, self._drain_waiter = self._drain_waiter, None
         if waiter is not None and not waiter.done():
@@ -247,9 +259,15 @@ class HttpProtocol(asyncio.Protocol):
         self._transport = None
         self._server.connection_lost(self)
 
+    def _abandon_current(self) -> None:
+        if self._current is not None:
+            self._server.stats.in_flight -= 1
+            self._current = None
+
     def eof_received(self) -> bool | None:
+        self._eof = True
         if self._state is ConnState.HANDLING or self._queue:
-            return True  # half-closed client: still send the responses it is owed
+            return True  # half-closed client: send the responses it is owed, then close
         return None
 
     def data_received(self, data: bytes) -> None:
@@ -282,10 +300,12 @@ class HttpProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        self._update_reading()
         waiter, self._drain_waiter = self._drain_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        if self._current is None and self._queue:
+            self._next()
+        self._update_reading()
 
     def _update_reading(self) -> None:
         """Read only while output drains and the pipeline queue has room."""
@@ -404,7 +424,12 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._in_next = True
         try:
-            while self._current is None and self._queue and self._transport is not None:
+            while (
+                self._current is None
+                and self._queue
+                and self._transport is not None
+                and not self._write_paused
+            ):
                 item = self._queue.popleft()
                 if isinstance(item, HTTPException):
                     self._write_error(item)
@@ -413,7 +438,7 @@ class HttpProtocol(asyncio.Protocol):
         finally:
             self._in_next = False
         if self._current is None and self._transport is not None:
-            if self._state is ConnState.HANDLING:
+            if self._state is ConnState.HANDLING and not self._queue:
                 if self._in_message:
                     self._to(ConnState.RECEIVING, self._message_started)
                 else:
@@ -452,7 +477,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def keep_alive_for(self, request: Request) -> bool:
         """Whether the connection stays open after the response to ``request``."""
-        if not request._keep_alive or (self._rejected and not self._queue):
+        if not request._keep_alive or ((self._rejected or self._eof) and not self._queue):
             return False
         if not self._limits.keep_alive:
             return False
