@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from typing import Any
 
@@ -112,21 +113,23 @@ def finishing_worker(**_: Any) -> None:
 
 
 def tcp_pid_server(**_: Any) -> None:
-    """Answers every connection on the shared listening socket with its pid."""
+    """Answers every connection on the shared listening socket with its pid.
+
+    Stops gracefully: a stop request ends the accept loop, never a connection it took.
+    """
     mux = get_multiplexer()
+    stopping = threading.Event()
+    mux.on_stop(stopping.set)
     listener = mux.sockets[0]
-    listener.settimeout(0.1)
+    listener.settimeout(0.05)
     mux.ack()
-    try:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.sendall(str(os.getpid()).encode())
-    except KeyboardInterrupt:
-        pass
+    while not stopping.is_set():
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        with conn:
+            conn.sendall(str(os.getpid()).encode())
 
 
 async def garbage(**_: Any) -> None:
