@@ -90,7 +90,9 @@ def test_expect_100_continue(start_server: Any) -> None:
         client.buffer = client.buffer[len(b"HTTP/1.1 100 Continue\r\n\r\n") :]
         client.send(b"body")
         assert client.read_response().body == b"body"
-        client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\n")
+        client.send(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\n"
+        )
         assert client.read_response().status == 417
         assert client.is_closed()
 
@@ -99,8 +101,7 @@ def test_chunked_request_body(start_server: Any) -> None:
     server = start_server(make_app())
     with server.raw() as client:
         client.send(
-            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"5\r\nhello\r\n"
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
         )
         time.sleep(0.05)  # let the first chunk arrive alone
         client.send(b"6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n")
@@ -182,7 +183,12 @@ def test_slow_handler_times_out_with_503(start_server: Any) -> None:
         (b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n", 413),
         (
             b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-            + b"200\r\n" + b"z" * 512 + b"\r\n" + b"200\r\n" + b"z" * 512 + b"\r\n",
+            + b"200\r\n"
+            + b"z" * 512
+            + b"\r\n"
+            + b"200\r\n"
+            + b"z" * 512
+            + b"\r\n",
             413,
         ),
     ],
@@ -190,7 +196,10 @@ def test_slow_handler_times_out_with_503(start_server: Any) -> None:
 )
 def test_limits(start_server: Any, request_bytes: bytes, status: int) -> None:
     app = make_app(
-        REQUEST_MAX_URL=256, REQUEST_MAX_HEADER_SIZE=512, REQUEST_MAX_HEADERS=10, REQUEST_MAX_SIZE=1000
+        REQUEST_MAX_URL=256,
+        REQUEST_MAX_HEADER_SIZE=512,
+        REQUEST_MAX_HEADERS=10,
+        REQUEST_MAX_SIZE=1000,
     )
     server = start_server(app)
     with server.raw() as client:
@@ -245,7 +254,9 @@ def test_access_log_can_be_switched_off(
         client.send(b"GET /id/7 HTTP/1.1\r\nHost: t\r\n\r\n")
         client.read_response()
     wait(
-        lambda: any("GET /id/7" in r.getMessage() and "200" in r.getMessage() for r in caplog.records),
+        lambda: any(
+            "GET /id/7" in r.getMessage() and "200" in r.getMessage() for r in caplog.records
+        ),
         what="the access log line",
     )
     caplog.clear()

@@ -1,0 +1,189 @@
+"""Graceful drain: in-flight requests finish, keep-alive connections end without a lost request."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import Any
+
+from hurtle_http import HttpApp, Request, text
+
+
+def make_app(**config: Any) -> HttpApp:
+    app = HttpApp("drain")
+    app.config.update(config)
+    app.ctx.events = []
+
+    @app.get("/")
+    def index(request: Request) -> Any:
+        return text("ok")
+
+    @app.get("/sleep/<seconds:float>")
+    async def sleep(request: Request, seconds: float) -> Any:
+        await asyncio.sleep(seconds)
+        return text(f"slept {seconds}")
+
+    @app.before_server_stop
+    def before_stop(app_: HttpApp) -> None:
+        app_.ctx.events.append("before_server_stop")
+
+    @app.after_server_stop
+    def after_stop(app_: HttpApp) -> None:
+        app_.ctx.events.append("after_server_stop")
+
+    return app
+
+
+def stop_in_background(server: Any, graceful_timeout: float) -> threading.Thread:
+    thread = threading.Thread(target=server.stop, args=(graceful_timeout,))
+    thread.start()
+    return thread
+
+
+def test_a_slow_request_in_flight_completes_while_the_server_stops(
+    start_server: Any, wait: Any
+) -> None:
+    app = make_app()
+    server = start_server(app)
+    with server.raw() as client:
+        client.send(b"GET /sleep/0.5 HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait(lambda: server.server.stats.in_flight == 1, what="the slow request in flight")
+        stopper = stop_in_background(server, 10)
+        wait(lambda: server.server.draining, what="the drain to begin")
+        response = client.read_response()
+        assert (response.status, response.body) == (200, b"slept 0.5")
+        assert response.header("connection") == "close"
+        assert client.is_closed()
+    stopper.join(15)
+    assert server.server.closed
+    assert app.ctx.events == ["before_server_stop", "after_server_stop"]
+    assert server.server.stats.served == 1
+
+
+def test_an_idle_keep_alive_connection_is_closed_cleanly(start_server: Any) -> None:
+    server = start_server(make_app(DRAIN_IDLE_GRACE=0.2))
+    with server.raw() as client:
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert client.read_response().header("connection") is None
+        started = time.monotonic()
+        stopper = stop_in_background(server, 10)
+        assert client.is_closed(timeout=5)
+        assert client.buffer == b"", "an idle connection gets no unsolicited response"
+        assert time.monotonic() - started < 5
+    stopper.join(15)
+    assert server.server.closed
+
+
+def test_a_request_on_an_idle_connection_during_the_grace_is_answered(
+    start_server: Any, wait: Any
+) -> None:
+    server = start_server(make_app(DRAIN_IDLE_GRACE=3.0))
+    with server.raw() as client:
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        client.read_response()
+        stopper = stop_in_background(server, 10)
+        wait(lambda: server.server.draining, what="the drain to begin")
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        response = client.read_response()
+        assert (response.status, response.body) == (200, b"ok")
+        assert response.header("connection") == "close"
+        assert client.is_closed()
+    stopper.join(15)
+
+
+def test_pipelined_requests_already_sent_are_all_answered(start_server: Any, wait: Any) -> None:
+    server = start_server(make_app())
+    with server.raw() as client:
+        client.send(
+            b"GET /sleep/0.3 HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /sleep/0.1 HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        wait(lambda: server.server.stats.in_flight == 1, what="the first request in flight")
+        stopper = stop_in_background(server, 10)
+        responses = [client.read_response() for _ in range(3)]
+        assert [r.body for r in responses] == [b"slept 0.3", b"ok", b"slept 0.1"]
+        assert [r.header("connection") for r in responses] == [None, None, "close"]
+        assert client.is_closed()
+    stopper.join(15)
+
+
+def test_keep_alive_clients_under_load_lose_no_request(start_server: Any, wait: Any) -> None:
+    server = start_server(make_app(DRAIN_IDLE_GRACE=0.5))
+    lost: list[str] = []
+    answered = [0] * 8
+    closed_by_server = [False] * 8
+
+    def hammer(index: int) -> None:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            reader = sock.makefile("rb")
+            paths = [b"/", b"/sleep/0.002"]
+            n = 0
+            while True:
+                n += 1
+                path = paths[n % 2]
+                try:
+                    sock.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path)
+                    status = reader.readline()
+                    if not status:
+                        lost.append(f"client {index}: EOF instead of a response to request {n}")
+                        return
+                    assert status.startswith(b"HTTP/1.1 200 "), status
+                    length, close = 0, False
+                    while (line := reader.readline()) != b"\r\n":
+                        name, _, value = line.partition(b":")
+                        if name.lower() == b"content-length":
+                            length = int(value)
+                        elif name.lower() == b"connection" and b"close" in value.lower():
+                            close = True
+                    reader.read(length)
+                except (ConnectionError, TimeoutError) as exc:
+                    lost.append(f"client {index}: {exc!r} on request {n}")
+                    return
+                answered[index] += 1
+                if close:
+                    closed_by_server[index] = reader.read() == b""
+                    reader.close()
+                    return
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait(lambda: min(answered) >= 20, timeout=20, what=f"load on every client: {answered}")
+        server.stop(10)
+    finally:
+        for thread in threads:
+            thread.join(20)
+    assert lost == []
+    assert all(closed_by_server), closed_by_server
+    assert server.server.stats.served == sum(answered)
+
+
+def test_the_graceful_timeout_bounds_the_drain(start_server: Any, wait: Any) -> None:
+    app = make_app()
+    server = start_server(app)
+    with server.raw() as client:
+        client.send(b"GET /sleep/30 HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait(lambda: server.server.stats.in_flight == 1, what="the request in flight")
+        started = time.monotonic()
+        server.stop(0.3)
+        assert time.monotonic() - started < 5
+        assert client.is_closed()
+    assert app.ctx.events == ["before_server_stop", "after_server_stop"]
+
+
+def test_stop_is_idempotent_and_leaves_the_socket_to_its_owner(start_server: Any) -> None:
+    server = start_server(make_app())
+
+    async def stop_twice() -> None:
+        assert server.server is not None
+        await asyncio.gather(server.server.stop(1), server.server.stop(1))
+        await server.server.stop(1)
+
+    server.call(stop_twice())
+    assert server.server.closed
+    assert server.sock.fileno() != -1, "serve() must not close the caller's socket"
+    assert server.app.ctx.events == ["before_server_stop", "after_server_stop"]
