@@ -70,7 +70,7 @@ class ServerThread:
 
     def stop(self, graceful_timeout: float = 5.0) -> None:
         """Stop the server gracefully (blocks until done)."""
-        if self.server is not None and not self.loop.is_closed():
+        if self.server is not None and not self.server.closed and not self.loop.is_closed():
             self.call(self.server.stop(graceful_timeout), graceful_timeout + 10)
 
     def close(self) -> None:
