@@ -6,6 +6,7 @@ you bound yourself inside a running event loop.
 
 from hurtle_http.__about__ import __version__
 from hurtle_http._multipart import File
+from hurtle_http._tls import create_context as create_ssl_context
 from hurtle_http.app import HttpApp
 from hurtle_http.config import Config
 from hurtle_http.exceptions import (
@@ -82,6 +83,7 @@ __all__ = [
     "Unauthorized",
     "__version__",
     "bind_socket",
+    "create_ssl_context",
     "empty",
     "file",
     "html",
