@@ -34,13 +34,17 @@ def has_body(status: int, method: str) -> bool:
 
 
 class Clock:
-    """The ``Date`` header line, refreshed at most once a second by ``tick``."""
+    """The ``Date`` and ``Server`` header lines; ``tick`` refreshes Date once a second.
 
-    __slots__ = ("_second", "date_line")
+    ``prefix`` is both lines together, the start of every response head.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_second", "date_line", "prefix", "server_line")
+
+    def __init__(self, server_name: str = "hurtle") -> None:
+        self.server_line = b"server: " + server_name.encode("latin-1") + CRLF
         self._second = -1
-        self.date_line = b""
+        self.date_line = self.prefix = b""
         self.tick()
 
     def tick(self) -> None:
@@ -49,11 +53,26 @@ class Clock:
         if now != self._second:
             self._second = now
             self.date_line = b"date: " + formatdate(now, usegmt=True).encode() + CRLF
+            self.prefix = self.date_line + self.server_line
 
 
-def encode_headers(
-    headers: Headers, content_type: str | None, server_line: bytes, clock: Clock
-) -> bytes:
+_TYPE_LINES: dict[str, bytes] = {}
+
+
+def content_type_line(content_type: str) -> bytes:
+    """``content-type: <value>\r\n``, cached for the types an app uses."""
+    line = _TYPE_LINES.get(content_type)
+    if line is None:
+        raw = content_type.encode("latin-1")
+        if not valid_value(raw):
+            raise ValueError(f"Invalid content type {content_type!r} (no CR, LF or CTL)")
+        line = b"content-type: " + raw + CRLF
+        if len(_TYPE_LINES) < 256:
+            _TYPE_LINES[content_type] = line
+    return line
+
+
+def encode_headers(headers: Headers, content_type: str | None, clock: Clock) -> bytes:
     """The Date, Server, Content-Type and handler headers of a response, validated."""
     out = bytearray()
     own_date = own_server = own_type = False
@@ -76,7 +95,7 @@ def encode_headers(
     if not own_date:
         head += clock.date_line
     if not own_server:
-        head += server_line
+        head += clock.server_line
     if content_type is not None and not own_type:
-        head += b"content-type: " + content_type.encode("latin-1") + CRLF
+        head += content_type_line(content_type)
     return head + bytes(out)

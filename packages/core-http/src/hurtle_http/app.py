@@ -209,42 +209,45 @@ class HttpApp:
     async def handle(self, request: Request) -> HTTPResponse:
         """Run middleware, the routed handler and error handling; always return a response."""
         try:
-            response = await self._route(request)
+            response = await self._route(request) if self._request_middleware else None
+            if response is None:
+                route, params = self.router.resolve(request.method, request.path)
+                if params:
+                    request.match_info = params
+                    result = route.handler(request, **params)
+                else:
+                    result = route.handler(request)
+                if route.is_async or inspect.isawaitable(result):
+                    result = await result  # type: ignore[misc]
+                if not isinstance(result, HTTPResponse):
+                    raise TypeError(
+                        f"Handler {route.name!r} returned {type(result).__name__}, not a "
+                        "response: return json(...), text(...) or another response helper"
+                    )
+                response = result
         except Exception as exc:
             response = await self._handle_error(request, exc)
         for middleware, is_async in self._response_middleware:
             try:
-                result = middleware(request, response)
+                outcome = middleware(request, response)
                 if is_async:
-                    result = await result  # type: ignore[misc]
-                if result is not None:
-                    response = result  # type: ignore[assignment]
+                    outcome = await outcome  # type: ignore[misc]
+                if outcome is not None:
+                    response = outcome  # type: ignore[assignment]
             except Exception as exc:
                 response = await self._handle_error(request, exc)
                 break
         return response
 
-    async def _route(self, request: Request) -> HTTPResponse:
+    async def _route(self, request: Request) -> HTTPResponse | None:
+        """Run request middleware; the first response one returns short-cuts routing."""
         for middleware, is_async in self._request_middleware:
             early = middleware(request)
             if is_async:
                 early = await early  # type: ignore[misc]
             if early is not None:
                 return early  # type: ignore[return-value]
-        route, params = self.router.resolve(request.method, request.path)
-        if params:
-            request.match_info = params
-            result = route.handler(request, **params)
-        else:
-            result = route.handler(request)
-        if route.is_async or inspect.isawaitable(result):
-            result = await result  # type: ignore[misc]
-        if not isinstance(result, HTTPResponse):
-            raise TypeError(
-                f"Handler {route.name!r} returned {type(result).__name__}, not a response: "
-                "return json(...), text(...) or another response helper"
-            )
-        return result
+        return None
 
     async def _handle_error(self, request: Request, exc: Exception) -> HTTPResponse:
         for klass in type(exc).__mro__:

@@ -6,19 +6,19 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import overload
 
 # RFC 9110 token characters (a field name is a token).
-_TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # RFC 9110 field-value characters: VCHAR, SP, HTAB and obs-text; never NUL, CR, LF or other CTLs.
-_VALUE_CHARS = bytes([0x09, *range(0x20, 0x7F), *range(0x80, 0x100)])
+VALUE_CHARS = bytes([0x09, *range(0x20, 0x7F), *range(0x80, 0x100)])
 
 
 def valid_name(name: bytes) -> bool:
     """True if ``name`` is a non-empty RFC 9110 token."""
-    return bool(name) and not name.translate(None, _TOKEN_CHARS)
+    return bool(name) and not name.translate(None, TOKEN_CHARS)
 
 
 def valid_value(value: bytes) -> bool:
     """True if ``value`` holds no control character other than HTAB."""
-    return not value.translate(None, _VALUE_CHARS)
+    return not value.translate(None, VALUE_CHARS)
 
 
 HeaderSource = Mapping[str, str] | Iterable[tuple[str, str]]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 import httptools
 
 from hurtle_http._senders import send_file, send_stream
-from hurtle_http._wire import Clock, encode_headers, status_line
+from hurtle_http._wire import Clock, content_type_line, encode_headers, status_line
 from hurtle_http.exceptions import (
     BadRequest,
     ExpectationFailed,
@@ -40,7 +40,7 @@ from hurtle_http.exceptions import (
     ServiceUnavailable,
     URITooLong,
 )
-from hurtle_http.headers import valid_name, valid_value
+from hurtle_http.headers import TOKEN_CHARS, VALUE_CHARS
 from hurtle_http.request import ConnInfo, Request
 from hurtle_http.response import FileResponse, HTTPResponse, StreamingResponse
 
@@ -55,6 +55,9 @@ _CLOSE = b"connection: close\r\n"
 _KEEP_ALIVE = b"connection: keep-alive\r\n"
 _METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
 LINGER_TIMEOUT = 2.0
+# Header names the protocol checks itself (framing, Host, Expect), and their lengths.
+_SPECIAL_NAMES = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect"})
+_SPECIAL_LENGTHS = frozenset(len(name) for name in _SPECIAL_NAMES)
 
 
 class ConnState(enum.Enum):
@@ -66,6 +69,9 @@ class ConnState(enum.Enum):
     CLOSING = "closing"  # our side is shut; input is discarded until the peer closes
     CLOSED = "closed"  # the transport is gone
 
+    # Members are singletons: identity hashing keeps table lookups in C (Enum's is Python).
+    __hash__ = object.__hash__
+
 
 S = ConnState
 _TRANSITIONS: dict[ConnState, frozenset[ConnState]] = {
@@ -75,6 +81,30 @@ _TRANSITIONS: dict[ConnState, frozenset[ConnState]] = {
     S.CLOSING: frozenset({S.CLOSING, S.CLOSED}),
     S.CLOSED: frozenset(),
 }
+
+
+def _parser_checks_fields() -> bool:
+    """Whether this httptools rejects every malformed header field RFC 9112 forbids.
+
+    Recent httptools (llhttp 9, strict) does; older ones let some through, and then the
+    protocol checks each name and value itself.
+    """
+
+    class _Sink:
+        pass
+
+    probes = (b"Host : x", b": x", b"X(: x", b"X: a\x01b", b"X: a\x7fb", b"X\x00: x")
+    for probe in probes:
+        try:
+            httptools.HttpRequestParser(_Sink()).feed_data(b"GET / HTTP/1.1\r\n" + probe + b"\r\n\r\n")
+        except httptools.HttpParserError:
+            continue
+        return False
+    return True
+
+
+# Validate header fields in Python only when the installed parser does not.
+_CHECK_FIELDS = not _parser_checks_fields()
 
 
 class _Resume:
@@ -131,20 +161,19 @@ class HttpProtocol(asyncio.Protocol):
         self._access_log = bool(server.app.config.ACCESS_LOG) and access_logger.isEnabledFor(
             logging.INFO
         )
-        self._reset_message()
-
-    def _reset_message(self) -> None:
+        self._timeouts = self._limits.timeouts(draining=False)
+        self._max_header_size = self._limits.max_header_size
+        self._max_headers = self._limits.max_headers
+        # The message being parsed (reset by on_message_begin).
         self._in_message = False
         self._in_head = False
         self._continue_pending = False
         self._message_started = 0.0
         self._url = b""
         self._raw_headers: list[tuple[bytes, bytes]] = []
-        self._head_size = 0
-        self._cl_count = 0
-        self._host_count = 0
-        self._chunked = False
-        self._expect: bytes | None = None
+        self._head_bytes = 0  # raw bytes received while the head is incomplete
+        self._header_bytes = 0  # size of the parsed header fields
+        self._special: list[tuple[bytes, bytes]] = []  # framing headers, checked at the end
         self._request: Request | None = None
         self._body: list[bytes] = []
         self._body_size = 0
@@ -156,18 +185,7 @@ class HttpProtocol(asyncio.Protocol):
         if state not in _TRANSITIONS[self._state]:
             raise RuntimeError(f"Invalid connection transition {self._state} -> {state}")
         self._state = state
-        start = self._loop.time() if since is None else since
-        if state is ConnState.IDLE:
-            timeout = self._limits.keep_alive_timeout
-            if self._draining:
-                timeout = min(timeout, self._limits.drain_idle_grace)
-        elif state is ConnState.RECEIVING:
-            timeout = self._limits.request_timeout
-        elif state is ConnState.HANDLING:
-            timeout = self._limits.response_timeout
-        else:
-            timeout = LINGER_TIMEOUT
-        self._deadline = start + timeout
+        self._deadline = (self._loop.time() if since is None else since) + self._timeouts[state]
 
     def check_timeout(self, now: float) -> None:
         """Act on an expired timer: close idle, 408 receiving, 503 handling, abort closing."""
@@ -204,6 +222,7 @@ class HttpProtocol(asyncio.Protocol):
     def begin_drain(self) -> None:
         """The server is stopping: answer what arrives with ``Connection: close``, then close."""
         self._draining = True
+        self._timeouts = self._limits.timeouts(draining=True)
         if self._state is ConnState.IDLE:
             grace = self._loop.time() + self._limits.drain_idle_grace
             self._deadline = min(self._deadline, grace)
@@ -289,10 +308,11 @@ class HttpProtocol(asyncio.Protocol):
             self._reject(BadRequest(f"Malformed request: {exc}"))
         else:
             if self._in_head:
-                self._head_size += len(data)
-                if self._head_size > self._limits.max_head:
+                self._head_bytes += len(data)
+                if self._head_bytes > self._limits.max_head:
                     self._reject(HeaderFieldsTooLarge("The request head is too large"))
-        self._next()
+        if self._queue:
+            self._next()
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -333,11 +353,16 @@ class HttpProtocol(asyncio.Protocol):
     # httptools callbacks ----------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._reset_message()
         self._in_message = self._in_head = True
-        self._message_started = self._loop.time()
+        self._continue_pending = False
+        self._url = b""
+        self._raw_headers = []
+        self._head_bytes = self._header_bytes = self._body_size = 0
+        self._special = []
+        self._body = []
+        self._message_started = now = self._loop.time()
         if self._state is ConnState.IDLE:
-            self._to(ConnState.RECEIVING, self._message_started)
+            self._to(ConnState.RECEIVING, now)
 
     def on_url(self, part: bytes) -> None:
         self._url += part
@@ -345,53 +370,56 @@ class HttpProtocol(asyncio.Protocol):
             raise URITooLong(f"The request target exceeds {self._limits.max_url} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_size += len(name) + len(value) + 4
-        limits = self._limits
-        if len(self._raw_headers) >= limits.max_headers:
-            raise HeaderFieldsTooLarge(f"More than {limits.max_headers} request headers")
-        if self._head_size > limits.max_header_size:
-            raise HeaderFieldsTooLarge(f"The request headers exceed {limits.max_header_size} bytes")
-        if not valid_name(name):
-            raise BadRequest(f"Invalid header name {name!r}")
-        if not valid_value(value):
-            raise BadRequest(f"Invalid character in the value of header {name!r}")
-        lname = name.lower()
-        if lname == b"content-length":
-            self._cl_count += 1
-            if self._cl_count > 1:
-                raise BadRequest("Repeated Content-Length header")
-        elif lname == b"transfer-encoding":
-            self._chunked = True
-        elif lname == b"host":
-            self._host_count += 1
-        elif lname == b"expect":
-            self._expect = value.strip().lower()
-        self._raw_headers.append((name, value))
+        headers = self._raw_headers
+        headers.append((name, value))
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self._max_header_size or len(headers) > self._max_headers:
+            raise HeaderFieldsTooLarge(
+                f"The request headers exceed {self._max_headers} fields"
+                f" or {self._max_header_size} bytes"
+            )
+        if _CHECK_FIELDS:
+            if not name or name.translate(None, TOKEN_CHARS):
+                raise BadRequest(f"Invalid header name {name!r}")
+            if value.translate(None, VALUE_CHARS):
+                raise BadRequest(f"Invalid character in the value of header {name!r}")
+        if len(name) in _SPECIAL_LENGTHS and name.lower() in _SPECIAL_NAMES:
+            self._special.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._head_size = 0
         parser = self._parser
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
             raise HTTPVersionNotSupported(f"HTTP/{version} is not supported: use HTTP/1.1")
-        if self._cl_count and self._chunked:
-            raise BadRequest("Content-Length and Transfer-Encoding together")
-        if self._host_count > 1 or (version == "1.1" and not self._host_count):
-            raise BadRequest("An HTTP/1.1 request needs exactly one Host header")
+        hosts = 0
+        length: bytes | None = None
+        expect: bytes | None = None
+        for name, value in self._special:
+            if name == b"host":
+                hosts += 1
+            elif name == b"content-length":
+                if length is not None:
+                    raise BadRequest("Repeated Content-Length header")
+                length = value
+            elif name == b"transfer-encoding":
+                if length is not None or any(n == b"content-length" for n, _ in self._special):
+                    raise BadRequest("Content-Length and Transfer-Encoding together")
+            else:
+                expect = value.strip().lower()
+        if hosts > 1 or (hosts == 0 and version == "1.1"):
+            raise BadRequest("A request needs exactly one Host header (HTTP/1.1 requires it)")
+        if length is not None and int(length) > self._limits.max_body:
+            raise PayloadTooLarge(f"The body exceeds {self._limits.max_body} bytes")
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("ascii", "replace")
         assert self._conn_info is not None
         request = Request(self._app, method, self._url, self._raw_headers, version, self._conn_info)
         request._keep_alive = parser.should_keep_alive()
         self._request = request
-        if self._cl_count:
-            for name, value in self._raw_headers:
-                if name.lower() == b"content-length" and int(value) > self._limits.max_body:
-                    raise PayloadTooLarge(f"The body exceeds {self._limits.max_body} bytes")
-        if self._expect is not None:
-            if self._expect != b"100-continue":
-                raise ExpectationFailed(f"Unsupported expectation {self._expect!r}")
+        if expect is not None:
+            if expect != b"100-continue":
+                raise ExpectationFailed(f"Unsupported expectation {expect!r}")
             if version == "1.1":
                 if self._current is None and not self._queue:
                     self.write(_CONTINUE)
@@ -458,7 +486,11 @@ class HttpProtocol(asyncio.Protocol):
         try:
             first = coro.send(None)
         except StopIteration as stop:
-            self._respond(request, stop.value)
+            response = stop.value
+            if type(response) is HTTPResponse:
+                self._send(request, response)
+            else:
+                self._respond(request, response)
             return
         self._task = self._loop.create_task(self._finish(request, _Resume(coro, first)))
 
@@ -487,13 +519,11 @@ class HttpProtocol(asyncio.Protocol):
         """Status line and headers of ``response``, without framing headers or the blank line."""
         headers = response._headers
         if headers:
-            head = encode_headers(
-                headers, response.content_type, self._server.server_line, self._clock
-            )
+            head = encode_headers(headers, response.content_type, self._clock)
+        elif response.content_type is not None:
+            head = self._clock.prefix + content_type_line(response.content_type)
         else:
-            head = self._clock.date_line + self._server.server_line
-            if response.content_type is not None:
-                head += b"content-type: " + response.content_type.encode("latin-1") + b"\r\n"
+            head = self._clock.prefix
         if not keep_alive:
             head += _CLOSE
         elif request.version == "1.0":
@@ -526,8 +556,8 @@ class HttpProtocol(asyncio.Protocol):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._server.stats.errors += 1
             if self._head_sent or self._transport is None:
+                self._server.stats.errors += 1
                 error_logger.error("Failed while sending %r", request, exc_info=exc)
                 self.abort()
             else:
@@ -563,10 +593,10 @@ class HttpProtocol(asyncio.Protocol):
                 request.version,
                 status,
             )
-        if keep_alive:
-            self._next()
-        else:
+        if not keep_alive:
             self._close()
+        elif not self._in_next:
+            self._next()
 
     def _reject(self, exc: HTTPException) -> None:
         """Bad input: answer ``exc`` after the responses already owed, then close."""
@@ -582,7 +612,7 @@ class HttpProtocol(asyncio.Protocol):
     def _write_error(self, exc: HTTPException) -> None:
         response = self._app.error_response(exc)
         head = status_line(response.status) + encode_headers(
-            response.headers, response.content_type, self._server.server_line, self._clock
+            response.headers, response.content_type, self._clock
         )
         body = response.body
         self.write(head + b"content-length: %d\r\n" % len(body) + _CLOSE + b"\r\n" + body)

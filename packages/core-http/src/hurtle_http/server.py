@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from hurtle_http._wire import CRLF, Clock
+from hurtle_http._wire import Clock
 from hurtle_http.config import Config
 from hurtle_http.exceptions import ServerError
-from hurtle_http.protocol import HttpProtocol
+from hurtle_http.protocol import LINGER_TIMEOUT, ConnState, HttpProtocol
 
 if TYPE_CHECKING:
     from hurtle_http.app import HttpApp
@@ -83,6 +83,19 @@ class Limits:
             pipeline=max(1, int(config.REQUEST_MAX_PIPELINE)),
         )
 
+    def timeouts(self, *, draining: bool) -> dict[ConnState, float]:
+        """The timer of each connection state (an idle one is short while draining)."""
+        idle = self.keep_alive_timeout
+        if draining:
+            idle = min(idle, self.drain_idle_grace)
+        return {
+            ConnState.IDLE: idle,
+            ConnState.RECEIVING: self.request_timeout,
+            ConnState.HANDLING: self.response_timeout,
+            ConnState.CLOSING: LINGER_TIMEOUT,
+            ConnState.CLOSED: 0.0,
+        }
+
     @property
     def tick(self) -> float:
         """How often timers are checked: often enough for the shortest timeout."""
@@ -117,8 +130,7 @@ class HttpServer:
         self.ready = ready
         self.backlog = backlog if backlog is not None else int(app.config.BACKLOG)
         self.stats = RequestStats()
-        self.clock = Clock()
-        self.server_line = b"server: " + str(app.config.SERVER_NAME).encode("latin-1") + CRLF
+        self.clock = Clock(str(app.config.SERVER_NAME))
         self.limits = Limits.from_config(app.config)
         self.draining = False
         self._loop: asyncio.AbstractEventLoop | None = None
