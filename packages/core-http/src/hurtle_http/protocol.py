@@ -95,8 +95,9 @@ def _parser_checks_fields() -> bool:
 
     probes = (b"Host : x", b": x", b"X(: x", b"X: a\x01b", b"X: a\x7fb", b"X\x00: x")
     for probe in probes:
+        parser = httptools.HttpRequestParser(_Sink())
         try:
-            httptools.HttpRequestParser(_Sink()).feed_data(b"GET / HTTP/1.1\r\n" + probe + b"\r\n\r\n")
+            parser.feed_data(b"GET / HTTP/1.1\r\nHost: t\r\n" + probe + b"\r\n\r\n")
         except httptools.HttpParserError:
             continue
         return False
@@ -162,6 +163,7 @@ class HttpProtocol(asyncio.Protocol):
             logging.INFO
         )
         self._timeouts = self._limits.timeouts(draining=False)
+        self._stats = server.stats
         self._max_header_size = self._limits.max_header_size
         self._max_headers = self._limits.max_headers
         # The message being parsed (reset by on_message_begin).
@@ -481,7 +483,7 @@ class HttpProtocol(asyncio.Protocol):
         self._to(ConnState.HANDLING)
         self._current = request
         self._head_sent = False
-        self._server.stats.in_flight += 1
+        self._stats.in_flight += 1
         coro = self._app.handle(request)
         try:
             first = coro.send(None)
@@ -578,7 +580,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def finish_response(self, request: Request, status: int, keep_alive: bool) -> None:
         """The response to ``request`` is fully written: count it, then continue or close."""
-        stats = self._server.stats
+        stats = self._stats
         stats.served += 1
         stats.in_flight -= 1
         if status >= 500:

@@ -7,8 +7,9 @@ decoded only when asked for.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -61,14 +62,8 @@ class Request:
     """One HTTP request: method, path, query, headers, body and the matched route's params."""
 
     __slots__ = (
-        "_args",
-        "_cookies",
-        "_ctx",
-        "_files",
-        "_form",
-        "_headers",
-        "_json",
         "_keep_alive",
+        "_lazy",
         "app",
         "body",
         "conn_info",
@@ -97,41 +92,44 @@ class Request:
         if not path.startswith(b"/"):
             path = _origin_path(path)
         self.path: str = path.decode("utf-8", "surrogateescape")
-        self.query_string: str = query.partition(b"#")[0].decode("latin-1")
+        self.query_string: str = query.partition(b"#")[0].decode("latin-1") if query else ""
         self.raw_headers = raw_headers
         self.version = version
         self.conn_info = conn_info
         self.body: bytes = b""
-        self.match_info: dict[str, Any] = {}
-        self._headers: Headers | None = None
-        self._args: RequestParameters | None = None
-        self._cookies: dict[str, str] | None = None
-        self._form: RequestParameters | None = None
-        self._files: dict[str, list[File]] | None = None
-        self._json: Any = _UNSET
-        self._ctx: SimpleNamespace | None = None
+        self.match_info: Mapping[str, Any] = _NO_PARAMS
         self._keep_alive = True
+        self._lazy: _Lazy | None = None
+
+    def _cache(self) -> _Lazy:
+        lazy = self._lazy
+        if lazy is None:
+            lazy = self._lazy = _Lazy()
+        return lazy
 
     @property
     def headers(self) -> Headers:
         """Case-insensitive, multi-valued request headers."""
-        if self._headers is None:
-            self._headers = Headers.from_raw(self.raw_headers)
-        return self._headers
+        lazy = self._cache()
+        if lazy.headers is None:
+            lazy.headers = Headers.from_raw(self.raw_headers)
+        return lazy.headers
 
     @property
     def ctx(self) -> SimpleNamespace:
         """A namespace for middleware and handlers to share per-request state."""
-        if self._ctx is None:
-            self._ctx = SimpleNamespace()
-        return self._ctx
+        lazy = self._cache()
+        if lazy.ctx is None:
+            lazy.ctx = SimpleNamespace()
+        return lazy.ctx
 
     @property
     def args(self) -> RequestParameters:
         """The parsed query string (``?a=1&a=2`` gives ``getlist("a") == ["1", "2"]``)."""
-        if self._args is None:
-            self._args = _parameters(parse_qsl(self.query_string, keep_blank_values=True))
-        return self._args
+        lazy = self._cache()
+        if lazy.args is None:
+            lazy.args = _parameters(parse_qsl(self.query_string, keep_blank_values=True))
+        return lazy.args
 
     @property
     def query_args(self) -> list[tuple[str, str]]:
@@ -146,54 +144,55 @@ class Request:
     @property
     def json(self) -> Any:
         """The body decoded as JSON (None for an empty body); invalid JSON raises BadRequest."""
-        if self._json is _UNSET:
+        lazy = self._cache()
+        if lazy.json is _UNSET:
             if not self.body:
-                self._json = None
+                lazy.json = None
             else:
                 try:
-                    self._json = _json_decode(self.body)
+                    lazy.json = _json_decode(self.body)
                 except msgspec.DecodeError as exc:
                     raise BadRequest(f"The request body is not valid JSON: {exc}") from None
-        return self._json
+        return lazy.json
 
     @property
     def form(self) -> RequestParameters:
         """Fields of a url-encoded or multipart form body (empty for other bodies)."""
-        if self._form is None:
-            self._parse_form()
-        assert self._form is not None
-        return self._form
+        lazy = self._cache()
+        if lazy.form is None:
+            lazy.form, lazy.files = self._parse_form()
+        return lazy.form
 
     @property
     def files(self) -> dict[str, list[File]]:
         """Files of a multipart form body, by field name."""
-        if self._files is None:
-            self._parse_form()
-        assert self._files is not None
-        return self._files
+        lazy = self._cache()
+        if lazy.files is None:
+            lazy.form, lazy.files = self._parse_form()
+        return lazy.files
 
-    def _parse_form(self) -> None:
+    def _parse_form(self) -> tuple[RequestParameters, dict[str, list[File]]]:
         kind, options = parse_options(self.content_type)
         charset = options.get("charset", "utf-8")
-        self._files = {}
+        by_name: dict[str, list[File]] = {}
         if kind == "application/x-www-form-urlencoded":
             try:
                 text = self.body.decode(charset)
             except (UnicodeDecodeError, LookupError):
                 raise BadRequest("The form body is not valid in its charset") from None
-            self._form = _parameters(parse_qsl(text, keep_blank_values=True))
-        elif kind == "multipart/form-data":
+            return _parameters(parse_qsl(text, keep_blank_values=True)), by_name
+        if kind == "multipart/form-data":
             fields, files = parse_multipart(self.body, options.get("boundary", ""), charset)
-            self._form = _parameters(fields)
             for item in files:
-                self._files.setdefault(item.name, []).append(item)
-        else:
-            self._form = RequestParameters()
+                by_name.setdefault(item.name, []).append(item)
+            return _parameters(fields), by_name
+        return RequestParameters(), by_name
 
     @property
     def cookies(self) -> dict[str, str]:
         """Cookies sent in ``Cookie`` headers."""
-        if self._cookies is None:
+        lazy = self._cache()
+        if lazy.cookies is None:
             cookies: dict[str, str] = {}
             for header in self.headers.getall("cookie"):
                 for pair in header.split(";"):
@@ -203,8 +202,8 @@ class Request:
                         if len(value) >= 2 and value[0] == value[-1] == '"':
                             value = value[1:-1]
                         cookies.setdefault(name.strip(), unquote(value))
-            self._cookies = cookies
-        return self._cookies
+            lazy.cookies = cookies
+        return lazy.cookies
 
     @property
     def token(self) -> str | None:
@@ -260,6 +259,22 @@ class _Unset:
 
 
 _UNSET: Any = _Unset()
+_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
+
+
+class _Lazy:
+    """What a request parses on first access (most requests never need it)."""
+
+    __slots__ = ("args", "cookies", "ctx", "files", "form", "headers", "json")
+
+    def __init__(self) -> None:
+        self.headers: Headers | None = None
+        self.args: RequestParameters | None = None
+        self.cookies: dict[str, str] | None = None
+        self.form: RequestParameters | None = None
+        self.files: dict[str, list[File]] | None = None
+        self.json: Any = _UNSET
+        self.ctx: SimpleNamespace | None = None
 
 
 def _origin_path(target: bytes) -> bytes:
