@@ -22,12 +22,14 @@ T = TypeVar("T")
 class ServerThread:
     """Serves an app with ``serve()`` in its own uvloop loop on a background thread."""
 
-    def __init__(self, app: HttpApp, *, ssl: _ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, app: HttpApp, *, ssl: _ssl.SSLContext | None = None, use_uvloop: bool = True
+    ) -> None:
         self.app = app
         self.ssl = ssl
         self.sock = bind_socket("127.0.0.1", 0)
         self.port: int = self.sock.getsockname()[1]
-        self.loop = uvloop.new_event_loop()
+        self.loop = uvloop.new_event_loop() if use_uvloop else asyncio.new_event_loop()
         self.server: HttpServer | None = None
         self.ready_calls = 0
         self._started = threading.Event()

@@ -277,11 +277,12 @@ def test_file_range_requests(
         conn.close()
 
 
-def test_large_file_arrives_whole(start_server: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("use_uvloop", [True, False], ids=["uvloop", "asyncio-sendfile"])
+def test_large_file_arrives_whole(start_server: Any, tmp_path: Path, use_uvloop: bool) -> None:
     app = make_app(tmp_path)
     payload = bytes(range(256)) * 20000  # 5 MB, several chunks
     (tmp_path / "big.bin").write_bytes(payload)
-    server = start_server(app)
+    server = start_server(app, use_uvloop=use_uvloop)
     conn = server.client(timeout=30)
     try:
         conn.request("GET", "/file/big.bin")
