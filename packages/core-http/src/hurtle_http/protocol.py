@@ -627,7 +627,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._to(ConnState.CLOSING)
         self._queue.clear()
-        if transport.can_write_eof():
+        if not self._eof and transport.can_write_eof():
             transport.write_eof()
             if self._read_paused:
                 self._read_paused = False
