@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING, Any, cast
 import httptools
 
 from hurtle_http._senders import send_file, send_stream
-from hurtle_http._wire import Clock, content_type_line, encode_headers, status_line
+from hurtle_http._wire import (
+    _STATUS_LINES,
+    _TYPE_LINES,
+    Clock,
+    content_type_line,
+    encode_headers,
+    status_line,
+)
 from hurtle_http.exceptions import (
     BadRequest,
     ExpectationFailed,
@@ -73,13 +80,14 @@ class ConnState(enum.Enum):
     __hash__ = object.__hash__
 
 
-S = ConnState
+# Module constants: an Enum attribute lookup costs more than the hot path can afford.
+IDLE, RECEIVING, HANDLING, CLOSING, CLOSED = ConnState
 _TRANSITIONS: dict[ConnState, frozenset[ConnState]] = {
-    S.IDLE: frozenset({S.IDLE, S.RECEIVING, S.CLOSING, S.CLOSED}),
-    S.RECEIVING: frozenset({S.RECEIVING, S.HANDLING, S.CLOSING, S.CLOSED}),
-    S.HANDLING: frozenset({S.HANDLING, S.RECEIVING, S.IDLE, S.CLOSING, S.CLOSED}),
-    S.CLOSING: frozenset({S.CLOSING, S.CLOSED}),
-    S.CLOSED: frozenset(),
+    IDLE: frozenset({IDLE, RECEIVING, CLOSING, CLOSED}),
+    RECEIVING: frozenset({RECEIVING, HANDLING, CLOSING, CLOSED}),
+    HANDLING: frozenset({HANDLING, RECEIVING, IDLE, CLOSING, CLOSED}),
+    CLOSING: frozenset({CLOSING, CLOSED}),
+    CLOSED: frozenset(),
 }
 
 
@@ -145,7 +153,7 @@ class HttpProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._conn_info: ConnInfo | None = None
         self._parser = httptools.HttpRequestParser(self)
-        self._state = ConnState.IDLE
+        self._state = IDLE
         self._deadline = 0.0
         self._queue: deque[Request | HTTPException] = deque()
         self._current: Request | None = None
@@ -155,6 +163,8 @@ class HttpProtocol(asyncio.Protocol):
         self._rejected = False
         self._eof = False
         self._draining = False
+        # True while keep-alive depends on the request alone (no error, EOF or drain).
+        self._simple = server.limits.keep_alive
         self._buffered = 0
         self._write_paused = False
         self._read_paused = False
@@ -197,17 +207,17 @@ class HttpProtocol(asyncio.Protocol):
         buffered = transport.get_write_buffer_size()
         progressing = buffered != self._buffered
         self._buffered = buffered
-        streaming = self._state is ConnState.HANDLING and self._head_sent
+        streaming = self._state is HANDLING and self._head_sent
         if (buffered and progressing) or (streaming and not buffered):
             # The client is still reading our output, or a streamed body is being produced.
             self._to(self._state)
             return
         state = self._state
-        if state is ConnState.IDLE:
+        if state is IDLE:
             self._close()
-        elif state is ConnState.RECEIVING:
+        elif state is RECEIVING:
             self._reject(RequestTimeout("The request was not received in time"))
-        elif state is ConnState.HANDLING:
+        elif state is HANDLING:
             if self._task is not None:
                 self._task.cancel()
                 self._task = None
@@ -218,14 +228,15 @@ class HttpProtocol(asyncio.Protocol):
                 self._abandon_current()
                 self._server.stats.errors += 1
                 self._write_error(ServiceUnavailable("The response took too long"))
-        elif state is ConnState.CLOSING:
+        elif state is CLOSING:
             transport.abort()
 
     def begin_drain(self) -> None:
         """The server is stopping: answer what arrives with ``Connection: close``, then close."""
         self._draining = True
+        self._simple = False
         self._timeouts = self._limits.timeouts(draining=True)
-        if self._state is ConnState.IDLE:
+        if self._state is IDLE:
             grace = self._loop.time() + self._limits.drain_idle_grace
             self._deadline = min(self._deadline, grace)
 
@@ -262,13 +273,13 @@ class HttpProtocol(asyncio.Protocol):
         tls = transport.get_extra_info("sslcontext") is not None
         self._conn_info = ConnInfo(client[0], client[1], here[0], here[1], tls)
         self._server.connection_made(self)
-        self._to(ConnState.IDLE)
+        self._to(IDLE)
         if self._server.draining:
             self.begin_drain()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._state is not ConnState.CLOSED:
-            self._to(ConnState.CLOSED)
+        if self._state is not CLOSED:
+            self._to(CLOSED)
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -287,17 +298,19 @@ class HttpProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         self._eof = True
-        if self._state is ConnState.HANDLING or self._queue:
+        self._simple = False
+        if self._state is HANDLING or self._queue:
             return True  # half-closed client: send the responses it is owed, then close
         return None
 
     def data_received(self, data: bytes) -> None:
-        if self._rejected or self._state is ConnState.CLOSING:
+        if self._rejected or self._state is CLOSING:
             return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._rejected = True  # no protocol switch: answer the request, then close
+            self._simple = False
             self._update_reading()
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
@@ -332,7 +345,7 @@ class HttpProtocol(asyncio.Protocol):
     def _update_reading(self) -> None:
         """Read only while output drains and the pipeline queue has room."""
         transport = self._transport
-        if transport is None or self._state is ConnState.CLOSING:
+        if transport is None or self._state is CLOSING:
             return
         pause = self._write_paused or self._rejected or len(self._queue) >= self._limits.pipeline
         if pause != self._read_paused:
@@ -360,11 +373,11 @@ class HttpProtocol(asyncio.Protocol):
         self._url = b""
         self._raw_headers = []
         self._head_bytes = self._header_bytes = self._body_size = 0
-        self._special = []
-        self._body = []
+        self._special.clear()
+        self._body.clear()
         self._message_started = now = self._loop.time()
-        if self._state is ConnState.IDLE:
-            self._to(ConnState.RECEIVING, now)
+        if self._state is IDLE:
+            self._to(RECEIVING, now)
 
     def on_url(self, part: bytes) -> None:
         self._url += part
@@ -468,11 +481,11 @@ class HttpProtocol(asyncio.Protocol):
         finally:
             self._in_next = False
         if self._current is None and self._transport is not None:
-            if self._state is ConnState.HANDLING and not self._queue:
+            if self._state is HANDLING and not self._queue:
                 if self._in_message:
-                    self._to(ConnState.RECEIVING, self._message_started)
+                    self._to(RECEIVING, self._message_started)
                 else:
-                    self._to(ConnState.IDLE)
+                    self._to(IDLE)
             if self._continue_pending:
                 self._continue_pending = False
                 self.write(_CONTINUE)
@@ -480,7 +493,7 @@ class HttpProtocol(asyncio.Protocol):
                 self._update_reading()
 
     def _dispatch(self, request: Request) -> None:
-        self._to(ConnState.HANDLING)
+        self._to(HANDLING)
         self._current = request
         self._head_sent = False
         self._stats.in_flight += 1
@@ -520,20 +533,27 @@ class HttpProtocol(asyncio.Protocol):
     def build_head(self, request: Request, response: HTTPResponse, keep_alive: bool) -> bytes:
         """Status line and headers of ``response``, without framing headers or the blank line."""
         headers = response._headers
+        content_type = response.content_type
         if headers:
-            head = encode_headers(headers, response.content_type, self._clock)
-        elif response.content_type is not None:
-            head = self._clock.prefix + content_type_line(response.content_type)
+            head = encode_headers(headers, content_type, self._clock)
+        elif content_type is not None:
+            head = self._clock.prefix + (
+                _TYPE_LINES.get(content_type) or content_type_line(content_type)
+            )
         else:
             head = self._clock.prefix
         if not keep_alive:
             head += _CLOSE
         elif request.version == "1.0":
             head += _KEEP_ALIVE
-        return status_line(response.status) + head
+        return (_STATUS_LINES.get(response.status) or status_line(response.status)) + head
 
     def _send(self, request: Request, response: HTTPResponse) -> None:
-        keep_alive = self.keep_alive_for(request)
+        """Write a response whose body is in memory."""
+        transport = self._transport
+        if transport is None:
+            return
+        keep_alive = request._keep_alive and (self._simple or self.keep_alive_for(request))
         try:
             head = self.build_head(request, response, keep_alive)
         except ValueError as exc:
@@ -543,9 +563,9 @@ class HttpProtocol(asyncio.Protocol):
         if status >= 200 and status != 204 and status != 304:
             body = response.body
             head += b"content-length: %d\r\n\r\n" % len(body)
-            self.write(head + body if request.method != "HEAD" else head)
+            transport.write(head + body if request.method != "HEAD" else head)
         else:
-            self.write(head + b"\r\n")
+            transport.write(head + b"\r\n")
         self.finish_response(request, status, keep_alive)
 
     async def _send_async(self, request: Request, response: HTTPResponse) -> None:
@@ -603,6 +623,7 @@ class HttpProtocol(asyncio.Protocol):
     def _reject(self, exc: HTTPException) -> None:
         """Bad input: answer ``exc`` after the responses already owed, then close."""
         self._rejected = True
+        self._simple = False
         self._in_message = self._in_head = False
         self._server.stats.bad_requests += 1
         self._update_reading()
@@ -623,9 +644,9 @@ class HttpProtocol(asyncio.Protocol):
     def _close(self) -> None:
         """Shut our side, then discard input until the peer closes (a lingering close)."""
         transport = self._transport
-        if transport is None or self._state is ConnState.CLOSING:
+        if transport is None or self._state is CLOSING:
             return
-        self._to(ConnState.CLOSING)
+        self._to(CLOSING)
         self._queue.clear()
         if not self._eof and transport.can_write_eof():
             transport.write_eof()
