@@ -6,7 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, BinaryIO
 
 from hurtle_http._files import last_modified, open_file, parse_range
-from hurtle_http._wire import has_body
+from hurtle_http._wire import has_body, response_head
 
 if TYPE_CHECKING:
     from hurtle_http.protocol import HttpProtocol
@@ -20,7 +20,7 @@ async def send_stream(conn: HttpProtocol, request: Request, response: StreamingR
     """Send a streamed body: chunked on HTTP/1.1, close-delimited on HTTP/1.0."""
     chunked = request.version == "1.1"
     keep_alive = chunked and conn.keep_alive_for(request)
-    head = conn.build_head(request, response, keep_alive)
+    head = response_head(response, conn.clock, keep_alive, request.version)
     body = has_body(response.status, request.method)
     if chunked and body:
         head += b"transfer-encoding: chunked\r\n"
@@ -63,7 +63,7 @@ async def send_file(conn: HttpProtocol, request: Request, response: FileResponse
                 response.status = status = 206
                 headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
         keep_alive = conn.keep_alive_for(request)
-        head = conn.build_head(request, response, keep_alive)
+        head = response_head(response, conn.clock, keep_alive, request.version)
         conn.write_head(head + b"content-length: %d\r\n\r\n" % (end - start))
         if has_body(status, request.method) and end > start:
             await _copy(conn, handle, start, end - start, response.chunk_size)

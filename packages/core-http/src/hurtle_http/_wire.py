@@ -5,8 +5,13 @@ from __future__ import annotations
 import time
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from hurtle_http.headers import Headers, valid_name, valid_value
+
+if TYPE_CHECKING:
+    from hurtle_http.request import Request
+    from hurtle_http.response import HTTPResponse
 
 CRLF = b"\r\n"
 
@@ -99,3 +104,43 @@ def encode_headers(headers: Headers, content_type: str | None, clock: Clock) -> 
     if content_type is not None and not own_type:
         head += content_type_line(content_type)
     return head + bytes(out)
+
+
+_CLOSE = b"connection: close\r\n"
+_KEEP_ALIVE = b"connection: keep-alive\r\n"
+
+
+def response_head(response: HTTPResponse, clock: Clock, keep_alive: bool, version: str) -> bytes:
+    """Status line and headers of ``response``, without its length or the blank line.
+
+    Raises ValueError for a header value a client could misread (CR, LF, controls).
+    """
+    headers = response._headers
+    content_type = response.content_type
+    if headers:
+        head = encode_headers(headers, content_type, clock)
+    elif content_type is not None:
+        head = clock.prefix + (_TYPE_LINES.get(content_type) or content_type_line(content_type))
+    else:
+        head = clock.prefix
+    if not keep_alive:
+        head += _CLOSE
+    elif version == "1.0":
+        head += _KEEP_ALIVE
+    status = response.status
+    return (_STATUS_LINES.get(status) or status_line(status)) + head
+
+
+def encode_response(
+    response: HTTPResponse, clock: Clock, keep_alive: bool, request: Request | None = None
+) -> bytes:
+    """A whole in-memory response: head, ``Content-Length`` and body (none for HEAD)."""
+    head = response_head(response, clock, keep_alive, request.version if request else "1.1")
+    status = response.status
+    if status < 200 or status == 204 or status == 304:
+        return head + CRLF
+    body = response.body
+    head += b"content-length: %d\r\n\r\n" % len(body)
+    if request is not None and request.method == "HEAD":
+        return head
+    return head + body

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import overload
 
+import httptools
+
 # RFC 9110 token characters (a field name is a token).
 TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # RFC 9110 field-value characters: VCHAR, SP, HTAB and obs-text; never NUL, CR, LF or other CTLs.
@@ -19,6 +21,27 @@ def valid_name(name: bytes) -> bool:
 def valid_value(value: bytes) -> bool:
     """True if ``value`` holds no control character other than HTAB."""
     return not value.translate(None, VALUE_CHARS)
+
+
+def parser_checks_fields() -> bool:
+    """Whether the installed httptools rejects every malformed header field RFC 9112 forbids.
+
+    Recent httptools (llhttp 9, strict mode) does; older ones let some through, and then the
+    protocol checks each name and value itself with ``valid_name``/``valid_value``.
+    """
+
+    class _Sink:
+        pass
+
+    probes = (b"Host : x", b": x", b"X(: x", b"X: a\x01b", b"X: a\x7fb", b"X\x00: x")
+    for probe in probes:
+        parser = httptools.HttpRequestParser(_Sink())
+        try:
+            parser.feed_data(b"GET / HTTP/1.1\r\nHost: t\r\n" + probe + b"\r\n\r\n")
+        except httptools.HttpParserError:
+            continue
+        return False
+    return True
 
 
 HeaderSource = Mapping[str, str] | Iterable[tuple[str, str]]

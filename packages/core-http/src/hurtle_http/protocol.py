@@ -22,20 +22,14 @@ import asyncio
 import enum
 import logging
 from collections import deque
-from collections.abc import Awaitable, Generator
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, cast
 
 import httptools
 
+from hurtle_http._eager import Resume
 from hurtle_http._senders import send_file, send_stream
-from hurtle_http._wire import (
-    _STATUS_LINES,
-    _TYPE_LINES,
-    Clock,
-    content_type_line,
-    encode_headers,
-    status_line,
-)
+from hurtle_http._wire import Clock, encode_response
 from hurtle_http.exceptions import (
     BadRequest,
     ExpectationFailed,
@@ -47,7 +41,7 @@ from hurtle_http.exceptions import (
     ServiceUnavailable,
     URITooLong,
 )
-from hurtle_http.headers import TOKEN_CHARS, VALUE_CHARS
+from hurtle_http.headers import TOKEN_CHARS, VALUE_CHARS, parser_checks_fields
 from hurtle_http.request import ConnInfo, Request
 from hurtle_http.response import FileResponse, HTTPResponse, StreamingResponse
 
@@ -58,8 +52,6 @@ access_logger = logging.getLogger("hurtle.access")
 error_logger = logging.getLogger("hurtle.error")
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_CLOSE = b"connection: close\r\n"
-_KEEP_ALIVE = b"connection: keep-alive\r\n"
 _METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
 LINGER_TIMEOUT = 2.0
 # Header names the protocol checks itself (framing, Host, Expect), and their lengths.
@@ -91,54 +83,8 @@ _TRANSITIONS: dict[ConnState, frozenset[ConnState]] = {
 }
 
 
-def _parser_checks_fields() -> bool:
-    """Whether this httptools rejects every malformed header field RFC 9112 forbids.
-
-    Recent httptools (llhttp 9, strict) does; older ones let some through, and then the
-    protocol checks each name and value itself.
-    """
-
-    class _Sink:
-        pass
-
-    probes = (b"Host : x", b": x", b"X(: x", b"X: a\x01b", b"X: a\x7fb", b"X\x00: x")
-    for probe in probes:
-        parser = httptools.HttpRequestParser(_Sink())
-        try:
-            parser.feed_data(b"GET / HTTP/1.1\r\nHost: t\r\n" + probe + b"\r\n\r\n")
-        except httptools.HttpParserError:
-            continue
-        return False
-    return True
-
-
 # Validate header fields in Python only when the installed parser does not.
-_CHECK_FIELDS = not _parser_checks_fields()
-
-
-class _Resume:
-    """Awaitable that continues a coroutine already started with ``send(None)``."""
-
-    __slots__ = ("_coro", "_first")
-
-    def __init__(self, coro: Any, first: Any) -> None:
-        self._coro, self._first = coro, first
-
-    def __await__(self) -> Generator[Any, Any, HTTPResponse]:
-        coro, value = self._coro, self._first
-        while True:
-            try:
-                sent = yield value
-            except BaseException as exc:  # cancellation or an error thrown in by the Task
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
+_CHECK_FIELDS = not parser_checks_fields()
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -246,6 +192,11 @@ class HttpProtocol(asyncio.Protocol):
             self._task.cancel()
         if self._transport is not None:
             self._transport.abort()
+
+    @property
+    def clock(self) -> Clock:
+        """The server's Date/Server header cache."""
+        return self._clock
 
     @property
     def transport(self) -> asyncio.Transport | None:
@@ -507,7 +458,7 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 self._respond(request, response)
             return
-        self._task = self._loop.create_task(self._finish(request, _Resume(coro, first)))
+        self._task = self._loop.create_task(self._finish(request, Resume(coro, first)))
 
     async def _finish(self, request: Request, pending: Awaitable[HTTPResponse]) -> None:
         response = await pending
@@ -530,24 +481,6 @@ class HttpProtocol(asyncio.Protocol):
             return False
         return not self._draining or bool(self._queue) or self._in_message
 
-    def build_head(self, request: Request, response: HTTPResponse, keep_alive: bool) -> bytes:
-        """Status line and headers of ``response``, without framing headers or the blank line."""
-        headers = response._headers
-        content_type = response.content_type
-        if headers:
-            head = encode_headers(headers, content_type, self._clock)
-        elif content_type is not None:
-            head = self._clock.prefix + (
-                _TYPE_LINES.get(content_type) or content_type_line(content_type)
-            )
-        else:
-            head = self._clock.prefix
-        if not keep_alive:
-            head += _CLOSE
-        elif request.version == "1.0":
-            head += _KEEP_ALIVE
-        return (_STATUS_LINES.get(response.status) or status_line(response.status)) + head
-
     def _send(self, request: Request, response: HTTPResponse) -> None:
         """Write a response whose body is in memory."""
         transport = self._transport
@@ -555,18 +488,12 @@ class HttpProtocol(asyncio.Protocol):
             return
         keep_alive = request._keep_alive and (self._simple or self.keep_alive_for(request))
         try:
-            head = self.build_head(request, response, keep_alive)
+            data = encode_response(response, self._clock, keep_alive, request)
         except ValueError as exc:
             response = self._app.error_response(exc, request)
-            head = self.build_head(request, response, keep_alive)
-        status = response.status
-        if status >= 200 and status != 204 and status != 304:
-            body = response.body
-            head += b"content-length: %d\r\n\r\n" % len(body)
-            transport.write(head + body if request.method != "HEAD" else head)
-        else:
-            transport.write(head + b"\r\n")
-        self.finish_response(request, status, keep_alive)
+            data = encode_response(response, self._clock, keep_alive, request)
+        transport.write(data)
+        self.finish_response(request, response.status, keep_alive)
 
     async def _send_async(self, request: Request, response: HTTPResponse) -> None:
         try:
@@ -633,12 +560,7 @@ class HttpProtocol(asyncio.Protocol):
             self._queue.append(exc)
 
     def _write_error(self, exc: HTTPException) -> None:
-        response = self._app.error_response(exc)
-        head = status_line(response.status) + encode_headers(
-            response.headers, response.content_type, self._clock
-        )
-        body = response.body
-        self.write(head + b"content-length: %d\r\n" % len(body) + _CLOSE + b"\r\n" + body)
+        self.write(encode_response(self._app.error_response(exc), self._clock, False))
         self._close()
 
     def _close(self) -> None:
