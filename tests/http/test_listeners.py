@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any, ClassVar
 
-from hurtle_http import HttpApp, Request, RequestStats, text
+import pytest
+
+from hurtle_http import HttpApp, Request, RequestStats, bind_socket, serve, text
 from hurtle_http.listeners import SERVER_EVENTS
 
 
@@ -99,3 +102,39 @@ def test_request_stats_track_served_in_flight_and_errors(start_server: Any, wait
     wait(lambda: stats.served == 2 and stats.in_flight == 0, what=f"2 served, saw {stats}")
     assert stats.errors == 1
     assert stats.bad_requests == 0
+
+
+def test_a_failing_start_listener_fails_serve_and_releases_everything(
+    start_server: Any,
+) -> None:
+    app = HttpApp("broken")
+
+    @app.before_server_start
+    def explode(app_: HttpApp) -> None:
+        raise RuntimeError("database unreachable")
+
+    with pytest.raises(RuntimeError, match="database unreachable"):
+        start_server(app)
+
+
+def test_a_failing_ready_callback_stops_the_server() -> None:
+    app = HttpApp("unready")
+    stopped: list[str] = []
+    app.after_server_stop(lambda a: stopped.append("after_server_stop"))
+
+    def ready() -> None:
+        raise RuntimeError("manager gone")
+
+    async def attempt(sock: socket.socket) -> None:
+        await serve(app, sock, ready=ready)
+
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        with pytest.raises(RuntimeError, match="manager gone"):
+            asyncio.run(attempt(sock))
+        port = sock.getsockname()[1]
+    finally:
+        sock.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert stopped == ["after_server_stop"], "stop listeners release what start set up"

@@ -286,3 +286,44 @@ def test_client_disconnect_mid_handler_is_harmless(start_server: Any, wait: Any)
         assert client.read_response().body == b"ok"
     stats = server.server.stats
     wait(lambda: stats.in_flight == 0 and stats.connections == 0, what=f"cleanup, saw {stats}")
+
+
+def test_upgrade_requests_are_answered_then_closed(start_server: Any) -> None:
+    server = start_server(make_app())
+    with server.raw() as client:
+        client.send(
+            b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+            b"\x81\x85 websocket frame bytes"
+        )
+        response = client.read_response()
+        assert (response.status, response.body) == (200, b"ok")
+        assert response.header("connection") == "close"
+        assert client.is_closed()
+
+
+def test_100_continue_waits_for_the_previous_response(start_server: Any) -> None:
+    server = start_server(make_app())
+    with server.raw() as client:
+        client.send(
+            b"GET /sleep/0.2 HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+        )
+        assert client.read_response().body == b"slept 0.2"
+        while b"\r\n\r\n" not in client.buffer:
+            assert client._fill(), client.buffer
+        continue_line = b"HTTP/1.1 100 Continue\r\n\r\n"
+        assert client.buffer.startswith(continue_line)
+        client.buffer = client.buffer[len(continue_line) :]
+        client.send(b"hi")
+        assert client.read_response().body == b"hi"
+
+
+def test_too_large_body_with_expect_is_refused_before_continue(start_server: Any) -> None:
+    server = start_server(make_app(REQUEST_MAX_SIZE=10))
+    with server.raw() as client:
+        client.send(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n"
+        )
+        response = client.read_response()
+        assert response.status == 413
+        assert client.is_closed()

@@ -180,7 +180,12 @@ class HttpServer:
                     await result
             await self.app.dispatch("after_server_start", loop)
         except BaseException:
+            # Release what before_server_start set up, as a normal stop would.
+            self.draining = True
             await self._close_now()
+            await self._dispatch_safely("before_server_stop")
+            await self._dispatch_safely("after_server_stop")
+            self._closed.set()
             raise
 
     def _tick(self) -> None:
