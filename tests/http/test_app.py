@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -282,3 +283,30 @@ def test_misuse_raises_clear_errors() -> None:
         app.middleware("sideways")
     with pytest.raises(HurtleHttpError, match="Invalid app name"):
         HttpApp("bad name!")
+
+
+def test_a_failure_inside_error_handling_still_answers_500(start_server: Any) -> None:
+    class BrokenErrors(HttpApp):
+        def error_response(self, exc: BaseException, request: Request | None = None) -> Any:
+            raise RuntimeError("error rendering is broken too")
+
+    app = BrokenErrors("broken")
+
+    @app.get("/")
+    async def crash(request: Request) -> Any:
+        raise ValueError("first failure")
+
+    @app.get("/later")
+    async def crash_later(request: Request) -> Any:
+        await asyncio.sleep(0.01)
+        raise ValueError("failure after suspending")
+
+    server = start_server(app)
+    for path in ("/", "/later"):
+        with server.raw() as client:
+            client.send(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            response = client.read_response()
+            assert response.status == 500
+            assert response.header("connection") == "close"
+            assert client.is_closed()
+    assert server.server.stats.errors == 2

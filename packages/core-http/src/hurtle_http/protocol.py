@@ -36,6 +36,7 @@ from hurtle_http.exceptions import (
     HeaderFieldsTooLarge,
     HTTPException,
     HTTPVersionNotSupported,
+    InternalServerError,
     PayloadTooLarge,
     RequestTimeout,
     ServiceUnavailable,
@@ -458,12 +459,30 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 self._respond(request, response)
             return
+        except Exception as exc:  # app.handle answers errors itself; this is a last resort
+            self._fail(request, exc)
+            return
         self._task = self._loop.create_task(self._finish(request, Resume(coro, first)))
 
     async def _finish(self, request: Request, pending: Awaitable[HTTPResponse]) -> None:
-        response = await pending
+        try:
+            response = await pending
+        except Exception as exc:
+            self._task = None
+            self._fail(request, exc)
+            return
         self._task = None
         self._respond(request, response)
+
+    def _fail(self, request: Request, exc: Exception) -> None:
+        """Error handling itself failed: log it, answer a bare 500 and close."""
+        error_logger.error("Unhandled error while handling %r", request, exc_info=exc)
+        self._stats.errors += 1
+        self._abandon_current()
+        self._queue.clear()
+        bare = InternalServerError()
+        self.write(encode_response(HTTPResponse(bare.message, 500), self._clock, False))
+        self._close()
 
     def _respond(self, request: Request, response: HTTPResponse) -> None:
         if self._transport is None or request is not self._current:

@@ -96,15 +96,11 @@ class Limits:
             ConnState.CLOSED: 0.0,
         }
 
-    @property
-    def tick(self) -> float:
-        """How often timers are checked: often enough for the shortest timeout."""
-        shortest = min(
-            self.keep_alive_timeout,
-            self.request_timeout,
-            self.response_timeout,
-            self.drain_idle_grace,
-        )
+    def tick(self, *, draining: bool = False) -> float:
+        """How often timers are checked: often enough for the shortest timeout in force."""
+        shortest = min(self.keep_alive_timeout, self.request_timeout, self.response_timeout)
+        if draining:
+            shortest = min(shortest, self.drain_idle_grace)
         return max(0.05, min(1.0, shortest / 4))
 
 
@@ -172,7 +168,7 @@ class HttpServer:
         except BaseException:
             listening.close()
             raise
-        self._tick_handle = loop.call_later(self.limits.tick, self._tick)
+        self._tick_handle = loop.call_later(self.limits.tick(), self._tick)
         try:
             if self.ready is not None:
                 result = self.ready()
@@ -195,7 +191,7 @@ class HttpServer:
         now = loop.time()
         for conn in list(self._connections):
             conn.check_timeout(now)
-        self._tick_handle = loop.call_later(self.limits.tick, self._tick)
+        self._tick_handle = loop.call_later(self.limits.tick(draining=self.draining), self._tick)
 
     def connection_made(self, conn: HttpProtocol) -> None:
         """Called by a protocol when its connection opens."""
