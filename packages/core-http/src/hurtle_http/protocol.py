@@ -3,9 +3,9 @@
 The connection is a state machine (``ConnState``); ``_to`` is the only place the state
 changes, and it checks each move against ``_TRANSITIONS`` and arms the state's timer:
 
-    IDLE --bytes--> RECEIVING --request complete--> HANDLING --response sent--> IDLE
-                                                        |  (or RECEIVING when the next
-                                                        |   request is already arriving)
+    IDLE --part of a request--> RECEIVING --request complete--> HANDLING --response--> IDLE
+    IDLE --a whole request at once--> HANDLING        (or --> RECEIVING when the next
+                                                       request is already arriving)
     any --error, timeout, Connection: close--> CLOSING (write side shut, input discarded)
     any --transport lost--> CLOSED
 
@@ -76,7 +76,7 @@ class ConnState(enum.Enum):
 # Module constants: an Enum attribute lookup costs more than the hot path can afford.
 IDLE, RECEIVING, HANDLING, CLOSING, CLOSED = ConnState
 _TRANSITIONS: dict[ConnState, frozenset[ConnState]] = {
-    IDLE: frozenset({IDLE, RECEIVING, CLOSING, CLOSED}),
+    IDLE: frozenset({IDLE, RECEIVING, HANDLING, CLOSING, CLOSED}),
     RECEIVING: frozenset({RECEIVING, HANDLING, CLOSING, CLOSED}),
     HANDLING: frozenset({HANDLING, RECEIVING, IDLE, CLOSING, CLOSED}),
     CLOSING: frozenset({CLOSING, CLOSED}),
@@ -280,6 +280,8 @@ class HttpProtocol(asyncio.Protocol):
                     self._reject(HeaderFieldsTooLarge("The request head is too large"))
         if self._queue:
             self._next()
+        elif self._in_message and self._state is IDLE:
+            self._to(RECEIVING, self._message_started)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -327,9 +329,7 @@ class HttpProtocol(asyncio.Protocol):
         self._head_bytes = self._header_bytes = self._body_size = 0
         self._special.clear()
         self._body.clear()
-        self._message_started = now = self._loop.time()
-        if self._state is IDLE:
-            self._to(RECEIVING, now)
+        self._message_started = self._loop.time()
 
     def on_url(self, part: bytes) -> None:
         self._url += part
