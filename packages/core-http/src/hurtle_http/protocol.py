@@ -173,7 +173,7 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 self._queue.clear()
                 self._abandon_current()
-                self._server.stats.errors += 1
+                self._stats.errors += 1
                 self._write_error(ServiceUnavailable("The response took too long"))
         elif state is CLOSING:
             transport.abort()
@@ -245,7 +245,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _abandon_current(self) -> None:
         if self._current is not None:
-            self._server.stats.in_flight -= 1
+            self._stats.in_flight -= 1
             self._current = None
 
     def eof_received(self) -> bool | None:
@@ -432,7 +432,7 @@ class HttpProtocol(asyncio.Protocol):
                 self._dispatch(item)
         finally:
             self._in_next = False
-        if self._current is None and self._transport is not None:
+        if self._current is None and self._transport is not None and self._state is not CLOSING:
             if self._state is HANDLING and not self._queue:
                 if self._in_message:
                     self._to(RECEIVING, self._message_started)
@@ -525,7 +525,7 @@ class HttpProtocol(asyncio.Protocol):
             raise
         except Exception as exc:
             if self._head_sent or self._transport is None:
-                self._server.stats.errors += 1
+                self._stats.errors += 1
                 error_logger.error("Failed while sending %r", request, exc_info=exc)
                 self.abort()
             else:
@@ -571,7 +571,7 @@ class HttpProtocol(asyncio.Protocol):
         self._rejected = True
         self._simple = False
         self._in_message = self._in_head = False
-        self._server.stats.bad_requests += 1
+        self._stats.bad_requests += 1
         self._update_reading()
         if self._current is None and not self._queue:
             self._write_error(exc)
