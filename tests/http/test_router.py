@@ -103,3 +103,15 @@ def test_typed_parameters_reach_the_handler_over_http(start_server: Any) -> None
         response.read()
     finally:
         conn.close()
+
+
+def test_registration_order_holds_across_literal_and_dynamic_first_segments() -> None:
+    router = Router()
+    wild = router.add("/<lang>/about", handler, ["GET"])
+    docs = router.add("/docs/<page>", handler, ["GET"])
+    glued = router.add("/v<version:int>/status", handler, ["GET"])
+    assert router.resolve("GET", "/docs/about") == (wild, {"lang": "docs"})
+    assert router.resolve("GET", "/docs/intro") == (docs, {"page": "intro"})
+    assert router.resolve("GET", "/v2/status") == (glued, {"version": 2})
+    with pytest.raises(NotFound):
+        router.resolve("GET", "/nothing/here/at/all")

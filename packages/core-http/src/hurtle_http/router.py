@@ -23,13 +23,16 @@ Handler = Callable[..., "Awaitable[HTTPResponse] | HTTPResponse"]
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-_PARAM_TYPES: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "str": (r"[^/]+", str),
+Converter = Callable[[str], Any]
+
+# Parameter type -> (regex, converter); None keeps the matched text as a str.
+_PARAM_TYPES: dict[str, tuple[str, Converter | None]] = {
+    "str": (r"[^/]+", None),
     "int": (r"-?\d+", int),
     "float": (r"-?\d+(?:\.\d+)?", float),
     "uuid": (r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", uuid.UUID),
-    "slug": (r"[a-z0-9]+(?:-[a-z0-9]+)*", str),
-    "path": (r".+", str),
+    "slug": (r"[a-z0-9]+(?:-[a-z0-9]+)*", None),
+    "path": (r".+", None),
 }
 _PARAM = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?>")
 
@@ -44,12 +47,22 @@ class Route:
     name: str
     is_async: bool
     pattern: re.Pattern[str] | None = None
-    converters: dict[str, Callable[[str], Any]] = field(default_factory=dict)
+    params: tuple[tuple[str, Converter | None], ...] = ()
 
 
-def _compile(path: str) -> tuple[re.Pattern[str] | None, dict[str, Callable[[str], Any]]]:
-    """The regex and converters of a path with ``<name:type>`` parts (None when static)."""
-    converters: dict[str, Callable[[str], Any]] = {}
+@dataclass(slots=True)
+class _Pattern:
+    """A compiled dynamic path, the routes registered on it (by method) and its parameters."""
+
+    regex: re.Pattern[str]
+    params: tuple[tuple[str, Converter | None], ...]
+    order: int
+    table: dict[str, Route] = field(default_factory=dict)
+
+
+def _compile(path: str) -> tuple[re.Pattern[str] | None, tuple[tuple[str, Converter | None], ...]]:
+    """The regex and parameters of a path with ``<name:type>`` parts (None when static)."""
+    converters: dict[str, Converter | None] = {}
     regex = ["^"]
     pos = 0
     for match in _PARAM.finditer(path):
@@ -66,9 +79,14 @@ def _compile(path: str) -> tuple[re.Pattern[str] | None, dict[str, Callable[[str
     if not converters:
         if "<" in path or ">" in path:
             raise RouteError(f"Malformed parameter in route {path!r}: write <name> or <name:type>")
-        return None, converters
+        return None, ()
     regex.append(re.escape(path[pos:]) + "$")
-    return re.compile("".join(regex)), converters
+    return re.compile("".join(regex)), tuple(converters.items())
+
+
+def _first_segment(path: str) -> str:
+    """``"users"`` for ``"/users/1"``: the key that narrows the patterns to try."""
+    return path[1:].partition("/")[0]
 
 
 class Router:
@@ -76,7 +94,10 @@ class Router:
 
     def __init__(self) -> None:
         self._static: dict[str, dict[str, Route]] = {}
-        self._dynamic: list[tuple[re.Pattern[str], dict[str, Route]]] = []
+        self._patterns: list[_Pattern] = []
+        # Patterns whose first segment is literal, by that segment; the others in _wild.
+        self._by_segment: dict[str, list[_Pattern]] = {}
+        self._wild: list[_Pattern] = []
         self.routes: list[Route] = []
 
     def add(
@@ -94,7 +115,7 @@ class Router:
         wanted = frozenset(m.upper() for m in methods)
         if not wanted:
             raise RouteError(f"Route {path!r} has no methods")
-        pattern, converters = _compile(path)
+        pattern, params = _compile(path)
         route = Route(
             path=path,
             handler=handler,
@@ -102,9 +123,9 @@ class Router:
             name=name or str(getattr(handler, "__name__", path)),
             is_async=is_async,
             pattern=pattern,
-            converters=converters,
+            params=params,
         )
-        table = self._table_for(path, pattern)
+        table = self._table_for(path, pattern, params)
         for method in wanted:
             existing = table.get(method)
             if existing is not None and (method != "HEAD" or "HEAD" in existing.methods):
@@ -115,15 +136,25 @@ class Router:
         self.routes.append(route)
         return route
 
-    def _table_for(self, path: str, pattern: re.Pattern[str] | None) -> dict[str, Route]:
-        if pattern is None:
+    def _table_for(
+        self,
+        path: str,
+        regex: re.Pattern[str] | None,
+        params: tuple[tuple[str, Converter | None], ...],
+    ) -> dict[str, Route]:
+        if regex is None:
             return self._static.setdefault(path, {})
-        for existing, table in self._dynamic:
-            if existing.pattern == pattern.pattern:
-                return table
-        table = {}
-        self._dynamic.append((pattern, table))
-        return table
+        for existing in self._patterns:
+            if existing.regex.pattern == regex.pattern:
+                return existing.table
+        pattern = _Pattern(regex, params, len(self._patterns))
+        self._patterns.append(pattern)
+        literal = path[: path.index("<")]
+        if "/" in literal[1:]:
+            self._by_segment.setdefault(_first_segment(literal), []).append(pattern)
+        else:
+            self._wild.append(pattern)
+        return pattern.table
 
     def resolve(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
         """The route and converted parameters for a request; raises NotFound/MethodNotAllowed."""
@@ -136,21 +167,29 @@ class Router:
                 return route, {}
             raise MethodNotAllowed(allowed=table)
         allowed: set[str] = set()
-        for pattern, table in self._dynamic:
-            match = pattern.match(path)
+        candidates: Iterable[_Pattern] = self._by_segment.get(_first_segment(path), ())
+        if self._wild:
+            candidates = sorted((*candidates, *self._wild), key=_order)
+        for pattern in candidates:
+            match = pattern.regex.match(path)
             if match is None:
                 continue
-            route = table.get(method)
+            route = pattern.table.get(method)
             if route is None:
-                allowed.update(table)
+                allowed.update(pattern.table)
                 continue
             params: dict[str, Any] = {}
-            for key, raw in match.groupdict().items():
-                params[key] = route.converters[key](_unquote(raw) if "%" in raw else raw)
+            for (key, convert), raw in zip(pattern.params, match.groups()):
+                value = _unquote(raw) if "%" in raw else raw
+                params[key] = value if convert is None else convert(value)
             return route, params
         if allowed:
             raise MethodNotAllowed(allowed=allowed)
         raise NotFound(f"Requested URL {path} not found")
+
+
+def _order(pattern: _Pattern) -> int:
+    return pattern.order
 
 
 def _unquote(text: str) -> str:
