@@ -179,7 +179,7 @@ class Router:
                 allowed.update(pattern.table)
                 continue
             params: dict[str, Any] = {}
-            for (key, convert), raw in zip(pattern.params, match.groups()):
+            for (key, convert), raw in zip(pattern.params, match.groups(), strict=True):
                 value = _unquote(raw) if "%" in raw else raw
                 params[key] = value if convert is None else convert(value)
             return route, params
