@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
 from typing import Any
 
-from hurtle_http import HttpApp, Request, text
+from hurtle_http import HttpApp, Request, serve, text
 
 
 def make_app(**config: Any) -> HttpApp:
@@ -172,4 +173,32 @@ def test_the_graceful_timeout_bounds_the_drain(start_server: Any, wait: Any) -> 
         server.stop(0.3)
         assert time.monotonic() - started < 5
         assert client.is_closed()
+    assert app.ctx.events == ["before_server_stop", "after_server_stop"]
+
+
+def test_unix_socket_serving_and_drain(tmp_path: Any) -> None:
+    app = make_app()
+    path = str(tmp_path / "hurtle.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen()
+
+    async def main() -> bytes:
+        server = await serve(app, listener)
+        reader, writer = await asyncio.open_unix_connection(path)
+        writer.write(b"GET / HTTP/1.1\r\nHost: unix\r\n\r\n")
+        data = await reader.readuntil(b"ok")
+        await server.stop(5)
+        rest = await reader.read()  # the drain closes the idle connection: EOF, no error
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+        return data + rest
+
+    try:
+        data = asyncio.run(main())
+    finally:
+        listener.close()
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert data.endswith(b"ok")
     assert app.ctx.events == ["before_server_stop", "after_server_stop"]

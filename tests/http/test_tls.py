@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from hurtle_http import ConfigError, HttpApp, Request, create_ssl_context, file, json
+from hurtle_http._tls import load_context
 
 OPENSSL = shutil.which("openssl")
 
@@ -102,3 +103,15 @@ def test_https_requests_over_a_self_signed_certificate(
 def test_bad_certificate_paths_raise_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="Cannot load the TLS certificate"):
         create_ssl_context(tmp_path / "missing.pem", tmp_path / "missing.key")
+
+
+def test_load_context_accepts_a_context_paths_or_nothing(
+    certificate: tuple[Path, Path],
+) -> None:
+    cert, key = certificate
+    context = load_context({"cert": str(cert), "key": str(key)})
+    assert isinstance(context, ssl.SSLContext)
+    assert load_context(context) is context
+    assert load_context(None) is None
+    with pytest.raises(ConfigError, match="needs both paths"):
+        load_context({"cert": str(cert)})
