@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import os
 import re
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hurtle_http import HttpApp, ServerError, bind_socket
+from hurtle_http import HttpApp, HurtleHttpError, ServerError, bind_socket
 
 SCRIPT = textwrap.dedent(
     """
@@ -37,6 +38,11 @@ SCRIPT = textwrap.dedent(
         marker.write_text("started")
         await asyncio.sleep(0.5)
         return text("slow done")
+
+    @app.get("/stop")
+    def stop(request):
+        request.app.stop()
+        return text("stopping")
 
     @app.after_server_stop
     def bye(app):
@@ -118,6 +124,34 @@ def test_run_serves_and_drains_on_a_signal(
     assert proc.wait(15) == 0
     assert proc.stdout is not None
     assert "after_server_stop ran" in proc.stdout.read()
+
+
+def test_app_stop_from_a_handler_ends_run(
+    running: tuple[subprocess.Popen[str], int, Path],
+) -> None:
+    proc, port, _ = running
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/stop")
+        response = conn.getresponse()
+        assert (response.status, response.read()) == (200, b"stopping")
+    finally:
+        conn.close()
+    assert proc.wait(15) == 0
+    assert proc.stdout is not None
+    assert "after_server_stop ran" in proc.stdout.read()
+
+
+def test_run_and_stop_misuse_say_what_to_do() -> None:
+    app = HttpApp("misuse")
+    with pytest.raises(HurtleHttpError, match=r"server\.stop"):
+        app.stop()
+
+    async def inside_a_loop() -> None:
+        app.run(port=0)
+
+    with pytest.raises(HurtleHttpError, match="serve"):
+        asyncio.run(inside_a_loop())
 
 
 def test_address_in_use_gives_an_actionable_error() -> None:

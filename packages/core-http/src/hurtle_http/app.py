@@ -7,6 +7,7 @@ import functools
 import inspect
 import logging
 import signal
+import socket
 import ssl as _ssl
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
@@ -20,6 +21,7 @@ from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
 from hurtle_http.request import Request
 from hurtle_http.response import HTTPResponse, json, text
 from hurtle_http.router import HTTP_METHODS, Handler, Router
+from hurtle_http.server import bind_socket, new_event_loop, serve
 
 logger = logging.getLogger("hurtle.error")
 server_logger = logging.getLogger("hurtle.server")
@@ -61,6 +63,7 @@ class HttpApp:
         self._response_middleware: list[tuple[ResponseMiddleware, bool]] = []
         self._error_handlers: dict[type[BaseException], ErrorHandler] = {}
         self._listeners: dict[str, list[Listener]] = {e: [] for e in self.listener_events}
+        self._stop_requested: asyncio.Event | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -314,8 +317,15 @@ class HttpApp:
         ``ssl`` is an ``SSLContext`` or ``{"cert": path, "key": path}``. uvloop is used when
         it is importable.
         """
-        from hurtle_http.server import bind_socket, new_event_loop
-
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise HurtleHttpError(
+                "app.run() starts its own event loop; inside a running loop, bind a socket "
+                "and use `await hurtle_http.serve(app, sock)` instead"
+            )
         if debug is not None:
             self.config.DEBUG = debug
         if access_log is not None:
@@ -332,14 +342,20 @@ class HttpApp:
             finally:
                 loop.close()
 
-    async def _run_until_signal(self, sock: Any, context: _ssl.SSLContext | None) -> None:
-        from hurtle_http.server import serve
+    def stop(self) -> None:
+        """Ask ``app.run()`` to stop gracefully (from a handler, listener or signal)."""
+        if self._stop_requested is None:
+            raise HurtleHttpError(
+                "app.stop() stops a running app.run(); with serve(), call `await server.stop()`"
+            )
+        self._stop_requested.set()
 
+    async def _run_until_signal(self, sock: socket.socket, context: _ssl.SSLContext | None) -> None:
         loop = asyncio.get_running_loop()
-        stop_requested = asyncio.Event()
+        self._stop_requested = stop_requested = asyncio.Event()
         signals = (signal.SIGINT, signal.SIGTERM)
         for sig in signals:
-            loop.add_signal_handler(sig, stop_requested.set)
+            loop.add_signal_handler(sig, stop_requested.set)  # the signal is only recorded
         try:
             server = await serve(self, sock, ssl=context)
             host, port = sock.getsockname()[:2]
@@ -352,5 +368,6 @@ class HttpApp:
             ended.cancel()
             await server.stop(self.config.GRACEFUL_SHUTDOWN_TIMEOUT)
         finally:
+            self._stop_requested = None
             for sig in signals:
                 loop.remove_signal_handler(sig)
