@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hurtle_http import HttpApp, Request, json, text
+from hurtle_http import HttpApp, Request, StreamingResponse, json, stream, text
 
 
 def make_app(**config: Any) -> HttpApp:
@@ -327,3 +327,62 @@ def test_too_large_body_with_expect_is_refused_before_continue(start_server: Any
         response = client.read_response()
         assert response.status == 413
         assert client.is_closed()
+
+
+def test_garbage_after_a_valid_request_is_answered_in_order(start_server: Any) -> None:
+    server = start_server(make_app())
+    with server.raw() as client:
+        client.send(b"GET /sleep/0.05 HTTP/1.1\r\nHost: t\r\n\r\nNOT HTTP AT ALL\r\n\r\n")
+        first = client.read_response()
+        assert (first.status, first.body) == (200, b"slept 0.05")
+        second = client.read_response()
+        assert second.status == 400
+        assert second.header("connection") == "close"
+        assert client.is_closed()
+
+
+def slow_read(client: Any, total: int, chunk: int = 256 * 1024) -> int:
+    """Read ``total`` bytes in small steps, pausing between them like a slow client."""
+    received = len(client.buffer)
+    client.buffer = b""
+    while received < total:
+        data = client.sock.recv(chunk)
+        assert data, f"the server closed after {received} of {total} bytes"
+        received += len(data)
+        time.sleep(0.005)
+    return received
+
+
+def test_a_slow_reader_outlasting_every_timeout_gets_the_whole_body(
+    start_server: Any,
+) -> None:
+    size = 16 * 1024 * 1024
+    server = start_server(make_app(KEEP_ALIVE_TIMEOUT=0.2, RESPONSE_TIMEOUT=0.2))
+    with server.raw(timeout=30) as client:
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        client.send(b"GET /big/%d HTTP/1.1\r\nHost: t\r\n\r\n" % size)
+        while b"\r\n\r\n" not in client.buffer:
+            assert client._fill()
+        head, _, client.buffer = client.buffer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert slow_read(client, size) == size
+
+
+def test_streamed_body_waits_for_a_slow_reader(start_server: Any) -> None:
+    app = make_app(RESPONSE_TIMEOUT=0.2)
+
+    @app.get("/firehose")
+    async def firehose(request: Request) -> Any:
+        async def produce(response: StreamingResponse) -> None:
+            for _ in range(16):
+                await response.write(b"z" * (1024 * 1024))
+
+        return stream(produce)
+
+    server = start_server(app)
+    with server.raw(timeout=30) as client:
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        client.send(b"GET /firehose HTTP/1.1\r\nHost: t\r\n\r\n")
+        response = client.read_response()
+        assert len(response.body) == 16 * 1024 * 1024
+        assert set(response.body) == {ord("z")}
