@@ -302,3 +302,41 @@ def test_response_object_defaults() -> None:
     assert response.headers.getall("X-ONE") == ["1", "2"]
     with pytest.raises(TypeError, match="use raw"):
         text(b"bytes")  # type: ignore[arg-type]
+
+
+def test_conditional_get_of_a_file(start_server: Any, tmp_path: Path) -> None:
+    server = start_server(make_app(tmp_path))
+    conn = server.client()
+    try:
+        conn.request("GET", "/file/data.txt")
+        response = conn.getresponse()
+        response.read()
+        etag = response.getheader("ETag")
+        modified = response.getheader("Last-Modified")
+        assert etag and etag.startswith('"') and modified
+        for headers in (
+            {"If-None-Match": etag},
+            {"If-None-Match": f'"other", {etag}'},
+            {"If-Modified-Since": modified},
+            {"If-None-Match": "*"},
+        ):
+            conn.request("GET", "/file/data.txt", headers=headers)
+            response = conn.getresponse()
+            assert (response.status, response.read()) == (304, b""), headers
+            assert response.getheader("ETag") == etag
+        for headers in (
+            {"If-None-Match": '"stale"'},
+            {"If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"},
+            {"If-Modified-Since": "not a date"},
+        ):
+            conn.request("GET", "/file/data.txt", headers=headers)
+            response = conn.getresponse()
+            assert (response.status, len(response.read())) == (200, 100), headers
+        conn.request("GET", "/file/data.txt", headers={"Range": "bytes=0-1", "If-Range": etag})
+        response = conn.getresponse()
+        assert (response.status, response.read()) == (206, b"01")
+        conn.request("GET", "/file/data.txt", headers={"Range": "bytes=0-1", "If-Range": '"old"'})
+        response = conn.getresponse()
+        assert (response.status, len(response.read())) == (200, 100)
+    finally:
+        conn.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from email.utils import formatdate
+from email.utils import formatdate, parsedate_to_datetime
 from typing import BinaryIO
 
 from hurtle_http.exceptions import Forbidden, NotFound, RangeNotSatisfiable
@@ -28,6 +28,27 @@ def open_file(path: str) -> tuple[BinaryIO, os.stat_result]:
 def last_modified(info: os.stat_result) -> str:
     """The ``Last-Modified`` value of a file."""
     return formatdate(info.st_mtime, usegmt=True)
+
+
+def entity_tag(info: os.stat_result) -> str:
+    """A strong ``ETag`` for a file version (its modification time and size)."""
+    return f'"{info.st_mtime_ns:x}-{info.st_size:x}"'
+
+
+def not_modified(
+    info: os.stat_result, etag: str, if_none_match: str | None, if_modified_since: str | None
+) -> bool:
+    """Whether a conditional GET may be answered 304 (RFC 9110 13.1.2 and 13.1.3)."""
+    if if_none_match is not None:
+        tags = {tag.strip() for tag in if_none_match.split(",")}
+        return "*" in tags or etag in tags or f"W/{etag}" in tags
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False
+        return int(info.st_mtime) <= since
+    return False
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:

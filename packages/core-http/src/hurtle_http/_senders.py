@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, BinaryIO
 
-from hurtle_http._files import last_modified, open_file, parse_range
+from hurtle_http._files import entity_tag, last_modified, not_modified, open_file, parse_range
 from hurtle_http._wire import has_body, response_head
 
 if TYPE_CHECKING:
@@ -47,16 +47,27 @@ async def send_stream(conn: HttpProtocol, request: Request, response: StreamingR
 
 
 async def send_file(conn: HttpProtocol, request: Request, response: FileResponse) -> None:
-    """Send a file (sendfile where the loop and transport allow it), honouring ``Range``."""
+    """Send a file (sendfile where the loop and transport allow it).
+
+    Honours ``Range`` (and ``If-Range``) and answers a conditional GET (``If-None-Match``,
+    ``If-Modified-Since``) with 304 when the file has not changed.
+    """
     handle, info = open_file(response.path)
     with handle:
         size = info.st_size
         start, end, status = 0, size, response.status
         headers = response.headers
+        etag, modified = entity_tag(info), last_modified(info)
         headers.setdefault("Accept-Ranges", "bytes")
-        headers.setdefault("Last-Modified", last_modified(info))
-        range_header = request.headers.get("range") if status == 200 else None
-        if range_header:
+        headers.setdefault("Last-Modified", modified)
+        headers.setdefault("ETag", etag)
+        asked = request.headers
+        if status == 200 and not_modified(
+            info, etag, asked.get("if-none-match"), asked.get("if-modified-since")
+        ):
+            response.status = status = 304
+        range_header = asked.get("range") if status == 200 else None
+        if range_header and asked.get("if-range", etag) in (etag, modified):
             chosen = parse_range(range_header, size)
             if chosen is not None:
                 start, end = chosen
@@ -64,9 +75,12 @@ async def send_file(conn: HttpProtocol, request: Request, response: FileResponse
                 headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
         keep_alive = conn.keep_alive_for(request)
         head = response_head(response, conn.clock, keep_alive, request.version)
-        conn.write_head(head + b"content-length: %d\r\n\r\n" % (end - start))
-        if has_body(status, request.method) and end > start:
-            await _copy(conn, handle, start, end - start, response.chunk_size)
+        if status == 304:
+            conn.write_head(head + b"\r\n")
+        else:
+            conn.write_head(head + b"content-length: %d\r\n\r\n" % (end - start))
+            if has_body(status, request.method) and end > start:
+                await _copy(conn, handle, start, end - start, response.chunk_size)
     conn.finish_response(request, status, keep_alive)
 
 
