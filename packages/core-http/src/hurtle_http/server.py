@@ -155,21 +155,22 @@ class HttpServer:
             raise ServerError("This server was already started; create a new HttpServer")
         self._loop = loop = asyncio.get_running_loop()
         self.limits = Limits.from_config(self.app.config)
+        self.clock = Clock(str(self.app.config.SERVER_NAME))
         await self.app.dispatch("before_server_start", loop)
-        listening = self.sock.dup()
         try:
-            self._server = await loop.create_server(
-                lambda: HttpProtocol(self),
-                sock=listening,
-                ssl=self.ssl,
-                backlog=self.backlog,
-                ssl_handshake_timeout=self.limits.request_timeout if self.ssl else None,
-            )
-        except BaseException:
-            listening.close()
-            raise
-        self._tick_handle = loop.call_later(self.limits.tick(), self._tick)
-        try:
+            listening = self.sock.dup()
+            try:
+                self._server = await loop.create_server(
+                    lambda: HttpProtocol(self),
+                    sock=listening,
+                    ssl=self.ssl,
+                    backlog=self.backlog,
+                    ssl_handshake_timeout=self.limits.request_timeout if self.ssl else None,
+                )
+            except BaseException:
+                listening.close()
+                raise
+            self._tick_handle = loop.call_later(self.limits.tick(), self._tick)
             if self.ready is not None:
                 result = self.ready()
                 if inspect.isawaitable(result):
