@@ -94,6 +94,36 @@ CORPUS: list[tuple[str, bytes, int | None]] = [
     ("absolute-form-bad", b"GET ftp:/x HTTP/1.1\r\n" + HOST + b"\r\n", 400),
     ("unsupported-expect", b"POST / HTTP/1.1\r\n" + HOST + b"Expect: 200-ok\r\n\r\n", 417),
     (
+        "te-space-before-colon",
+        b"POST / HTTP/1.1\r\n" + HOST + b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        "te-obs-fold",
+        b"POST / HTTP/1.1\r\n" + HOST + b"Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+        400,
+    ),
+    ("te-xchunked", b"POST / HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: xchunked\r\n\r\n", 400),
+    ("cl-plus-sign", b"POST / HTTP/1.1\r\n" + HOST + b"Content-Length: +1\r\n\r\nx", 400),
+    (
+        "chunk-size-overflow",
+        b"POST / HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n"
+        b"fffffffffffffffff1\r\nx\r\n",
+        400,
+    ),
+    (
+        "nul-in-chunk-extension",
+        b"POST / HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n"
+        b"1;a=\x00\r\nx\r\n0\r\n\r\n",
+        400,
+    ),
+    ("8bit-header-name", b"GET / HTTP/1.1\r\n" + HOST + b"X\xe9: v\r\n\r\n", 400),
+    ("tab-before-colon", b"GET / HTTP/1.1\r\n" + HOST + b"X\t: v\r\n\r\n", 400),
+    ("lf-in-header-name", b"GET / HTTP/1.1\r\n" + HOST + b"X\nY: v\r\n\r\n", 400),
+    ("two-hosts-differing", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    ("method-with-nul", b"G\x00T / HTTP/1.1\r\n" + HOST + b"\r\n", 400),
+    ("version-garbage", b"GET / HTTP/1.x\r\n" + HOST + b"\r\n", 400),
+    (
         "smuggled-second-request",
         b"POST / HTTP/1.1\r\n" + HOST + b"Content-Length: 3\r\nContent-Length: 40\r\n\r\n"
         b"GET /admin HTTP/1.1\r\nHost: t\r\n\r\n",
