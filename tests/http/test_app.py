@@ -12,6 +12,7 @@ from hurtle_http import (
     Forbidden,
     HttpApp,
     HTTPException,
+    HTTPResponse,
     HurtleHttpError,
     MethodNotAllowed,
     NotFound,
@@ -310,3 +311,31 @@ def test_a_failure_inside_error_handling_still_answers_500(start_server: Any) ->
             assert response.header("connection") == "close"
             assert client.is_closed()
     assert server.server.stats.errors == 2
+
+
+def test_a_response_the_server_cannot_encode_is_a_500(start_server: Any) -> None:
+    app = HttpApp("badstatus")
+
+    @app.get("/")
+    def bad(request: Request) -> Any:
+        return HTTPResponse(b"x", status="200")  # type: ignore[arg-type]
+
+    server = start_server(app)
+    with server.raw() as client:
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert client.read_response().status == 500
+        client.send(b"GET /missing HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert client.read_response().status == 404
+
+
+def test_a_broken_error_renderer_still_answers_protocol_errors(start_server: Any) -> None:
+    class BrokenErrors(HttpApp):
+        def error_response(self, exc: BaseException, request: Request | None = None) -> Any:
+            raise RuntimeError("no rendering today")
+
+    server = start_server(BrokenErrors("broken"))
+    with server.raw() as client:
+        client.send(b"GET / HTTP/1.1\r\nHost : t\r\n\r\n")
+        response = client.read_response()
+        assert response.status == 400
+        assert client.is_closed()

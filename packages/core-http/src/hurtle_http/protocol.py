@@ -508,7 +508,7 @@ class HttpProtocol(asyncio.Protocol):
         keep_alive = request._keep_alive and (self._simple or self.keep_alive_for(request))
         try:
             data = encode_response(response, self._clock, keep_alive, request)
-        except ValueError as exc:
+        except Exception as exc:  # e.g. a header value with CR/LF, or a status that is no int
             response = self._app.error_response(exc, request)
             data = encode_response(response, self._clock, keep_alive, request)
         transport.write(data)
@@ -579,7 +579,13 @@ class HttpProtocol(asyncio.Protocol):
             self._queue.append(exc)
 
     def _write_error(self, exc: HTTPException) -> None:
-        self.write(encode_response(self._app.error_response(exc), self._clock, False))
+        try:
+            response = self._app.error_response(exc)
+            data = encode_response(response, self._clock, False)
+        except Exception as failure:  # a broken error_response override: answer plainly
+            error_logger.error("Rendering a %d failed", exc.status_code, exc_info=failure)
+            data = encode_response(HTTPResponse(exc.message, exc.status_code), self._clock, False)
+        self.write(data)
         self._close()
 
     def _close(self) -> None:

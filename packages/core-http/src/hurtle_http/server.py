@@ -191,7 +191,11 @@ class HttpServer:
         loop = self.loop
         now = loop.time()
         for conn in list(self._connections):
-            conn.check_timeout(now)
+            try:
+                conn.check_timeout(now)
+            except Exception:  # one broken connection must not stop every timer
+                logger.exception("Checking a connection's timers failed; aborting it")
+                conn.abort()
         self._tick_handle = loop.call_later(self.limits.tick(draining=self.draining), self._tick)
 
     def connection_made(self, conn: HttpProtocol) -> None:
