@@ -23,11 +23,18 @@ class ServerThread:
     """Serves an app with ``serve()`` in its own uvloop loop on a background thread."""
 
     def __init__(
-        self, app: HttpApp, *, ssl: _ssl.SSLContext | None = None, use_uvloop: bool = True
+        self,
+        app: HttpApp,
+        *,
+        ssl: _ssl.SSLContext | None = None,
+        use_uvloop: bool = True,
+        sock: socket.socket | None = None,
+        close_listener: bool = False,
     ) -> None:
         self.app = app
+        self.close_listener = close_listener
         self.ssl = ssl
-        self.sock = bind_socket("127.0.0.1", 0)
+        self.sock = sock if sock is not None else bind_socket("127.0.0.1", 0)
         self.port: int = self.sock.getsockname()[1]
         self.loop = uvloop.new_event_loop() if use_uvloop else asyncio.new_event_loop()
         self.server: HttpServer | None = None
@@ -58,7 +65,13 @@ class ServerThread:
 
     async def _main(self) -> None:
         try:
-            self.server = await serve(self.app, self.sock, ssl=self.ssl, ready=self._ready)
+            self.server = await serve(
+                self.app,
+                self.sock,
+                ssl=self.ssl,
+                ready=self._ready,
+                close_listener=self.close_listener,
+            )
         except BaseException as exc:
             self._error = exc
             self._started.set()

@@ -9,7 +9,9 @@ import threading
 import time
 from typing import Any
 
-from hurtle_http import HttpApp, Request, serve, text
+import pytest
+
+from hurtle_http import HttpApp, Request, bind_socket, serve, text
 
 
 def make_app(**config: Any) -> HttpApp:
@@ -202,3 +204,91 @@ def test_unix_socket_serving_and_drain(tmp_path: Any) -> None:
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
     assert data.endswith(b"ok")
     assert app.ctx.events == ["before_server_stop", "after_server_stop"]
+
+
+def test_a_worker_drains_while_its_sibling_on_the_same_socket_serves_on(
+    start_server: Any, wait: Any
+) -> None:
+    sock = bind_socket("127.0.0.1", 0)
+    leaving = start_server(make_app(DRAIN_IDLE_GRACE=0.3), sock=sock)
+    port = leaving.port
+    failures: list[str] = []
+    answered_after_stop = [0] * 6
+    stopped = threading.Event()
+    done = threading.Event()
+
+    def client(index: int) -> None:
+        while not done.is_set():
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                reader = conn.makefile("rb")
+                while not done.is_set():
+                    try:
+                        conn.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                        status = reader.readline()
+                        if not status:
+                            failures.append(f"client {index}: EOF instead of a response")
+                            return
+                        close = False
+                        while (line := reader.readline()) != b"\r\n":
+                            close |= line.lower() == b"connection: close\r\n"
+                        assert reader.read(2) == b"ok"
+                    except (ConnectionError, TimeoutError) as exc:
+                        failures.append(f"client {index}: {exc!r}")
+                        return
+                    if stopped.is_set():
+                        answered_after_stop[index] += 1
+                    if close:
+                        break  # reconnect: the kernel hands the connection to a live worker
+                reader.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait(lambda: leaving.server.stats.served >= 50, timeout=20, what="load on the leaver")
+        staying = start_server(make_app(), sock=sock)  # its sibling starts, as a new worker
+        leaving.stop(10)
+        stopped.set()
+        wait(lambda: min(answered_after_stop) >= 20, timeout=20, what=f"{answered_after_stop}")
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(20)
+    assert failures == []
+    assert staying.server.stats.served > 0
+    assert leaving.server.closed and not staying.server.closed
+
+
+def test_the_sole_server_answers_its_accept_backlog_then_refuses(
+    start_server: Any, wait: Any
+) -> None:
+    app = make_app()
+    servers: list[Any] = []
+
+    @app.get("/block-then-stop")
+    def block_then_stop(request: Request) -> Any:
+        time.sleep(0.5)  # blocks the loop: the clients connecting now wait in the backlog
+        app.ctx.stopping = asyncio.get_running_loop().create_task(servers[0].server.stop(10))
+        return text("unblocked")
+
+    server = start_server(app, close_listener=True)
+    servers.append(server)
+    with server.raw() as blocker:
+        blocker.send(b"GET /block-then-stop HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait(lambda: server.server.stats.in_flight == 1, what="the loop to block")
+        queued = [server.raw() for _ in range(3)]
+        try:
+            for client in queued:
+                client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert blocker.read_response().body == b"unblocked"
+            for client in queued:
+                response = client.read_response()
+                assert (response.status, response.body) == (200, b"ok")
+                assert response.header("connection") == "close"
+                assert client.is_closed()
+        finally:
+            for client in queued:
+                client.close()
+    wait(lambda: server.server.closed, what="the stop to finish")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=2).close()

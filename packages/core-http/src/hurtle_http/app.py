@@ -357,7 +357,7 @@ class HttpApp:
         for sig in signals:
             loop.add_signal_handler(sig, stop_requested.set)  # the signal is only recorded
         try:
-            server = await serve(self, sock, ssl=context)
+            server = await serve(self, sock, ssl=context, close_listener=True)
             host, port = sock.getsockname()[:2]
             scheme = "https" if context else "http"
             server_logger.info("%s serving on %s://%s:%s", self.name, scheme, host, port)

@@ -108,7 +108,10 @@ class HttpServer:
     """An app served on one listening socket inside the running event loop.
 
     The socket stays the caller's: the server listens on a duplicate and never closes
-    the original.
+    the original, so other processes sharing it keep accepting while this one drains.
+    With ``close_listener=True`` (what ``app.run`` uses, as the only server on its
+    socket), a stop also serves the connections already waiting in the accept backlog
+    and then closes the socket, so that later clients are refused instead of reset.
     """
 
     def __init__(
@@ -119,9 +122,11 @@ class HttpServer:
         ssl: _ssl.SSLContext | None = None,
         ready: ReadyCallback | None = None,
         backlog: int | None = None,
+        close_listener: bool = False,
     ) -> None:
         self.app = app
         self.sock = sock
+        self.close_listener = close_listener
         self.ssl = ssl
         self.ready = ready
         self.backlog = backlog if backlog is not None else int(app.config.BACKLOG)
@@ -136,6 +141,7 @@ class HttpServer:
         self._closed = asyncio.Event()
         self._stopping: asyncio.Task[None] | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
+        self._port: int | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -146,14 +152,18 @@ class HttpServer:
 
     @property
     def port(self) -> int:
-        """The port the socket listens on."""
-        return int(self.sock.getsockname()[1])
+        """The port the socket listens on (0 for a Unix socket)."""
+        if self._port is None:
+            name = self.sock.getsockname()
+            self._port = int(name[1]) if isinstance(name, tuple) else 0
+        return self._port
 
     async def start(self) -> None:
         """Run before_server_start, accept connections, call ``ready``, run after_server_start."""
         if self._loop is not None:
             raise ServerError("This server was already started; create a new HttpServer")
         self._loop = loop = asyncio.get_running_loop()
+        _ = self.port  # remembered: the socket may be closed by the time someone asks
         self.limits = Limits.from_config(self.app.config)
         self.clock = Clock(str(self.app.config.SERVER_NAME))
         await self.app.dispatch("before_server_start", loop)
@@ -232,6 +242,9 @@ class HttpServer:
         self.draining = True
         assert self._server is not None
         self._server.close()
+        if self.close_listener:
+            await self._serve_backlog()
+            self.sock.close()
         await self._dispatch_safely("before_server_stop")
         for conn in list(self._connections):
             conn.begin_drain()
@@ -247,6 +260,23 @@ class HttpServer:
         await self._close_now()
         await self._dispatch_safely("after_server_stop")
         self._closed.set()
+
+    async def _serve_backlog(self, limit: int = 4096) -> None:
+        """Take over the connections already queued on the socket; they drain like the rest."""
+        loop = self.loop
+        pending = []
+        for _ in range(limit):
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # BlockingIOError when the queue is empty
+                break
+            conn.setblocking(False)
+            pending.append(
+                loop.connect_accepted_socket(lambda: HttpProtocol(self), conn, ssl=self.ssl)
+            )
+        for outcome in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                logger.warning("A queued connection failed while draining: %s", outcome)
 
     async def _close_now(self) -> None:
         if self._tick_handle is not None:
@@ -286,13 +316,17 @@ async def serve(
     ssl: _ssl.SSLContext | None = None,
     ready: ReadyCallback | None = None,
     backlog: int | None = None,
+    close_listener: bool = False,
 ) -> HttpServer:
     """Serve ``app`` on the listening ``sock`` in the running loop; return the started server.
 
     ``ready`` (sync or async) is called once the server accepts connections, before
-    after_server_start. Stop it with ``await server.stop(graceful_timeout)``.
+    after_server_start. Stop it with ``await server.stop(graceful_timeout)``. See
+    ``HttpServer`` for ``close_listener``.
     """
-    server = HttpServer(app, sock, ssl=ssl, ready=ready, backlog=backlog)
+    server = HttpServer(
+        app, sock, ssl=ssl, ready=ready, backlog=backlog, close_listener=close_listener
+    )
     await server.start()
     return server
 
