@@ -61,6 +61,7 @@ class ServerThread:
             self.loop.run_until_complete(self._main())
         finally:
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())
             self.loop.close()
 
     async def _main(self) -> None:

@@ -98,8 +98,12 @@ async def _copy(conn: HttpProtocol, handle: BinaryIO, offset: int, count: int, c
     read = handle.read
     handle.seek(offset)
     remaining = count
+    # A file that fits one chunk is read inline; a larger one in a thread, so that a slow
+    # disk never stalls the event loop for every other connection.
+    inline = count <= chunk
     while remaining > 0:
-        data = read(min(chunk, remaining))
+        size = min(chunk, remaining)
+        data = read(size) if inline else await conn.loop.run_in_executor(None, read, size)
         if not data:
             raise OSError(f"The file shrank while it was sent ({remaining} bytes missing)")
         conn.write(data)

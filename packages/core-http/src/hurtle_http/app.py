@@ -339,6 +339,7 @@ class HttpApp:
             sock.close()
             try:
                 loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
             finally:
                 loop.close()
 
