@@ -6,6 +6,7 @@ import asyncio
 import socket
 from typing import Any, ClassVar
 
+import msgspec
 import pytest
 
 from hurtle_http import HttpApp, Request, RequestStats, bind_socket, serve, text
@@ -138,3 +139,14 @@ def test_a_failing_ready_callback_stops_the_server() -> None:
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     assert stopped == ["after_server_stop"], "stop listeners release what start set up"
+
+
+def test_request_stats_wire_format_is_stable() -> None:
+    stats = RequestStats(served=3, in_flight=1, errors=2, bad_requests=4, connections=5)
+    golden = b'{"served":3,"in_flight":1,"errors":2,"bad_requests":4,"connections":5}'
+    assert msgspec.json.encode(stats) == golden
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(stats), type=RequestStats) == stats
+    # Older readers and newer writers: missing fields default, unknown fields are ignored.
+    assert msgspec.json.decode(b'{"served":7}', type=RequestStats) == RequestStats(served=7)
+    newer = b'{"served":1,"in_flight":0,"errors":0,"bad_requests":0,"connections":0,"rss":9}'
+    assert msgspec.json.decode(newer, type=RequestStats).served == 1
