@@ -115,3 +115,10 @@ def test_registration_order_holds_across_literal_and_dynamic_first_segments() ->
     assert router.resolve("GET", "/v2/status") == (glued, {"version": 2})
     with pytest.raises(NotFound):
         router.resolve("GET", "/nothing/here/at/all")
+
+
+def test_a_single_method_may_be_given_as_a_string() -> None:
+    app = HttpApp("single")
+    app.route("/x", methods="post")(lambda request: text("x"))
+    route, _ = app.router.resolve("POST", "/x")
+    assert route.methods == frozenset({"POST"})

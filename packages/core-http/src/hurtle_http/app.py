@@ -79,7 +79,7 @@ class HttpApp:
         name: str | None = None,
     ) -> Handler:
         """Register ``handler(request, **params)`` for ``uri`` and ``methods``."""
-        methods = [m.upper() for m in methods]
+        methods = [methods.upper()] if isinstance(methods, str) else [m.upper() for m in methods]
         unknown = [m for m in methods if m not in HTTP_METHODS]
         if unknown:
             known = ", ".join(HTTP_METHODS)
