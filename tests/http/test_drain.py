@@ -114,7 +114,7 @@ def test_pipelined_requests_already_sent_are_all_answered(start_server: Any, wai
 
 
 def test_keep_alive_clients_under_load_lose_no_request(start_server: Any, wait: Any) -> None:
-    server = start_server(make_app(DRAIN_IDLE_GRACE=0.5))
+    server = start_server(make_app(DRAIN_IDLE_GRACE=3.0))
     lost: list[str] = []
     answered = [0] * 8
     closed_by_server = [False] * 8
@@ -210,7 +210,7 @@ def test_a_worker_drains_while_its_sibling_on_the_same_socket_serves_on(
     start_server: Any, wait: Any
 ) -> None:
     sock = bind_socket("127.0.0.1", 0)
-    leaving = start_server(make_app(DRAIN_IDLE_GRACE=0.3), sock=sock)
+    leaving = start_server(make_app(DRAIN_IDLE_GRACE=3.0), sock=sock)
     port = leaving.port
     failures: list[str] = []
     answered_after_stop = [0] * 6

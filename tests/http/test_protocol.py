@@ -230,7 +230,7 @@ def test_unsupported_http_version_is_505(start_server: Any) -> None:
 
 
 def test_backpressure_keeps_the_server_responsive(start_server: Any) -> None:
-    server = start_server(make_app(KEEP_ALIVE_TIMEOUT=0.5, RESPONSE_TIMEOUT=0.5))
+    server = start_server(make_app(KEEP_ALIVE_TIMEOUT=1.0, RESPONSE_TIMEOUT=1.0))
     size = 4 * 1024 * 1024
     with server.raw(timeout=30) as slow:
         # Ask for 40 MB and read nothing yet: the server pauses instead of buffering it all.
@@ -349,7 +349,7 @@ def slow_read(client: Any, total: int, chunk: int = 256 * 1024) -> int:
         data = client.sock.recv(chunk)
         assert data, f"the server closed after {received} of {total} bytes"
         received += len(data)
-        time.sleep(0.005)
+        time.sleep(0.02)
     return received
 
 
@@ -357,7 +357,7 @@ def test_a_slow_reader_outlasting_every_timeout_gets_the_whole_body(
     start_server: Any,
 ) -> None:
     size = 16 * 1024 * 1024
-    server = start_server(make_app(KEEP_ALIVE_TIMEOUT=0.2, RESPONSE_TIMEOUT=0.2))
+    server = start_server(make_app(KEEP_ALIVE_TIMEOUT=0.4, RESPONSE_TIMEOUT=0.4))
     with server.raw(timeout=30) as client:
         client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         client.send(b"GET /big/%d HTTP/1.1\r\nHost: t\r\n\r\n" % size)
@@ -369,7 +369,7 @@ def test_a_slow_reader_outlasting_every_timeout_gets_the_whole_body(
 
 
 def test_streamed_body_waits_for_a_slow_reader(start_server: Any) -> None:
-    app = make_app(RESPONSE_TIMEOUT=0.2)
+    app = make_app(RESPONSE_TIMEOUT=0.4)
 
     @app.get("/firehose")
     async def firehose(request: Request) -> Any:
