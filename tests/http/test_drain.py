@@ -178,6 +178,20 @@ def test_the_graceful_timeout_bounds_the_drain(start_server: Any, wait: Any) -> 
     assert app.ctx.events == ["before_server_stop", "after_server_stop"]
 
 
+def test_stop_is_idempotent_and_leaves_the_socket_to_its_owner(start_server: Any) -> None:
+    server = start_server(make_app())
+
+    async def stop_twice() -> None:
+        assert server.server is not None
+        await asyncio.gather(server.server.stop(1), server.server.stop(1))
+        await server.server.stop(1)
+
+    server.call(stop_twice())
+    assert server.server.closed
+    assert server.sock.fileno() != -1, "serve() must not close the caller's socket"
+    assert server.app.ctx.events == ["before_server_stop", "after_server_stop"]
+
+
 def test_unix_socket_serving_and_drain(tmp_path: Any) -> None:
     app = make_app()
     path = str(tmp_path / "hurtle.sock")
