@@ -7,6 +7,7 @@ import urllib.parse
 import uuid
 from typing import Any
 
+import msgspec
 import pytest
 
 from hurtle_http import HttpApp, Request, json
@@ -63,8 +64,6 @@ def test_request_attributes(start_server: Any) -> None:
         )
         response = raw.read_response()
         local_port = raw.sock.getsockname()[1]
-    import msgspec
-
     data = msgspec.json.decode(response.body)
     assert data == {
         "app": "req",
@@ -96,9 +95,7 @@ def test_token_from_authorization(start_server: Any, header: str | None, token: 
     try:
         headers = {"Authorization": header} if header else {}
         conn.request("GET", "/inspect/t", headers=headers)
-        import msgspec
-
-        assert msgspec.json.decode(conn.getresponse().read())["token"] == token
+            assert msgspec.json.decode(conn.getresponse().read())["token"] == token
     finally:
         conn.close()
 
@@ -159,9 +156,7 @@ def test_multipart_form_with_files(start_server: Any) -> None:
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         conn.request("POST", "/form", body=body, headers=headers)
         response = conn.getresponse()
-        import msgspec
-
-        assert msgspec.json.decode(response.read()) == {
+            assert msgspec.json.decode(response.read()) == {
             "form": {"title": ["Hello"]},
             "files": {
                 "upload": [["a.txt", "text/plain", "file one"], ["b.csv", "text/csv", "x,y\r\n1,2"]]
