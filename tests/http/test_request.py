@@ -95,7 +95,7 @@ def test_token_from_authorization(start_server: Any, header: str | None, token: 
     try:
         headers = {"Authorization": header} if header else {}
         conn.request("GET", "/inspect/t", headers=headers)
-            assert msgspec.json.decode(conn.getresponse().read())["token"] == token
+        assert msgspec.json.decode(conn.getresponse().read())["token"] == token
     finally:
         conn.close()
 
@@ -156,7 +156,7 @@ def test_multipart_form_with_files(start_server: Any) -> None:
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         conn.request("POST", "/form", body=body, headers=headers)
         response = conn.getresponse()
-            assert msgspec.json.decode(response.read()) == {
+        assert msgspec.json.decode(response.read()) == {
             "form": {"title": ["Hello"]},
             "files": {
                 "upload": [["a.txt", "text/plain", "file one"], ["b.csv", "text/csv", "x,y\r\n1,2"]]
