@@ -101,7 +101,7 @@ class WorkerManager:
         loop_factory: str | None = None,
         prefix: str = "Hurtle",
     ) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        if not _is_int(workers) or workers < 1:
             raise ValueError(f"Cannot serve with {workers!r} workers: at least 1 is needed")
         self.max_workers = max_workers if max_workers is not None else max(64, workers)
         if workers > self.max_workers:
@@ -162,7 +162,7 @@ class WorkerManager:
             restartable = transient
         if transient and not restartable:
             raise ValueError("Cannot create a transient worker that is not restartable")
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        if not _is_int(workers) or workers < 1:
             raise ValueError(f"A worker needs at least 1 process, got {workers!r}")
         worker = Worker(
             name=name,
@@ -313,9 +313,7 @@ class WorkerManager:
         It becomes the slot's current instance unless a live one holds the slot, in
         which case it starts beside it (the caller swaps them once it is ready).
         """
-        if slot.respawn_timer is not None:
-            slot.respawn_timer.cancel()
-            slot.respawn_timer = None
+        slot.cancel_respawn()
         slot.generations += 1
         if slot.generations > 1:
             slot.restart_at = datetime.now(timezone.utc)
@@ -493,9 +491,7 @@ class WorkerManager:
         """Stop every process gracefully, kill what outlives the timeout, reap them all."""
         self._shutting_down = True
         for slot in self._table.slots():
-            if slot.respawn_timer is not None:
-                slot.respawn_timer.cancel()
-                slot.respawn_timer = None
+            slot.cancel_respawn()
         live = self._table.live()
         if live:
             logger.info("Stopping %d process(es)", len(live))
@@ -651,7 +647,7 @@ class WorkerManager:
         returns once new workers are ready and removed ones have exited.
         """
         self._require_running()
-        if isinstance(replicas, bool) or not isinstance(replicas, int):
+        if not _is_int(replicas):
             raise CommandError(f"The number of workers must be an integer, got {replicas!r}")
         if not 1 <= replicas <= self.max_workers:
             raise CommandError(
@@ -695,9 +691,7 @@ class WorkerManager:
             for worker in reversed(servers[replicas:]):  # the newest go first
                 del self._table.workers[worker.name]
                 for slot in worker.slots:
-                    if slot.respawn_timer is not None:
-                        slot.respawn_timer.cancel()
-                        slot.respawn_timer = None
+                    slot.cancel_respawn()
                     self._retire(slot)
                     stopping.extend(slot.retiring)
             self._changed()
@@ -819,6 +813,11 @@ class WorkerManager:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _is_int(value: object) -> bool:
+    """Whether ``value`` is an int and not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 async def _log_errors(coro: Any) -> None:

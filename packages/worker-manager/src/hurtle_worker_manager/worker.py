@@ -63,6 +63,12 @@ class Slot:
         """Instances whose OS process may still run."""
         return [instance for instance in self.instances() if instance.alive]
 
+    def cancel_respawn(self) -> None:
+        """Drop a pending respawn, if any."""
+        if self.respawn_timer is not None:
+            self.respawn_timer.cancel()
+            self.respawn_timer = None
+
     def display_state(self) -> ProcessState:
         """The slot's state when it has no current instance."""
         if self.respawn_timer is not None:
