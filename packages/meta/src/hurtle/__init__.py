@@ -1,5 +1,93 @@
-"""The Hurtle meta-package of Hurtle (work in progress)."""
+"""Hurtle: a fast Python HTTP server with a production-grade worker manager and inspector.
+
+``Hurtle`` is a hurtle-http application that ``run()`` serves with N worker processes
+under a ``WorkerManager``, with an optional inspector. The rest of the public API is
+re-exported from hurtle-http (requests, responses, exceptions) and from the worker
+manager (``WorkerManager`` for ``THRESHOLD``, ``SharedContext``)::
+
+    from hurtle import Hurtle, Request, json
+
+    app = Hurtle("hello")
+
+    @app.get("/")
+    async def hello(request: Request):
+        return json({"hello": "world"})
+
+    if __name__ == "__main__":
+        app.run(workers=2)
+"""
+
+from hurtle_http import (
+    BadRequest,
+    Config,
+    ConfigError,
+    File,
+    Forbidden,
+    Headers,
+    HTTPException,
+    HTTPResponse,
+    HurtleHttpError,
+    InternalServerError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Request,
+    RequestStats,
+    RequestTimeout,
+    Response,
+    ServerError,
+    ServiceUnavailable,
+    Unauthorized,
+    empty,
+    file,
+    html,
+    json,
+    raw,
+    redirect,
+    stream,
+    text,
+)
+from hurtle_worker_manager import SharedContext, WorkerManager
 
 from hurtle.__about__ import __version__
+from hurtle.app import Hurtle
+from hurtle.config import HurtleConfig
+from hurtle.errors import HurtleError, StartupFailed
 
-__all__ = ["__version__"]
+__all__ = [
+    "BadRequest",
+    "Config",
+    "ConfigError",
+    "File",
+    "Forbidden",
+    "HTTPException",
+    "HTTPResponse",
+    "Headers",
+    "Hurtle",
+    "HurtleConfig",
+    "HurtleError",
+    "HurtleHttpError",
+    "InternalServerError",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "Request",
+    "RequestStats",
+    "RequestTimeout",
+    "Response",
+    "ServerError",
+    "ServiceUnavailable",
+    "SharedContext",
+    "StartupFailed",
+    "Unauthorized",
+    "WorkerManager",
+    "__version__",
+    "empty",
+    "file",
+    "html",
+    "json",
+    "raw",
+    "redirect",
+    "stream",
+    "text",
+]

@@ -1,0 +1,221 @@
+"""``Hurtle``: the hurtle-http application run by the worker manager, with an inspector."""
+
+from __future__ import annotations
+
+import os
+import ssl as _ssl
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from hurtle_http import Config, HttpApp
+from hurtle_http.listeners import SERVER_EVENTS
+from hurtle_worker_manager import Multiplexer, SharedContext, WorkerManager, get_multiplexer
+from hurtle_worker_manager.errors import WorkerManagerError
+
+from hurtle import loader
+from hurtle.config import HurtleConfig
+from hurtle.errors import HurtleError
+
+if TYPE_CHECKING:
+    from hurtle.options import RunOptions
+
+__all__ = ["MAIN_PROCESS_EVENTS", "Hurtle"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAIN_PROCESS_EVENTS: tuple[str, ...] = (
+    "main_process_start",
+    "main_process_ready",
+    "main_process_stop",
+)
+
+
+class Hurtle(HttpApp):
+    """An HTTP application served by N worker processes under a ``WorkerManager``.
+
+    ``inspector=True`` (or ``config.INSPECTOR``) also runs the inspector;
+    ``inspector_class`` is an ``Inspector`` subclass (or its import path) with custom
+    commands. Create the app at module level: under the ``spawn`` start method every
+    worker imports the module that creates it.
+    """
+
+    listener_events: ClassVar[tuple[str, ...]] = (*MAIN_PROCESS_EVENTS, *SERVER_EVENTS)
+    config_class: ClassVar[type[Config]] = HurtleConfig
+    start_method: ClassVar[str] = "spawn"
+    """How worker processes start: ``"spawn"`` (default) or ``"fork"``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        config: Config | None = None,
+        inspector: bool | None = None,
+        inspector_class: type[Any] | str = "hurtle_inspector:Inspector",
+    ) -> None:
+        super().__init__(name, config=config)
+        if not isinstance(self.config, HurtleConfig):
+            self.config.register_defaults(HurtleConfig.DEFAULTS)
+        if inspector is not None:
+            self.config.INSPECTOR = inspector
+        self.inspector_class = inspector_class
+        self.shared_ctx = _closed_shared_context()
+        self._manager: WorkerManager | None = None
+        self._multiplexer: Multiplexer | None = None
+        self.module = _caller_module()
+        """The module that created the app: workers import it to find the app again."""
+        loader.register(self)
+
+    # Listeners of the main process -------------------------------------------------------
+
+    def main_process_start(self, func: F) -> F:
+        """Decorator: run ``func(app)`` in the main process before anything starts.
+
+        This is the only place to set ``app.shared_ctx`` objects.
+        """
+        self.register_listener(func, "main_process_start")
+        return func
+
+    def main_process_ready(self, func: F) -> F:
+        """Decorator: run ``func(app)`` once the manager exists (``app.manager.manage``)."""
+        self.register_listener(func, "main_process_ready")
+        return func
+
+    def main_process_stop(self, func: F) -> F:
+        """Decorator: run ``func(app)`` in the main process after every worker stopped."""
+        self.register_listener(func, "main_process_stop")
+        return func
+
+    # Handles on the process system ------------------------------------------------------
+
+    @property
+    def multiplexer(self) -> Multiplexer:
+        """This process's handle on the manager (in workers and managed processes)."""
+        if self._multiplexer is not None:
+            return self._multiplexer
+        try:
+            return get_multiplexer()
+        except WorkerManagerError:
+            raise HurtleError(
+                "app.multiplexer (app.m) exists only in the processes the worker manager "
+                "starts (server workers, managed processes); in the main process use "
+                "app.manager, and in single-process mode there is neither"
+            ) from None
+
+    m = multiplexer
+
+    @property
+    def manager(self) -> WorkerManager:
+        """The ``WorkerManager`` (main process only, from ``main_process_ready`` on)."""
+        if self._manager is None:
+            raise HurtleError(
+                "app.manager exists only in the main process, from main_process_ready on "
+                "(register custom processes there); in a worker use app.m instead"
+            )
+        return self._manager
+
+    # Running ------------------------------------------------------------------------------
+
+    def run(  # type: ignore[override]
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        workers: int = 1,
+        fast: bool = False,
+        single_process: bool = False,
+        auto_reload: bool | None = None,
+        dev: bool = False,
+        reload_dirs: str | Sequence[str] | None = None,
+        access_log: bool | None = None,
+        debug: bool | None = None,
+        ssl: _ssl.SSLContext | Mapping[str, str] | None = None,
+        inspector: bool | None = None,
+        factory: str | None = None,
+        backlog: int | None = None,
+    ) -> None:
+        """Serve the app until SIGINT/SIGTERM (or ``app.m.terminate()``), then drain.
+
+        ``workers`` server processes (``fast``: one per CPU) share one socket bound
+        here. ``dev`` means ``debug`` and ``auto_reload``. ``single_process`` serves in
+        this process with no manager. ``ssl`` is ``{"cert": path, "key": path}`` (or
+        an ``SSLContext`` with the fork start method). ``factory`` is the import path of
+        the factory that built this app, for workers started with ``spawn``.
+        A failed start logs one message and exits with status 1.
+        """
+        from hurtle.options import resolve_options
+        from hurtle.runner import run_app
+
+        _refuse_nested_run(self)
+        options = resolve_options(
+            self,
+            host=host,
+            port=port,
+            workers=workers,
+            fast=fast,
+            single_process=single_process,
+            auto_reload=auto_reload,
+            dev=dev,
+            reload_dirs=reload_dirs,
+            access_log=access_log,
+            debug=debug,
+            ssl=ssl,
+            inspector=inspector,
+            factory=factory,
+            backlog=backlog,
+        )
+        run_app(self, options)
+
+    def _serve_single(self, options: RunOptions) -> None:
+        """Single-process mode: hurtle-http's own ``run`` in this process."""
+        HttpApp.run(
+            self,
+            options.host,
+            options.port,
+            ssl=options.ssl,
+            debug=options.debug,
+            access_log=options.access_log,
+            backlog=options.backlog,
+        )
+
+    # Wiring used by the main process and the workers ------------------------------------
+
+    def _open_shared_context(self) -> None:
+        self.shared_ctx = SharedContext()
+
+    def _attach_manager(self, manager: WorkerManager | None) -> None:
+        self._manager = manager
+
+    def _enter_worker(self, multiplexer: Multiplexer) -> None:
+        self._multiplexer = multiplexer
+        self.shared_ctx = multiplexer.shared_ctx
+
+
+def _closed_shared_context() -> SharedContext:
+    context = SharedContext()
+    context.lock()
+    return context
+
+
+def _caller_module() -> str:
+    """The ``__name__`` of the module that called ``Hurtle(...)``."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("hurtle."):
+        frame = frame.f_back  # type: ignore[assignment]
+    return str(frame.f_globals.get("__name__", "__main__")) if frame else "__main__"
+
+
+def _refuse_nested_run(app: Hurtle) -> None:
+    """``app.run()`` reached while a spawned worker re-executes the user's script."""
+    frame = sys._getframe(2)
+    if frame.f_globals.get("__name__") != "__mp_main__" and not os.environ.get(
+        "HURTLE_WORKER_NAME"
+    ):
+        return
+    message = (
+        f"app.run() of {app.name!r} was called inside a worker process: under the spawn "
+        "start method every worker runs your script again, so the code that starts the "
+        'server must be under `if __name__ == "__main__":`'
+    )
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(1)
