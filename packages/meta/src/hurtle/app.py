@@ -61,6 +61,7 @@ class Hurtle(HttpApp):
         self.inspector_class = inspector_class
         self.shared_ctx = _closed_shared_context()
         self._manager: WorkerManager | None = None
+        self._manager_pid = 0
         self._multiplexer: Multiplexer | None = None
         self.module = _caller_module()
         """The module that created the app: workers import it to find the app again."""
@@ -107,7 +108,7 @@ class Hurtle(HttpApp):
     @property
     def manager(self) -> WorkerManager:
         """The ``WorkerManager`` (main process only, from ``main_process_ready`` on)."""
-        if self._manager is None:
+        if self._manager is None or self._manager_pid != os.getpid():
             raise HurtleError(
                 "app.manager exists only in the main process, from main_process_ready on "
                 "(register custom processes there); in a worker use app.m instead"
@@ -185,9 +186,11 @@ class Hurtle(HttpApp):
 
     def _attach_manager(self, manager: WorkerManager | None) -> None:
         self._manager = manager
+        self._manager_pid = os.getpid()
 
     def _enter_worker(self, multiplexer: Multiplexer) -> None:
         self._multiplexer = multiplexer
+        self._manager = None
         self.shared_ctx = multiplexer.shared_ctx
 
 

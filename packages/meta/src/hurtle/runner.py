@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import pickle
 import platform
 import socket
@@ -71,6 +72,7 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
     if options.auto_reload and start_method != "spawn":
         logger.info("Auto-reload starts workers with spawn, so that they import the new code")
         start_method = "spawn"
+    _use_start_method(start_method)
     sockets: list[socket.socket] = []
     try:
         app._open_shared_context()
@@ -119,6 +121,19 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         app._attach_manager(None)
         for sock in sockets:
             sock.close()
+
+
+def _use_start_method(method: str) -> None:
+    """Make ``method`` multiprocessing's default, so shared_ctx objects match the workers."""
+    current = multiprocessing.get_start_method(allow_none=True)
+    if current is None:
+        multiprocessing.set_start_method(method)
+    elif current != method:
+        raise StartupFailed(
+            f"multiprocessing's start method is already {current!r} but the workers start "
+            f"with {method!r}: objects in shared_ctx would not work across them. Set "
+            f"Hurtle.start_method = {current!r}, or do not call set_start_method yourself"
+        )
 
 
 async def _dispatch(app: Hurtle, event: str) -> None:

@@ -1,0 +1,222 @@
+"""Run a Hurtle app script as a real main process and talk to it over real sockets.
+
+``served(script, *args)`` starts ``python <script> --port 0 <args>``, waits for the
+"serving on http://host:port" line, and on exit stops the main process by its pid with
+SIGTERM, then fails the test if any of its children is still alive (killing them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+APPS = Path(__file__).resolve().parent.parent / "apps"
+SERVING = re.compile(r"serving on (https?)://([\d.]+):(\d+)")
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str) -> Any:
+    """Poll ``predicate`` until truthy; fail with ``what`` (a callable gives the state seen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def marked(mark: str) -> set[int]:
+    """Live processes whose environment carries ``HURTLE_TEST_MARK=<mark>``."""
+    needle = f"HURTLE_TEST_MARK={mark}".encode()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if needle in environ.read().split(b"\0") and alive(int(entry)):
+                    found.add(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def children_of(pid: int) -> set[int]:
+    """The live direct children of ``pid``."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(entry))
+    return found
+
+
+class Server:
+    """A running app: its main process, log, address and an HTTP client."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, mark: str) -> None:
+        self.process = process
+        self.mark = mark
+        self.log_path = log_path
+        self.host = ""
+        self.port = 0
+        self.seen_children: set[int] = set()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_log(self, pattern: str, *, timeout: float = 20.0) -> re.Match[str]:
+        """Wait for a log line matching ``pattern``; fail showing the log."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            match = regex.search(self.log())
+            if match:
+                return match
+            if self.process.poll() is not None and not regex.search(self.log()):
+                pytest.fail(f"the app exited ({self.process.returncode}) before {pattern!r}:\n"
+                            + self.log()[-4000:])
+            if time.monotonic() > deadline:
+                pytest.fail(f"no log line {pattern!r} after {timeout} s:\n{self.log()[-4000:]}")
+            time.sleep(0.05)
+
+    def request(
+        self, path: str, *, method: str = "GET", body: bytes | None = None, timeout: float = 10.0
+    ) -> tuple[int, bytes]:
+        """One request on a fresh connection; returns (status, body)."""
+        self.seen_children |= children_of(self.pid)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers={"Connection": "close"})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def get_json(self, path: str) -> Any:
+        status, body = self.request(path)
+        assert status == 200, f"GET {path} → {status}: {body[:500]!r}"
+        return json.loads(body)
+
+    def acked_servers(self) -> dict[str, Any]:
+        """Server entries that are ACKED (from a worker's own view of the state)."""
+        workers = self.get_json("/workers")
+        return {
+            name: entry
+            for name, entry in workers.items()
+            if entry.get("server") and entry.get("state") == "ACKED" and "#" not in name
+        }
+
+    def stop(self, sig: int = signal.SIGTERM, *, timeout: float = 30.0) -> int:
+        """Signal the main process, wait for it; fail if a child outlives it."""
+        self.seen_children |= children_of(self.pid)
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            pytest.fail(f"the main process did not stop within {timeout} s:\n{self.log()[-3000:]}")
+        survivors = wait_for_exit(self.seen_children | marked(self.mark), timeout=5)
+        if survivors:
+            for pid in survivors:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            pytest.fail(f"processes {sorted(survivors)} outlived the main process")
+        return code
+
+
+def wait_for_exit(pids: set[int], *, timeout: float) -> set[int]:
+    """Wait until none of ``pids`` is alive; return the survivors."""
+    deadline = time.monotonic() + timeout
+    while True:
+        survivors = {pid for pid in pids if alive(pid)}
+        if not survivors or time.monotonic() > deadline:
+            return survivors
+        time.sleep(0.05)
+
+
+def start(script: str, *args: str, tmp_path: Path, env: dict[str, str] | None = None,
+          cwd: Path | None = None) -> Server:
+    """Start ``python <script> args`` with its output in a log file under ``tmp_path``."""
+    log_path = tmp_path / f"{Path(script).stem}.{time.monotonic_ns()}.log"
+    path = script if os.path.isabs(script) else str(APPS / script)
+    mark = uuid.uuid4().hex
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "HURTLE_TEST_MARK": mark, **(env or {})}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, path, *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=str(cwd or tmp_path),
+        )
+    return Server(process, log_path, mark)
+
+
+@contextlib.contextmanager
+def served(
+    script: str, *args: str, tmp_path: Path, env: dict[str, str] | None = None,
+    cwd: Path | None = None, ready: bool = True,
+) -> Iterator[Server]:
+    """A running app (listening, and with every server acked when ``ready``)."""
+    server = start(script, "--port", "0", *args, tmp_path=tmp_path, env=env, cwd=cwd)
+    try:
+        match = server.wait_log(SERVING.pattern)
+        server.host, server.port = match.group(2), int(match.group(3))
+        if ready:
+            server.wait_log(r"Hurtle-Main ready")
+        yield server
+    finally:
+        server.stop()
+
+
+def run_to_exit(script: str, *args: str, tmp_path: Path, env: dict[str, str] | None = None,
+                timeout: float = 40.0) -> tuple[int, str, Server]:
+    """Run an app that is expected to exit by itself; returns (exit code, log, server)."""
+    server = start(script, *args, tmp_path=tmp_path, env=env)
+    try:
+        code = server.process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        server.stop(signal.SIGKILL)
+        pytest.fail(f"the app did not exit within {timeout} s:\n{server.log()[-3000:]}")
+    survivors = wait_for_exit(marked(server.mark), timeout=5)
+    for pid in survivors:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"processes {sorted(survivors)} outlived the main process"
+    return code, server.log(), server

@@ -1,0 +1,162 @@
+"""A Hurtle app under the worker manager: workers, multiplexer, restarts, scaling, faults."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from meta_helpers import served, wait_until
+
+START_METHODS = ["spawn", "fork"]
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_every_worker_answers_and_reports_its_counters(tmp_path: Path, start_method: str) -> None:
+    with served("full.py", "--workers", "3", "--start-method", start_method,
+                tmp_path=tmp_path, env={"HURTLE_STATS_REPORT_INTERVAL": "0.1"}) as server:
+        names: set[str] = set()
+
+        def all_answered() -> bool:
+            names.add(server.get_json("/")["name"])
+            return len(names) == 3
+
+        wait_until(all_answered, what=f"answers from 3 workers (saw {names})")
+        assert names == {"Hurtle-Server-0-0", "Hurtle-Server-1-0", "Hurtle-Server-2-0"}
+
+        def counted() -> dict[str, object] | None:
+            entries = server.acked_servers()
+            served_total = sum(e.get("http", {}).get("served", 0) for e in entries.values())
+            return entries if served_total >= 3 and len(entries) == 3 else None
+
+        entries = wait_until(counted, what="request counters in the worker state")
+        for name, entry in entries.items():
+            assert entry["serving"] is True, name
+            assert set(entry["http"]) >= {"served", "in_flight"}, entry
+            assert entry["pid"] > 0 and entry["generation"] == 1
+        state = server.get_json("/state")
+        assert state["server"] is True and state["state"] == "ACKED"
+        assert "Hurtle-Main" in server.get_json("/workers")
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_zero_downtime_restart_from_a_handler_loses_no_request(
+    tmp_path: Path, start_method: str
+) -> None:
+    with served("full.py", "--start-method", start_method, tmp_path=tmp_path) as server:
+        before = {name: e["pid"] for name, e in server.acked_servers().items()}
+        failures: list[str] = []
+        answered = 0
+        stop = threading.Event()
+
+        def hammer() -> None:
+            nonlocal answered
+            while not stop.is_set():
+                try:
+                    status, body = server.request("/")
+                except OSError as exc:
+                    failures.append(repr(exc))
+                    continue
+                if status != 200:
+                    failures.append(f"{status} {body[:200]!r}")
+                answered += 1
+
+        client = threading.Thread(target=hammer)
+        client.start()
+        try:
+            status, body = server.request("/restart")
+            assert (status, body) == (200, b"restarting")
+
+            def replaced() -> dict[str, object] | None:
+                now = server.acked_servers()
+                fresh = all(
+                    e["generation"] == 2 and e["pid"] != before[name] for name, e in now.items()
+                )
+                return now if len(now) == 2 and fresh else None
+
+            wait_until(replaced, what="both workers replaced by generation 2")
+        finally:
+            stop.set()
+            client.join()
+        assert failures == [], f"{len(failures)} of {answered} requests failed: {failures[:5]}"
+        assert answered > 0
+
+
+def test_scale_from_a_handler(tmp_path: Path) -> None:
+    with served("full.py", "--start-method", "fork", tmp_path=tmp_path) as server:
+        result = server.get_json("/scale/3")
+        assert result["replicas"] == 3
+        assert len(result["workers"]) == 3
+        wait_until(lambda: len(server.acked_servers()) == 3, what="3 acked workers")
+        status, body = server.request("/scale/0")
+        assert status == 500  # refused by the multiplexer; the server keeps serving
+        assert len(server.acked_servers()) == 3
+        server.get_json("/scale/1")
+        wait_until(lambda: len(server.acked_servers()) == 1, what="1 acked worker")
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_shared_context_reaches_every_worker_and_custom_processes(
+    tmp_path: Path, start_method: str
+) -> None:
+    jobs = tmp_path / "jobs.txt"
+    with served("full.py", "--start-method", start_method, tmp_path=tmp_path,
+                env={"CONSUMER_FILE": str(jobs)}) as server:
+        pids: set[int] = set()
+        values: list[int] = []
+
+        def both_counted() -> bool:
+            answer = server.get_json("/count")
+            pids.add(answer["pid"])
+            values.append(answer["value"])
+            return len(pids) == 2
+
+        wait_until(both_counted, what="both workers incrementing the shared Value")
+        assert values == list(range(1, len(values) + 1)), "one counter shared by every worker"
+        consumer = server.get_json("/workers")["Hurtle-Consumer-0"]
+        assert consumer["server"] is False and consumer["state"] == "STARTED"
+        for n in range(3):
+            assert server.request(f"/job/j{n}") == (200, b"queued")
+        wait_until(lambda: jobs.exists() and len(jobs.read_text().splitlines()) == 3,
+                   what="the custom process consuming 3 jobs from the shared Queue")
+        assert {line.split()[0] for line in jobs.read_text().splitlines()} == {"j0", "j1", "j2"}
+
+
+def test_a_crashed_worker_is_respawned_while_the_other_serves(tmp_path: Path) -> None:
+    with served("full.py", tmp_path=tmp_path) as server:
+        before = {name: e["pid"] for name, e in server.acked_servers().items()}
+        with pytest.raises(OSError):
+            server.request("/crash")
+        for _ in range(5):
+            assert server.request("/")[0] == 200
+
+        def respawned() -> bool:
+            now = server.acked_servers()
+            return len(now) == 2 and set(e["pid"] for e in now.values()) != set(before.values())
+
+        wait_until(respawned, what="the crashed worker respawned")
+        assert "died unexpectedly" in server.log()
+
+
+def test_a_hung_worker_is_replaced_and_its_stack_logged(tmp_path: Path) -> None:
+    env = {"HURTLE_HEARTBEAT_TIMEOUT": "2"}
+    with served("full.py", "--start-method", "fork", tmp_path=tmp_path, env=env) as server:
+        before = {e["pid"] for e in server.acked_servers().values()}
+        with pytest.raises(OSError):
+            server.request("/hang", timeout=30)
+        for _ in range(5):
+            assert server.request("/")[0] == 200
+
+        def replaced() -> bool:
+            now = server.acked_servers()
+            return len(now) == 2 and {e["pid"] for e in now.values()} != before
+
+        wait_until(replaced, timeout=30, what="the hung worker replaced")
+        assert "time.sleep(3600)" in server.log() or "in hang" in server.log()
+
+
+def test_manager_is_refused_in_a_worker(tmp_path: Path) -> None:
+    with served("full.py", "--workers", "1", "--start-method", "fork", tmp_path=tmp_path) as s:
+        status, body = s.request("/manager")
+        assert status == 500
+        assert b"app.manager exists only in the main process" in body
