@@ -17,8 +17,11 @@ from pathlib import Path
 
 from hurtle import Hurtle, Request, WorkerManager, json, text
 
-if os.environ.get("FAIL_IMPORT_IN_WORKER") and multiprocessing.parent_process() is not None:
+if os.environ.get("FAIL_IMPORT_IN_WORKER") and __name__ != "__main__":
     raise ImportError("cannot import name 'flaky' from 'nowhere' (a failure in the workers only)")
+
+if os.environ.get("SLOW_START") and __name__ != "__main__":
+    time.sleep(float(os.environ["SLOW_START"]))  # a slow global scope in the workers
 
 app = Hurtle("full")
 OPTIONS = {
