@@ -95,6 +95,10 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
+    def children(self) -> set[int]:
+        """The live child processes of the main process."""
+        return children_of(self.pid)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

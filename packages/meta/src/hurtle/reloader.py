@@ -16,7 +16,6 @@ import sys
 import sysconfig
 import threading
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from hurtle_worker_manager import CommandError, get_multiplexer
 from hurtle_worker_manager.messages import RestartCommand
@@ -87,13 +86,16 @@ def changes(before: Snapshot, after: Snapshot) -> list[str]:
     )
 
 
-def watch(files: list[str], dirs: list[str], interval: float) -> None:
-    """Poll ``files`` and ``dirs`` every ``interval`` seconds until the manager stops us."""
+def watch(files: list[str], dirs: list[str], interval: float, baseline: Snapshot) -> None:
+    """Poll ``files`` and ``dirs`` every ``interval`` seconds until the manager stops us.
+
+    ``baseline`` is the scan the main process made when it started, so that an edit made
+    while the processes start is not missed.
+    """
     multiplexer = get_multiplexer()
     stopping = threading.Event()
     multiplexer.on_stop(stopping.set)
-    dirs = [str(Path(d).resolve()) for d in dirs]
-    before = scan(files, dirs)
+    before = baseline
     logger.info(
         "Watching %d file(s)%s for changes",
         len(files),

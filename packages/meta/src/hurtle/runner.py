@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import pickle
 import platform
 import socket
@@ -195,13 +196,16 @@ def _config_snapshot(app: Hurtle) -> dict[str, Any]:
 
 
 def _register_reloader(app: Hurtle, manager: WorkerManager, options: RunOptions) -> None:
+    files = reloader.source_files()
+    dirs = [os.path.realpath(directory) for directory in options.reload_dirs]
     manager.manage(
         "Reloader",
         reloader.watch,
         {
-            "files": reloader.source_files(),
-            "dirs": list(options.reload_dirs),
+            "files": files,
+            "dirs": dirs,
             "interval": float(app.config.RELOAD_INTERVAL),
+            "baseline": reloader.scan(files, dirs),
         },
         transient=False,
         restartable=False,
