@@ -98,7 +98,9 @@ def test_main_process_listeners_register_and_unknown_events_are_refused() -> Non
         ({"ssl": {"cert": "c.pem"}}, "ssl needs both paths"),
     ],
 )
-def test_run_refuses_bad_combinations_before_starting(kwargs: dict[str, object], message: str) -> None:
+def test_run_refuses_bad_combinations_before_starting(
+    kwargs: dict[str, object], message: str
+) -> None:
     app = Hurtle("refused")
     with pytest.raises(HurtleError, match=message):
         app.run(**kwargs)  # type: ignore[arg-type]

@@ -12,8 +12,15 @@ from meta_helpers import APPS, served, wait_until
 
 def test_single_process_serves_without_manager_or_main_listeners(tmp_path: Path) -> None:
     events_file = tmp_path / "events.txt"
-    with served("full.py", "--single-process", "--workers", "1", tmp_path=tmp_path,
-                env={"EVENTS_FILE": str(events_file)}, ready=False) as server:
+    with served(
+        "full.py",
+        "--single-process",
+        "--workers",
+        "1",
+        tmp_path=tmp_path,
+        env={"EVENTS_FILE": str(events_file)},
+        ready=False,
+    ) as server:
         status, body = server.request("/")
         assert status == 500  # app.m does not exist without a manager
         status, body = server.request("/manager")

@@ -18,8 +18,13 @@ def read_events(path: Path) -> list[tuple[str, int]]:
 @pytest.mark.parametrize("start_method", ["spawn", "fork"])
 def test_listeners_run_in_the_reference_order(tmp_path: Path, start_method: str) -> None:
     events_file = tmp_path / "events.txt"
-    with served("full.py", "--start-method", start_method, tmp_path=tmp_path,
-                env={"EVENTS_FILE": str(events_file)}) as server:
+    with served(
+        "full.py",
+        "--start-method",
+        start_method,
+        tmp_path=tmp_path,
+        env={"EVENTS_FILE": str(events_file)},
+    ) as server:
         main_pid = server.pid
         assert server.request("/")[0] == 200
     events = read_events(events_file)
@@ -48,8 +53,9 @@ def test_a_port_in_use_is_one_message_and_exit_1(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code, log, _ = run_to_exit("full.py", "--port", str(port), tmp_path=tmp_path,
-                                   env={"EVENTS_FILE": str(events_file)})
+        code, log, _ = run_to_exit(
+            "full.py", "--port", str(port), tmp_path=tmp_path, env={"EVENTS_FILE": str(events_file)}
+        )
     assert code == 1, log
     assert f"address 127.0.0.1:{port} is already in use" in log
     assert "Traceback" not in log
@@ -66,8 +72,13 @@ def test_a_script_without_the_main_guard_is_told_to_add_it(tmp_path: Path) -> No
 @pytest.mark.parametrize("event", ["main_process_start", "main_process_ready"])
 def test_a_failing_main_listener_stops_the_start(tmp_path: Path, event: str) -> None:
     events_file = tmp_path / "events.txt"
-    code, log, _ = run_to_exit("full.py", "--port", "0", tmp_path=tmp_path,
-                               env={"EVENTS_FILE": str(events_file), "FAIL_AT": event})
+    code, log, _ = run_to_exit(
+        "full.py",
+        "--port",
+        "0",
+        tmp_path=tmp_path,
+        env={"EVENTS_FILE": str(events_file), "FAIL_AT": event},
+    )
     assert code == 1, log
     assert f"a {event} listener failed: RuntimeError: listener {event} failed on purpose" in log
     events = [e for e, _ in read_events(events_file)]
@@ -78,7 +89,12 @@ def test_a_failing_main_listener_stops_the_start(tmp_path: Path, event: str) -> 
 @pytest.mark.parametrize("start_method", ["spawn", "fork"])
 def test_a_failing_worker_listener_names_the_process(tmp_path: Path, start_method: str) -> None:
     code, log, _ = run_to_exit(
-        "full.py", "--port", "0", "--start-method", start_method, tmp_path=tmp_path,
+        "full.py",
+        "--port",
+        "0",
+        "--start-method",
+        start_method,
+        tmp_path=tmp_path,
         env={"FAIL_AT": "before_server_start"},
     )
     assert code == 1, log
@@ -87,8 +103,9 @@ def test_a_failing_worker_listener_names_the_process(tmp_path: Path, start_metho
 
 
 def test_an_import_error_in_the_workers_is_a_startup_error(tmp_path: Path) -> None:
-    code, log, _ = run_to_exit("full.py", "--port", "0", tmp_path=tmp_path,
-                               env={"FAIL_IMPORT_IN_WORKER": "1"})
+    code, log, _ = run_to_exit(
+        "full.py", "--port", "0", tmp_path=tmp_path, env={"FAIL_IMPORT_IN_WORKER": "1"}
+    )
     assert code == 1, log
     assert "could not start: Hurtle-Server-" in log
     assert "cannot import name 'flaky'" in log
@@ -96,7 +113,12 @@ def test_an_import_error_in_the_workers_is_a_startup_error(tmp_path: Path) -> No
 
 def test_the_ack_threshold_is_honoured(tmp_path: Path) -> None:
     code, log, _ = run_to_exit(
-        "full.py", "--port", "0", "--threshold", "3", tmp_path=tmp_path,
+        "full.py",
+        "--port",
+        "0",
+        "--threshold",
+        "3",
+        tmp_path=tmp_path,
         env={"SLOW_START": "2"},
     )
     assert code == 1, log

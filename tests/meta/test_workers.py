@@ -13,8 +13,15 @@ START_METHODS = ["spawn", "fork"]
 
 @pytest.mark.parametrize("start_method", START_METHODS)
 def test_every_worker_answers_and_reports_its_counters(tmp_path: Path, start_method: str) -> None:
-    with served("full.py", "--workers", "3", "--start-method", start_method,
-                tmp_path=tmp_path, env={"HURTLE_STATS_REPORT_INTERVAL": "0.1"}) as server:
+    with served(
+        "full.py",
+        "--workers",
+        "3",
+        "--start-method",
+        start_method,
+        tmp_path=tmp_path,
+        env={"HURTLE_STATS_REPORT_INTERVAL": "0.1"},
+    ) as server:
         names: set[str] = set()
 
         def all_answered() -> bool:
@@ -88,7 +95,7 @@ def test_scale_from_a_handler(tmp_path: Path) -> None:
         assert result["replicas"] == 3
         assert len(result["workers"]) == 3
         wait_until(lambda: len(server.acked_servers()) == 3, what="3 acked workers")
-        status, body = server.request("/scale/0")
+        status, _body = server.request("/scale/0")
         assert status == 500  # refused by the multiplexer; the server keeps serving
         assert len(server.acked_servers()) == 3
         server.get_json("/scale/1")
@@ -100,8 +107,13 @@ def test_shared_context_reaches_every_worker_and_custom_processes(
     tmp_path: Path, start_method: str
 ) -> None:
     jobs = tmp_path / "jobs.txt"
-    with served("full.py", "--start-method", start_method, tmp_path=tmp_path,
-                env={"CONSUMER_FILE": str(jobs)}) as server:
+    with served(
+        "full.py",
+        "--start-method",
+        start_method,
+        tmp_path=tmp_path,
+        env={"CONSUMER_FILE": str(jobs)},
+    ) as server:
         pids: set[int] = set()
         values: list[int] = []
 
@@ -117,8 +129,10 @@ def test_shared_context_reaches_every_worker_and_custom_processes(
         assert consumer["server"] is False and consumer["state"] == "STARTED"
         for n in range(3):
             assert server.request(f"/job/j{n}") == (200, b"queued")
-        wait_until(lambda: jobs.exists() and len(jobs.read_text().splitlines()) == 3,
-                   what="the custom process consuming 3 jobs from the shared Queue")
+        wait_until(
+            lambda: jobs.exists() and len(jobs.read_text().splitlines()) == 3,
+            what="the custom process consuming 3 jobs from the shared Queue",
+        )
         assert {line.split()[0] for line in jobs.read_text().splitlines()} == {"j0", "j1", "j2"}
 
 
@@ -132,7 +146,7 @@ def test_a_crashed_worker_is_respawned_while_the_other_serves(tmp_path: Path) ->
 
         def respawned() -> bool:
             now = server.acked_servers()
-            return len(now) == 2 and set(e["pid"] for e in now.values()) != set(before.values())
+            return len(now) == 2 and {e["pid"] for e in now.values()} != set(before.values())
 
         wait_until(respawned, what="the crashed worker respawned")
         assert "died unexpectedly" in server.log()

@@ -13,7 +13,6 @@ import os
 import queue
 import sys
 import time
-from pathlib import Path
 
 from hurtle import Hurtle, Request, WorkerManager, json, text
 
@@ -38,7 +37,7 @@ def record(event: str) -> None:
         raise RuntimeError(f"listener {event} failed on purpose")
 
 
-def make_listener(event: str):  # noqa: ANN201 - a listener taking (app) or (app, loop)
+def make_listener(event: str):
     if event.startswith("after"):
 
         async def listener(app: Hurtle, loop: object) -> None:
@@ -134,7 +133,7 @@ async def crash(request: Request):
 
 @app.get("/hang")
 async def hang(request: Request):
-    time.sleep(3600)  # blocks the event loop: heartbeats stop
+    time.sleep(3600)  # noqa: ASYNC251 - blocks the event loop on purpose: heartbeats stop
     return text("unreachable")
 
 

@@ -111,8 +111,10 @@ class Server:
             if match:
                 return match
             if self.process.poll() is not None and not regex.search(self.log()):
-                pytest.fail(f"the app exited ({self.process.returncode}) before {pattern!r}:\n"
-                            + self.log()[-4000:])
+                pytest.fail(
+                    f"the app exited ({self.process.returncode}) before {pattern!r}:\n"
+                    + self.log()[-4000:]
+                )
             if time.monotonic() > deadline:
                 pytest.fail(f"no log line {pattern!r} after {timeout} s:\n{self.log()[-4000:]}")
             time.sleep(0.05)
@@ -174,8 +176,13 @@ def wait_for_exit(pids: set[int], *, timeout: float) -> set[int]:
         time.sleep(0.05)
 
 
-def start(script: str, *args: str, tmp_path: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> Server:
+def start(
+    script: str,
+    *args: str,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Server:
     """Start ``python <script> args`` with its output in a log file under ``tmp_path``."""
     log_path = tmp_path / f"{Path(script).stem}.{time.monotonic_ns()}.log"
     path = script if os.path.isabs(script) else str(APPS / script)
@@ -194,11 +201,16 @@ def start(script: str, *args: str, tmp_path: Path, env: dict[str, str] | None = 
 
 @contextlib.contextmanager
 def served(
-    script: str, *args: str, tmp_path: Path, env: dict[str, str] | None = None,
-    cwd: Path | None = None, ready: bool = True,
+    script: str,
+    *args: str,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    ready: bool = True,
+    port_args: tuple[str, ...] = ("--port", "0"),
 ) -> Iterator[Server]:
     """A running app (listening, and with every server acked when ``ready``)."""
-    server = start(script, "--port", "0", *args, tmp_path=tmp_path, env=env, cwd=cwd)
+    server = start(script, *port_args, *args, tmp_path=tmp_path, env=env, cwd=cwd)
     try:
         match = server.wait_log(SERVING.pattern)
         server.host, server.port = match.group(2), int(match.group(3))
@@ -209,8 +221,13 @@ def served(
         server.stop()
 
 
-def run_to_exit(script: str, *args: str, tmp_path: Path, env: dict[str, str] | None = None,
-                timeout: float = 40.0) -> tuple[int, str, Server]:
+def run_to_exit(
+    script: str,
+    *args: str,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 40.0,
+) -> tuple[int, str, Server]:
     """Run an app that is expected to exit by itself; returns (exit code, log, server)."""
     server = start(script, *args, tmp_path=tmp_path, env=env)
     try:

@@ -17,6 +17,10 @@ manager (``WorkerManager`` for ``THRESHOLD``, ``SharedContext``)::
         app.run(workers=2)
 """
 
+from hurtle.__about__ import __version__
+from hurtle.app import Hurtle
+from hurtle.config import HurtleConfig
+from hurtle.errors import HurtleError, StartupFailed
 from hurtle_http import (
     BadRequest,
     Config,
@@ -48,11 +52,6 @@ from hurtle_http import (
     text,
 )
 from hurtle_worker_manager import SharedContext, WorkerManager
-
-from hurtle.__about__ import __version__
-from hurtle.app import Hurtle
-from hurtle.config import HurtleConfig
-from hurtle.errors import HurtleError, StartupFailed
 
 __all__ = [
     "BadRequest",

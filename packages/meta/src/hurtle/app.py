@@ -8,14 +8,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from hurtle import loader
+from hurtle.config import HurtleConfig
+from hurtle.errors import HurtleError
 from hurtle_http import Config, HttpApp
 from hurtle_http.listeners import SERVER_EVENTS
 from hurtle_worker_manager import Multiplexer, SharedContext, WorkerManager, get_multiplexer
 from hurtle_worker_manager.errors import WorkerManagerError
-
-from hurtle import loader
-from hurtle.config import HurtleConfig
-from hurtle.errors import HurtleError
 
 if TYPE_CHECKING:
     from hurtle.options import RunOptions
@@ -117,7 +116,7 @@ class Hurtle(HttpApp):
 
     # Running ------------------------------------------------------------------------------
 
-    def run(  # type: ignore[override]
+    def run(
         self,
         host: str = "127.0.0.1",
         port: int = 8000,

@@ -72,9 +72,7 @@ def resolve_options(
         auto_reload = bool(dirs) or bool(app.config.AUTO_RELOAD)
     if single_process:
         conflicts = [
-            what
-            for what, on in (("workers > 1", workers > 1 and not fast), ("fast", fast))
-            if on
+            what for what, on in (("workers > 1", workers > 1 and not fast), ("fast", fast)) if on
         ]
         if auto_reload:
             conflicts.append("auto-reload (dev)")

@@ -21,6 +21,11 @@ import ssl as _ssl
 from collections.abc import Mapping
 from typing import Any
 
+from hurtle import reloader
+from hurtle.app import Hurtle
+from hurtle.errors import HurtleError, StartupFailed
+from hurtle.loader import AppRef
+from hurtle.options import RunOptions
 from hurtle_http import HurtleHttpError, create_ssl_context
 from hurtle_http import __version__ as http_version
 from hurtle_worker_manager import (
@@ -30,12 +35,6 @@ from hurtle_worker_manager import (
     WorkerManager,
     bind_tcp,
 )
-
-from hurtle import reloader
-from hurtle.app import Hurtle
-from hurtle.errors import HurtleError, StartupFailed
-from hurtle.loader import AppRef
-from hurtle.options import RunOptions
 
 __all__ = ["run_app"]
 
@@ -126,7 +125,7 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
 
 def _use_start_method(method: str) -> None:
     """Make ``method`` multiprocessing's default, so shared_ctx objects match the workers."""
-    current = multiprocessing.get_start_method(allow_none=True)
+    current: str | None = multiprocessing.get_start_method(allow_none=True)
     if current is None:
         multiprocessing.set_start_method(method)
     elif current != method:

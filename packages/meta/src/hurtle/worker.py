@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from hurtle_http import HttpServer, RequestStats, create_ssl_context, serve
-from hurtle_worker_manager import Multiplexer, get_multiplexer
 
 from hurtle.loader import AppRef, load_app
+from hurtle_http import HttpServer, RequestStats, create_ssl_context, serve
+from hurtle_worker_manager import Multiplexer, get_multiplexer
 
 __all__ = ["STATS_KEY", "serve_worker"]
 

@@ -1,0 +1,48 @@
+"""The examples run and do what their docstrings say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from meta_helpers import served, wait_until
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ENV = {"HURTLE_DEMO_PORT": "0", "HURTLE_INSPECTOR_PORT": "0", "HURTLE_INSPECTOR_HOST": "127.0.0.1"}
+
+
+def test_hello_runs_two_workers(tmp_path: Path) -> None:
+    with served(str(EXAMPLES / "hello.py"), tmp_path=tmp_path, env=ENV, port_args=()) as server:
+        names = set()
+        wait_until(
+            lambda: names.add(server.get_json("/")["worker"]) or len(names) == 2,
+            what=f"both workers answering (saw {names})",
+        )
+        workers = server.get_json("/workers")
+        assert {"Hurtle-Main", "Hurtle-Server-0-0", "Hurtle-Server-1-0"} <= set(workers)
+
+
+def test_shared_ctx_counts_across_three_workers(tmp_path: Path) -> None:
+    with served(str(EXAMPLES / "shared_ctx.py"), tmp_path=tmp_path, env=ENV, port_args=()) as s:
+        workers: set[str] = set()
+        hits: list[int] = []
+
+        def three_workers_counted() -> bool:
+            answer = s.get_json("/hit")
+            workers.add(answer["worker"])
+            hits.append(answer["hits"])
+            return len(workers) == 3
+
+        wait_until(three_workers_counted, what=f"hits from 3 workers (saw {workers})")
+        assert hits == list(range(1, len(hits) + 1))
+        drained = s.get_json("/jobs")["jobs"]
+        assert len(drained) == len(hits)
+
+
+def test_custom_process_takes_tasks(tmp_path: Path) -> None:
+    with served(str(EXAMPLES / "custom_process.py"), tmp_path=tmp_path, env=ENV, port_args=()) as s:
+        assert s.request("/tasks", method="POST", body=b"resize a.jpg") == (202, b"queued\n")
+        done = wait_until(
+            lambda: (d := s.get_json("/done"))["count"] == 1 and d, what="the task done"
+        )
+        assert done["state"] == "STARTED"
+        assert done["done"] == ["photos: resize a.jpg"]
