@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from meta_helpers import APPS, served, wait_until
+from meta_helpers import APPS, make_certificate, run_to_exit, served, wait_until
 
 
 def test_single_process_serves_without_manager_or_main_listeners(tmp_path: Path) -> None:
@@ -33,6 +33,36 @@ def test_single_process_serves_without_manager_or_main_listeners(tmp_path: Path)
         "before_server_stop",
         "after_server_stop",
     ]
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "fork"])
+def test_workers_serve_https(tmp_path: Path, start_method: str) -> None:
+    cert, key = make_certificate(tmp_path)
+    env = {"TLS_CERT": str(cert), "TLS_KEY": str(key)}
+    with served(
+        "full.py", "--start-method", start_method, tmp_path=tmp_path, env=env, cafile=cert
+    ) as server:
+        names: set[str] = set()
+        wait_until(
+            lambda: names.add(server.get_json("/")["name"]) or len(names) == 2,
+            what=f"both workers over HTTPS (saw {names})",
+        )
+    assert "serving on https://127.0.0.1:" in server.log()
+
+
+def test_a_bad_certificate_is_a_startup_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate")
+    code, log, _ = run_to_exit(
+        "full.py",
+        "--port",
+        "0",
+        tmp_path=tmp_path,
+        env={"TLS_CERT": str(bogus), "TLS_KEY": str(bogus)},
+    )
+    assert code == 1, log
+    assert "could not start: Cannot load the TLS certificate" in log
+    assert "Traceback" not in log
 
 
 def rewrite(path: Path, old: str, new: str) -> None:

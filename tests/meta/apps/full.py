@@ -162,7 +162,10 @@ def main() -> None:
     Hurtle.start_method = args.start_method
     if args.threshold:
         WorkerManager.THRESHOLD = args.threshold
-    app.run(port=args.port, workers=args.workers, single_process=args.single_process)
+    tls = None
+    if os.environ.get("TLS_CERT"):
+        tls = {"cert": os.environ["TLS_CERT"], "key": os.environ["TLS_KEY"]}
+    app.run(port=args.port, workers=args.workers, single_process=args.single_process, ssl=tls)
 
 
 if __name__ == "__main__":

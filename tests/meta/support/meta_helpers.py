@@ -12,7 +12,9 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -89,6 +91,7 @@ class Server:
         self.log_path = log_path
         self.host = ""
         self.port = 0
+        self.tls: ssl.SSLContext | None = None
         self.seen_children: set[int] = set()
 
     @property
@@ -124,7 +127,11 @@ class Server:
     ) -> tuple[int, bytes]:
         """One request on a fresh connection; returns (status, body)."""
         self.seen_children |= children_of(self.pid)
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        conn = (
+            http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.tls)
+            if self.tls is not None
+            else http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        )
         try:
             conn.request(method, path, body=body, headers={"Connection": "close"})
             response = conn.getresponse()
@@ -208,9 +215,16 @@ def served(
     cwd: Path | None = None,
     ready: bool = True,
     port_args: tuple[str, ...] = ("--port", "0"),
+    cafile: Path | None = None,
 ) -> Iterator[Server]:
-    """A running app (listening, and with every server acked when ``ready``)."""
+    """A running app (listening, and with every server acked when ``ready``).
+
+    With ``cafile`` the client speaks HTTPS and trusts that certificate.
+    """
     server = start(script, *port_args, *args, tmp_path=tmp_path, env=env, cwd=cwd)
+    if cafile is not None:
+        server.tls = ssl.create_default_context(cafile=str(cafile))
+        server.tls.check_hostname = False
     try:
         match = server.wait_log(SERVING.pattern)
         server.host, server.port = match.group(2), int(match.group(3))
@@ -219,6 +233,38 @@ def served(
         yield server
     finally:
         server.stop()
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate and key for 127.0.0.1 (skips the test without openssl)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is not installed: it is needed to make a test certificate")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
 
 
 def run_to_exit(
