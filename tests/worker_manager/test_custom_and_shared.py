@@ -50,6 +50,26 @@ def test_custom_processes_follow_the_reference_semantics() -> None:
     asyncio.run(scenario())
 
 
+def test_a_custom_process_may_ack_and_reads_the_scaling_bound() -> None:
+    async def scenario() -> None:
+        manager = WorkerManager("wm_targets:server", workers=1, max_workers=7)
+        manager.manage("Probe", "wm_targets:acking_custom", restartable=True)
+        async with running(manager):
+            entry = await wait_until(
+                lambda: (
+                    manager.workers["Hurtle-Probe-0"].get("max_workers")
+                    and manager.workers["Hurtle-Probe-0"]
+                ),
+                what="the custom process to report max_workers",
+            )
+            assert entry["max_workers"] == 7
+            assert entry["server"] is False
+            assert entry["state"] == "ACKED"
+            assert manager.state_update().max_workers == 7
+
+    asyncio.run(scenario())
+
+
 def test_manage_validates_its_arguments() -> None:
     manager = WorkerManager("wm_targets:server")
     manager.manage("Job", "wm_targets:sync_worker")

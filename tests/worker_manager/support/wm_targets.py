@@ -141,3 +141,17 @@ async def garbage(**_: Any) -> None:
     if mux.generation == 1:
         mux._channel.send(b"\xc1 this is not msgpack")
     await stop.wait()
+
+
+async def acking_custom(**_: Any) -> None:
+    """A non-server process that acks, then reports the manager's scaling bound it reads."""
+    mux = get_multiplexer()
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.ack()
+    while not stop.is_set():
+        if mux.max_workers:
+            mux.report("max_workers", mux.max_workers)
+            break
+        await asyncio.sleep(0.02)
+    await stop.wait()

@@ -122,6 +122,7 @@ class WorkerManager:
         self._server_target = import_path(server)
         self._server_kwargs = dict(server_kwargs or {})
         self._table = ProcessTable(prefix)
+        self._table.max_workers = self.max_workers
         for _ in range(workers):
             self._table.add_server(self._server_target, self._server_kwargs)
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -155,10 +155,14 @@ class ProcessEntry(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class StateUpdate(_Message, tag="state", frozen=True):
-    """A snapshot of every process's entry, pushed whenever something changed."""
+    """A snapshot of every process's entry, pushed whenever something changed.
+
+    ``max_workers`` is the manager's upper bound for scaling (0 from older managers).
+    """
 
     main_pid: int
     processes: dict[str, ProcessEntry]
+    max_workers: int = 0
 
 
 class RestartResult(msgspec.Struct, frozen=True, tag="restart"):

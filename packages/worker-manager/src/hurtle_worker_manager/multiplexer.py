@@ -181,6 +181,11 @@ class Multiplexer:
         return entry_to_dict(entry) if entry is not None else {}
 
     @property
+    def max_workers(self) -> int:
+        """The most server workers the manager will scale to (0 until its first update)."""
+        return self._snapshot.max_workers
+
+    @property
     def entries(self) -> dict[str, ProcessEntry]:
         """The typed state entries (reports still encoded), as last pushed by the manager."""
         return dict(self._snapshot.processes)

@@ -30,6 +30,7 @@ class ProcessTable:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
+        self.max_workers = 0
         self.workers: dict[str, Worker] = {}
         self.instances: set[ProcessInstance] = set()
         self._server_numbers = itertools.count()
@@ -98,7 +99,9 @@ class ProcessTable:
                 entries[self.key(instance)] = instance.entry()
         for instance in self.instances:  # draining instances of removed workers
             entries.setdefault(self.key(instance), instance.entry())
-        return StateUpdate(main_pid=os.getpid(), processes=entries)
+        return StateUpdate(
+            main_pid=os.getpid(), processes=entries, max_workers=self.max_workers
+        )
 
     def as_dicts(self) -> dict[str, dict[str, Any]]:
         """The reference's view: plain dicts by name, with the main process's pid."""
