@@ -1,5 +1,30 @@
-"""The inspector control service of Hurtle (work in progress)."""
+"""hurtle-inspector: the control service of a running Hurtle server.
+
+``serve_inspector`` runs in the managed process ``Hurtle-Inspector-0`` and serves an
+HTTP API (reload, scale, restart, shutdown, stats, info, health and readiness) over the
+worker manager's multiplexer. Subclass ``Inspector`` to add commands; build the settings
+with ``InspectorSettings.from_config`` in the main process.
+"""
 
 from hurtle_inspector.__about__ import __version__
+from hurtle_inspector.errors import (
+    InspectorConfigError,
+    InspectorError,
+    InspectorRequestError,
+    InspectorTimeoutError,
+)
+from hurtle_inspector.inspector import Inspector
+from hurtle_inspector.service import build_app, serve_inspector
+from hurtle_inspector.settings import InspectorSettings
 
-__all__ = ["__version__"]
+__all__ = [
+    "Inspector",
+    "InspectorConfigError",
+    "InspectorError",
+    "InspectorRequestError",
+    "InspectorSettings",
+    "InspectorTimeoutError",
+    "__version__",
+    "build_app",
+    "serve_inspector",
+]
