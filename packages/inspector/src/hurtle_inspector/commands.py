@@ -162,6 +162,8 @@ def _decode_object(body: bytes) -> dict[str, Any]:
         raise InspectorRequestError("The request body must be a JSON object") from None
     except msgspec.DecodeError as exc:
         raise InspectorRequestError(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InspectorRequestError("The request body is nested too deeply") from None
 
 
 def _decode_struct(
@@ -178,6 +180,8 @@ def _decode_struct(
         raise InspectorRequestError(message) from None
     except msgspec.DecodeError as exc:
         raise InspectorRequestError(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InspectorRequestError("The request body is nested too deeply") from None
     if not query:
         return value
     fields = {field.name: field.type for field in msgspec.structs.fields(body_type)}

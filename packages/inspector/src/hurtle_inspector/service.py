@@ -22,6 +22,8 @@ from hurtle_http import (
     HttpApp,
     HTTPException,
     HTTPResponse,
+    MethodNotAllowed,
+    NotFound,
     Request,
     Unauthorized,
     raw,
@@ -70,10 +72,21 @@ class InspectorApp(HttpApp):
 
     def error_response(self, exc: BaseException, request: Request | None = None) -> HTTPResponse:
         """The error envelope for ``exc`` (500 with a generic message if unexpected)."""
+        action = _action(request)
+        if isinstance(exc, NotFound) and request is not None:
+            message = f"Unknown command {request.path!r}: see the inspector's README"
+            return error_envelope(action, message, 404)
+        if isinstance(exc, MethodNotAllowed):
+            message = (
+                f"{action} takes {' or '.join(exc.allowed)}, not {request.method}"
+                if request
+                else exc.message
+            )
+            return error_envelope(action, message, 405, exc.headers)
         if isinstance(exc, HTTPException):
-            return error_envelope(_action(request), exc.message, exc.status_code, exc.headers)
+            return error_envelope(action, exc.message, exc.status_code, exc.headers)
         logger.error("Inspector failed on %r", request, exc_info=exc)
-        return error_envelope(_action(request), "The inspector failed to handle this request", 500)
+        return error_envelope(action, "The inspector failed to handle this request", 500)
 
 
 def build_app(inspector: Inspector) -> InspectorApp:
