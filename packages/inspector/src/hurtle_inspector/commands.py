@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import msgspec.inspect
 
 from hurtle_inspector.errors import InspectorConfigError, InspectorRequestError
 
@@ -98,13 +99,11 @@ def _command(cls: type, name: str, function: Callable[..., Any]) -> Command:
         ) from None
     hints.pop("return", None)
     for parameter, hint in hints.items():
-        try:
-            msgspec.json.Decoder(hint)
-        except TypeError as exc:
+        if _custom_type(msgspec.inspect.type_info(hint)):
             raise InspectorConfigError(
                 f"Command {where}: parameter {parameter!r} has a type msgspec cannot decode "
-                f"from JSON ({exc}); use JSON types, msgspec structs or leave it unannotated"
-            ) from None
+                "from JSON; use JSON types, msgspec structs or leave it unannotated"
+            )
     parameters = list(inspect.signature(function).parameters.values())
     if not parameters or parameters[0].kind not in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD):
         raise InspectorConfigError(f"Command {where} must be a method taking self first")
@@ -116,6 +115,19 @@ def _command(cls: type, name: str, function: Callable[..., Any]) -> Command:
         if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
             body_type = hint
     return Command(name, function, signature, hints, body_type)
+
+
+def _custom_type(info: msgspec.inspect.Type) -> bool:
+    """Whether a type (or a type inside it) is a class JSON cannot be decoded into."""
+    if isinstance(info, msgspec.inspect.CustomType):
+        return True
+    inner: list[msgspec.inspect.Type] = []
+    for attribute in ("item_type", "key_type", "value_type"):
+        if hasattr(info, attribute):
+            inner.append(getattr(info, attribute))
+    for attribute in ("item_types", "types"):
+        inner.extend(getattr(info, attribute, ()))
+    return any(_custom_type(item) for item in inner)
 
 
 def decode_arguments(

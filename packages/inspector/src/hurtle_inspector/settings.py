@@ -179,6 +179,8 @@ def load_inspector_class(path: str) -> type[Inspector]:
 def _class_path(inspector_class: type[Inspector] | str) -> str:
     if isinstance(inspector_class, str):
         return inspector_class
+    if inspector_class is Inspector:
+        return DEFAULT_CLASS
     if not isinstance(inspector_class, type) or not issubclass(inspector_class, Inspector):
         raise InspectorConfigError(
             f"inspector_class must be a subclass of hurtle_inspector.Inspector, got "
