@@ -99,9 +99,7 @@ class ProcessTable:
                 entries[self.key(instance)] = instance.entry()
         for instance in self.instances:  # draining instances of removed workers
             entries.setdefault(self.key(instance), instance.entry())
-        return StateUpdate(
-            main_pid=os.getpid(), processes=entries, max_workers=self.max_workers
-        )
+        return StateUpdate(main_pid=os.getpid(), processes=entries, max_workers=self.max_workers)
 
     def as_dicts(self) -> dict[str, dict[str, Any]]:
         """The reference's view: plain dicts by name, with the main process's pid."""
