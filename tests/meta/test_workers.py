@@ -51,7 +51,7 @@ def test_zero_downtime_restart_from_a_handler_loses_no_request(
     tmp_path: Path, start_method: str
 ) -> None:
     with served("full.py", "--start-method", start_method, tmp_path=tmp_path) as server:
-        before = {name: e["pid"] for name, e in server.acked_servers().items()}
+        before = {name: e["pid"] for name, e in server.wait_acked(2).items()}
         failures: list[str] = []
         answered = 0
         stop = threading.Event()
@@ -94,12 +94,12 @@ def test_scale_from_a_handler(tmp_path: Path) -> None:
         result = server.get_json("/scale/3")
         assert result["replicas"] == 3
         assert len(result["workers"]) == 3
-        wait_until(lambda: len(server.acked_servers()) == 3, what="3 acked workers")
+        server.wait_acked(3)
         status, _body = server.request("/scale/0")
         assert status == 500  # refused by the multiplexer; the server keeps serving
         assert len(server.acked_servers()) == 3
         server.get_json("/scale/1")
-        wait_until(lambda: len(server.acked_servers()) == 1, what="1 acked worker")
+        server.wait_acked(1)
 
 
 @pytest.mark.parametrize("start_method", START_METHODS)
@@ -138,7 +138,7 @@ def test_shared_context_reaches_every_worker_and_custom_processes(
 
 def test_a_crashed_worker_is_respawned_while_the_other_serves(tmp_path: Path) -> None:
     with served("full.py", tmp_path=tmp_path) as server:
-        before = {name: e["pid"] for name, e in server.acked_servers().items()}
+        before = {name: e["pid"] for name, e in server.wait_acked(2).items()}
         with pytest.raises(OSError):
             server.request("/crash")
         for _ in range(5):
@@ -155,7 +155,7 @@ def test_a_crashed_worker_is_respawned_while_the_other_serves(tmp_path: Path) ->
 def test_a_hung_worker_is_replaced_and_its_stack_logged(tmp_path: Path) -> None:
     env = {"HURTLE_HEARTBEAT_TIMEOUT": "2"}
     with served("full.py", "--start-method", "fork", tmp_path=tmp_path, env=env) as server:
-        before = {e["pid"] for e in server.acked_servers().values()}
+        before = {e["pid"] for e in server.wait_acked(2).values()}
         with pytest.raises(OSError):
             server.request("/hang", timeout=30)
         for _ in range(5):

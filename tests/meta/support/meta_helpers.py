@@ -153,6 +153,17 @@ class Server:
             if entry.get("server") and entry.get("state") == "ACKED" and "#" not in name
         }
 
+    def wait_acked(self, count: int, *, timeout: float = 20.0) -> dict[str, Any]:
+        """Wait until a worker's view of the state shows exactly ``count`` acked servers."""
+        seen: dict[str, Any] = {}
+
+        def enough() -> dict[str, Any] | None:
+            nonlocal seen
+            seen = self.acked_servers()
+            return seen if len(seen) == count else None
+
+        return wait_until(enough, timeout=timeout, what=f"{count} acked servers (saw {seen})")
+
     def stop(self, sig: int = signal.SIGTERM, *, timeout: float = 30.0) -> int:
         """Signal the main process, wait for it; fail if a child outlives it."""
         self.seen_children |= children_of(self.pid)

@@ -120,7 +120,7 @@ def _command(cls: type, name: str, function: Callable[..., Any]) -> Command:
 def _custom_type(info: msgspec.inspect.Type) -> bool:
     """Whether a type (or a type inside it) is a class JSON cannot be decoded into."""
     if isinstance(info, msgspec.inspect.CustomType):
-        return True
+        return info.cls is not object  # `object` decodes any JSON value, like Any
     inner: list[msgspec.inspect.Type] = []
     for attribute in ("item_type", "key_type", "value_type"):
         if hasattr(info, attribute):

@@ -236,7 +236,6 @@ def _register_inspector(
         transient=False,
         restartable=True,
     )
-    logger.info("Inspector on %s", _url(sock, bool(settings.tls_cert)))
     return sock
 
 

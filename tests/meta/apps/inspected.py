@@ -1,0 +1,34 @@
+"""An app with the inspector and a custom inspector command (run as a script)."""
+
+from __future__ import annotations
+
+import sys
+
+from hurtle import Hurtle, Request, json
+from hurtle_inspector import Inspector
+
+
+class AppInspector(Inspector):
+    """Adds one command: ``POST /echo`` returns its arguments."""
+
+    def echo(self, *args: str, **kwargs: object) -> dict[str, object]:
+        return {"args": list(args), "kwargs": kwargs}
+
+
+app = Hurtle("inspected", inspector=True, inspector_class=AppInspector)
+
+
+@app.get("/")
+async def index(request: Request):
+    return json({"name": app.m.name})
+
+
+@app.get("/workers")
+async def workers(request: Request):
+    return json(app.m.workers)
+
+
+if __name__ == "__main__":
+    if "--fork" in sys.argv:
+        Hurtle.start_method = "fork"
+    app.run(port=int(sys.argv[sys.argv.index("--port") + 1]), workers=2)
