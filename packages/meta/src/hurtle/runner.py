@@ -243,8 +243,7 @@ def _mode(app: Hurtle, options: RunOptions) -> str:
     parts = ["debug" if app.config.DEBUG else "production"]
     if options.auto_reload:
         parts.append("auto-reload")
-    parts.append(f"{options.workers} worker{'s' if options.workers != 1 else ''}")
-    return ", ".join(parts)
+    return ", ".join(parts)  # no worker count: scaling would make it stale
 
 
 def _url(sock: socket.socket, secure: bool) -> str:
