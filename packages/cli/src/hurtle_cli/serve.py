@@ -1,0 +1,124 @@
+"""``hurtle serve``: import the user's app and call its ``run(...)``."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from hurtle_cli.errors import HurtleCliError, ServeError
+from hurtle_cli.target import load_app, parse_target
+
+__all__ = ["run_kwargs", "serve"]
+
+HELP = """Run the app TARGET with Hurtle's worker manager.
+
+\b
+TARGET is one of:
+  module:attr        an app object, e.g. myproject.web:app
+  module             the same as module:app
+  module:factory()   a function that returns the app (or module:factory --factory)
+  path/to/app.py     a file (its folder goes on sys.path); path/to/app.py:attr too
+
+The current directory is put on sys.path first. Only the options you give are passed to
+the app's run(); its own configuration decides everything else.
+
+\b
+Examples:
+  hurtle serve app:app
+  hurtle serve myproject.web:create_app --factory --workers 4 --port 8080
+  hurtle serve src/service.py --dev
+  hurtle serve app --inspector --tls-cert cert.pem --tls-key key.pem --host 0.0.0.0
+"""
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source != click.core.ParameterSource.DEFAULT
+
+
+def run_kwargs(ctx: click.Context) -> dict[str, object]:
+    """The keyword arguments for ``app.run()``: only the options given on the command line."""
+    p = ctx.params
+    kwargs: dict[str, object] = {}
+    for name in ("host", "port", "workers", "fast", "single_process", "access_log", "debug"):
+        if _given(ctx, name):
+            kwargs[name] = p[name]
+    if _given(ctx, "inspector"):
+        kwargs["inspector"] = p["inspector"]
+    if p["dev"]:
+        kwargs["debug"] = True
+        kwargs["auto_reload"] = True
+    if _given(ctx, "auto_reload"):
+        kwargs["auto_reload"] = p["auto_reload"]
+    if p["reload_dirs"]:
+        kwargs["reload_dirs"] = [str(Path(d).resolve()) for d in p["reload_dirs"]]
+        kwargs["auto_reload"] = True
+    cert, key = p["tls_cert"], p["tls_key"]
+    if (cert is None) != (key is None):
+        missing = "--tls-key" if key is None else "--tls-cert"
+        raise click.UsageError(f"TLS needs both --tls-cert and --tls-key: {missing} is missing")
+    if cert is not None:
+        kwargs["ssl"] = {"cert": str(Path(cert).resolve()), "key": str(Path(key).resolve())}
+    return kwargs
+
+
+_FILE = click.Path(exists=True, dir_okay=False)
+
+
+@click.command(
+    "serve",
+    help=HELP,
+    short_help="Run an app (module:app, a factory or a .py file).",
+    context_settings={"max_content_width": 100},
+)
+@click.argument("target", metavar="TARGET")
+@click.option("--factory", is_flag=True, help="TARGET is a function that returns the app.")
+@click.option("-H", "--host", help="Address to listen on (the app's default: 127.0.0.1).")
+@click.option("-p", "--port", type=click.IntRange(0, 65535), help="Port (0: any free port).")
+@click.option("-w", "--workers", type=click.IntRange(1), help="Number of server workers.")
+@click.option("--fast", is_flag=True, help="One worker per CPU this process may use.")
+@click.option("--single-process", is_flag=True, help="Serve in this process, no manager.")
+@click.option("-d", "--dev", is_flag=True, help="Development mode: --debug and --reload.")
+@click.option(
+    "-r", "--reload", "auto_reload", is_flag=True, help="Restart the workers when code changes."
+)
+@click.option(
+    "-R",
+    "--reload-dir",
+    "reload_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Also watch this folder (repeatable; implies --reload).",
+)
+@click.option("--access-log/--no-access-log", default=None, help="Log every request (or never).")
+@click.option(
+    "--inspector/--no-inspector",
+    default=None,
+    help="Start the inspector (see 'hurtle inspect --help').",
+)
+@click.option("--tls-cert", type=_FILE, help="PEM certificate (chain): serve HTTPS.")
+@click.option("--tls-key", type=_FILE, help="PEM private key of --tls-cert.")
+@click.option(
+    "--debug", is_flag=True, help="Debug logging, and tracebacks for errors of this command."
+)
+@click.pass_context
+def serve(ctx: click.Context, /, target: str, factory: bool, debug: bool, **_: object) -> None:
+    """The ``hurtle serve`` command (its help text is ``HELP``)."""
+    kwargs = run_kwargs(ctx)
+    try:
+        app = load_app(parse_target(target, factory))
+    except HurtleCliError as exc:
+        if debug and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
+        raise
+    try:
+        app.run(**kwargs)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            traceback.print_exception(exc)
+        raise ServeError(f"{target}: run() raised {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,111 @@
+"""Find the user's app for ``hurtle serve``: ``module:attr``, a factory, or a path to a file.
+
+hurtle-cli never imports the ``hurtle`` package; it imports the user's module by name (so
+that spawned workers can import it again) and accepts any object with a callable ``run``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from hurtle_cli.errors import AppLoadError
+
+__all__ = ["RunnableApp", "Target", "load_app", "parse_target"]
+
+
+class RunnableApp(Protocol):
+    """What ``hurtle serve`` needs of an app: a ``run(...)`` method."""
+
+    def run(self, *args: object, **kwargs: object) -> object: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed TARGET: the module to import, the attribute path in it, how to get the app."""
+
+    module: str
+    attr: str
+    factory: bool
+    directory: Path | None = None
+
+    @property
+    def display(self) -> str:
+        """``module:attr`` as the user would write it."""
+        return f"{self.module}:{self.attr}"
+
+
+def parse_target(text: str, factory: bool = False) -> Target:
+    """Parse ``module[:attr]``, ``module:factory()`` or ``path/to/file.py[:attr]``.
+
+    ``attr`` defaults to ``app``; a trailing ``()`` means the attribute is a factory.
+    """
+    spec = text.strip()
+    if not spec:
+        raise AppLoadError("the TARGET is empty: give module:app or path/to/app.py")
+    location, _, attr = spec.rpartition(":") if ":" in spec else (spec, "", "")
+    attr = attr.strip() or "app"
+    if attr.endswith("()"):
+        factory, attr = True, attr[:-2]
+    if not all(part.isidentifier() for part in attr.split(".")):
+        raise AppLoadError(f"{spec!r}: {attr!r} is not an attribute name")
+    if location.endswith(".py") or os.sep in location:
+        path = Path(location)
+        if path.suffix != ".py" or not path.is_file():
+            raise AppLoadError(f"could not import {spec!r}: no such Python file {location!r}")
+        path = path.resolve()
+        return Target(path.stem, attr, factory, path.parent)
+    if not all(part.isidentifier() for part in location.split(".")):
+        raise AppLoadError(f"{spec!r}: {location!r} is not a module name or a path to a .py file")
+    return Target(location, attr, factory)
+
+
+def load_app(target: Target) -> RunnableApp:
+    """Import ``target`` and return the app; raises ``AppLoadError`` with one clear line.
+
+    The current directory (and a file target's directory) is put first on ``sys.path``,
+    like uvicorn, so ``hurtle serve app:app`` finds ``./app.py``.
+    """
+    for directory in (target.directory, Path.cwd()):
+        if directory is not None and str(directory) not in sys.path:
+            sys.path.insert(0, str(directory))
+    try:
+        module = importlib.import_module(target.module)
+    except ImportError as exc:
+        raise AppLoadError(f"could not import {target.module!r}: {exc}") from exc
+    except Exception as exc:
+        raise AppLoadError(
+            f"could not import {target.module!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    obj: object = module
+    for part in target.attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise AppLoadError(
+                f"module {target.module!r} has no attribute {target.attr!r}"
+            ) from None
+    if target.factory:
+        if not callable(obj):
+            raise AppLoadError(f"{target.display} is not callable, so it cannot be a factory")
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise AppLoadError(
+                f"the factory {target.display}() raised {type(exc).__name__}: {exc}"
+            ) from exc
+    if isinstance(obj, type):
+        raise AppLoadError(
+            f"{target.display} is a class, not an app: create the app in the module "
+            "(app = MyApp(...)) or point at a factory with --factory"
+        )
+    if not callable(getattr(obj, "run", None)):
+        hint = " (a factory? add --factory)" if callable(obj) and not target.factory else ""
+        raise AppLoadError(
+            f"{target.display} is not an app: a {type(obj).__name__} has no run() method{hint}"
+        )
+    return obj  # type: ignore[return-value]
