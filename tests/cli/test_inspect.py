@@ -33,9 +33,9 @@ def test_info_shows_app_and_an_aligned_process_table(inspector: Running) -> None
         "Hurtle-Server-0-0", "Hurtle-Server-1-0", "Hurtle-Inspector-0", "Hurtle-Main"
     }  # fmt: skip
     server = rows["Hurtle-Server-1-0"]
-    assert re.fullmatch(
-        r"Hurtle-Server-1-0 +5001 +ACKED +1 +1 +1h 02m +41\.1 MiB +1201", server
-    ), server
+    assert re.fullmatch(r"Hurtle-Server-1-0 +5001 +ACKED +1 +1 +1h 02m +41\.1 MiB +1201", server), (
+        server
+    )
     assert re.fullmatch(r"Hurtle-Main +4000( +-){6}", rows["Hurtle-Main"]), rows["Hurtle-Main"]
     # Aligned: every right-aligned column ends where its heading ends.
     end = header.index("PID") + len("PID")
@@ -148,7 +148,7 @@ def test_words_after_double_dash_belong_to_the_command(inspector: Running) -> No
 def test_custom_command_result_for_people(inspector: Running) -> None:
     result = hurtle("inspect", "-p", inspector.port, "echo", "a", "--b=c")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == ['args    a', 'kwargs  {"b":"c"}']
+    assert result.stdout.splitlines() == ["args    a", 'kwargs  {"b":"c"}']
     shaped = hurtle("inspect", "-p", inspector.port, "shaped")
     assert shaped.stdout == "a plain string result\n"
     assert hurtle("inspect", "-p", inspector.port, "shutdown").stdout == "shutdown: requested\n"

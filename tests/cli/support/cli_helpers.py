@@ -22,9 +22,7 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str | None]:
     return env
 
 
-def hurtle(
-    *args: object, env: Mapping[str, str] | None = None, color: bool = False
-) -> Result:
+def hurtle(*args: object, env: Mapping[str, str] | None = None, color: bool = False) -> Result:
     """Run ``hurtle ARGS`` in process and return click's result (stdout and stderr apart)."""
     runner = CliRunner()
     return runner.invoke(

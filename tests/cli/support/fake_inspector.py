@@ -209,7 +209,10 @@ class Handler(BaseHTTPRequestHandler):
         return {"processes": rows}
 
     def act_echo(self, body: dict[str, Any], query: str) -> Any:
-        return {"args": body.get("args", []), "kwargs": {k: v for k, v in body.items() if k != "args"}}
+        return {
+            "args": body.get("args", []),
+            "kwargs": {k: v for k, v in body.items() if k != "args"},
+        }
 
     def act_boom(self, body: dict[str, Any], query: str) -> Any:
         raise RuntimeError("kaboom")

@@ -155,8 +155,8 @@ def render_info(url: str, result: InfoResult, rows: Sequence[ProcessRow]) -> lis
 
 def render_json(raw: msgspec.Raw, pretty: bool) -> str:
     """The raw JSON result, indented for a terminal, one line otherwise."""
-    data = bytes(raw)
-    return msgspec.json.format(data, indent=2 if pretty else 0).decode()
+    compact = msgspec.json.encode(msgspec.json.decode(raw))
+    return (msgspec.json.format(compact, indent=2) if pretty else compact).decode()
 
 
 def _names(value: object) -> list[str] | None:
