@@ -151,7 +151,9 @@ def test_custom_command_result_for_people(inspector: Running) -> None:
     assert result.stdout.splitlines() == ["args    a", 'kwargs  {"b":"c"}']
     shaped = hurtle("inspect", "-p", inspector.port, "shaped")
     assert shaped.stdout == "a plain string result\n"
-    assert hurtle("inspect", "-p", inspector.port, "shutdown").stdout == "shutdown: requested\n"
+    assert hurtle("inspect", "-p", inspector.port, "shutdown").stdout == (
+        "shutdown: the server is stopping\n"
+    )
 
 
 def test_builtin_commands_send_their_bodies(inspector: Running) -> None:

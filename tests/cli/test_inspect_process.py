@@ -72,7 +72,7 @@ def test_watch_json_prints_one_line_per_refresh(inspector: Running) -> None:
     assert proc.returncode == 0, err
     lines = out.splitlines()
     assert len(lines) >= 2
-    assert all(line.startswith('{"processes":[') for line in lines), lines
+    assert all(line.startswith('{"workers":{"Hurtle-Server-0-0":{') for line in lines), lines
 
 
 def test_watch_stops_with_exit_3_when_the_server_goes_away(inspector: Running) -> None:

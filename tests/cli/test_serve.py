@@ -141,6 +141,16 @@ def test_target_forms(project: str, target: str, extra: tuple[str, ...], app: st
     assert _run_line(result.stdout)[0] == app
 
 
+def test_a_factory_is_passed_on_by_import_path(project: str) -> None:
+    for target, extra in (("create_app", ("--factory",)), ("create_app()", ())):
+        result = hurtle("serve", f"{project}:{target}", "-w", "2", *extra)
+        assert result.exit_code == 0, result.output
+        assert _run_line(result.stdout) == (
+            "made",
+            {"workers": 2, "factory": f"{project}:create_app"},
+        )
+
+
 def test_a_file_in_another_folder(tmp_path: Path, project: str) -> None:
     folder = tmp_path / "elsewhere" / "deep"
     folder.mkdir(parents=True)
@@ -242,7 +252,7 @@ def test_serve_as_a_process_finds_the_app_in_the_current_directory(tmp_path: Pat
     (tmp_path / "webapp.py").write_text(textwrap.dedent(FAKE_APP))
     ok = run_hurtle("serve", "webapp:create_app()", "-w", "2", cwd=str(tmp_path))
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout == 'RUN made {"workers": 2}\n'
+    assert ok.stdout == 'RUN made {"factory": "webapp:create_app", "workers": 2}\n'
     bad = run_hurtle("serve", "webapp:nothing", cwd=str(tmp_path))
     assert bad.returncode == 1
     assert bad.stderr == "Error: module 'webapp' has no attribute 'nothing'\n"

@@ -169,7 +169,11 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             for i in range(state.workers):
                 state.generation[i] = state.generation.get(i, 1) + 1
-        return {"restarted": state.names()}
+        return {
+            "restarted": state.names(),
+            "zero_downtime": bool(body.get("zero_downtime")),
+            "waited": bool(body.get("wait")),
+        }
 
     def act_restart(self, body: dict[str, Any], query: str) -> Any:
         names = body.get("names")
@@ -187,13 +191,13 @@ class Handler(BaseHTTPRequestHandler):
         return {"replicas": replicas, "workers": state.names()}
 
     def act_shutdown(self, body: dict[str, Any], query: str) -> Any:
-        return None
+        return {"shutting_down": True}
 
     def act_stats(self, body: dict[str, Any], query: str) -> Any:
         state = self.server.state
-        rows = [
-            {
-                "name": name,
+        rows = {
+            name: {
+                "server": True,
                 "pid": 5000 + i,
                 "state": "ACKED",
                 "generation": 1,
@@ -204,9 +208,9 @@ class Handler(BaseHTTPRequestHandler):
                 "http": {"served": 10 * (i + 1), "in_flight": 0},
             }
             for i, name in enumerate(state.names())
-        ]
-        rows.append({"name": "Hurtle-Main", "pid": 4000, "state": "ACKED", "uptime": 70.0})
-        return {"processes": rows}
+        }
+        rows["Hurtle-Main"] = {"server": False, "pid": 4000, "state": "ACKED", "uptime": 70.0}
+        return {"workers": rows}
 
     def act_echo(self, body: dict[str, Any], query: str) -> Any:
         return {

@@ -182,8 +182,8 @@ def render_result(action: str, raw: msgspec.Raw) -> list[str]:
         names = _names(value.get("workers")) or []
         listed = f": {', '.join(names)}" if names else ""
         return [f"scale: {value['replicas']} replicas{listed}"]
-    if action == "shutdown" and value is None:
-        return ["shutdown: requested"]
+    if action == "shutdown" and (value is None or isinstance(value, dict)):
+        return ["shutdown: the server is stopping"]
     if value is None:
         return [f"{action}: done"]
     if isinstance(value, str):

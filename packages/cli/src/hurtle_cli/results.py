@@ -72,9 +72,9 @@ class InfoResult(msgspec.Struct):
 
 
 class StatsEntry(msgspec.Struct):
-    """One live process in the result of ``stats``."""
+    """One live process in the result of ``stats`` (``name`` may be the key instead)."""
 
-    name: str
+    name: str = ""
     pid: int | None = None
     state: str | None = None
     generation: int | None = None
@@ -87,8 +87,12 @@ class StatsEntry(msgspec.Struct):
     in_flight: int | None = None
 
 
-class _StatsWrapped(msgspec.Struct):
-    processes: list[StatsEntry] = []
+class _StatsByName(msgspec.Struct):
+    workers: dict[str, StatsEntry]
+
+
+class _StatsList(msgspec.Struct):
+    processes: list[StatsEntry]
 
 
 class ProcessRow(msgspec.Struct, frozen=True):
@@ -140,17 +144,24 @@ def info_rows(result: InfoResult, now: datetime | None = None) -> list[ProcessRo
 
 
 def decode_stats(raw: msgspec.Raw) -> list[ProcessRow]:
-    """Decode the result of ``stats``: a list of processes, or ``{"processes": [...]}``."""
+    """Decode the result of ``stats``: ``{"workers": {name: {...}}}``, a list of processes
+    or ``{"processes": [...]}``; raises ``msgspec.DecodeError`` for anything else."""
+    entries: list[tuple[str, StatsEntry]]
     try:
-        entries = msgspec.json.decode(raw, type=list[StatsEntry])
+        by_name = msgspec.json.decode(raw, type=_StatsByName).workers
+        entries = list(by_name.items())
     except msgspec.ValidationError:
-        entries = msgspec.json.decode(raw, type=_StatsWrapped).processes
+        try:
+            listed = msgspec.json.decode(raw, type=list[StatsEntry])
+        except msgspec.ValidationError:
+            listed = msgspec.json.decode(raw, type=_StatsList).processes
+        entries = [(entry.name, entry) for entry in listed]
     rows = []
-    for entry in entries:
+    for name, entry in entries:
         http = entry.http or HttpCounters()
         rows.append(
             ProcessRow(
-                name=entry.name,
+                name=name or entry.name or "-",
                 pid=entry.pid,
                 state=entry.state,
                 generation=entry.generation,

@@ -109,11 +109,15 @@ def serve(ctx: click.Context, /, target: str, factory: bool, debug: bool, **_: o
     """The ``hurtle serve`` command (its help text is ``HELP``)."""
     kwargs = run_kwargs(ctx)
     try:
-        app = load_app(parse_target(target, factory))
+        target_spec = parse_target(target, factory)
+        app = load_app(target_spec)
     except HurtleCliError as exc:
         if debug and exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
         raise
+    if target_spec.factory:
+        # Spawned workers build the app again by calling the factory (its import path).
+        kwargs["factory"] = target_spec.display
     try:
         app.run(**kwargs)
     except KeyboardInterrupt:
