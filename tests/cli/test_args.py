@@ -103,8 +103,8 @@ def test_custom_command_body() -> None:
             Call("scale", "POST", "/scale", {"replicas": 3, "wait": True}, wait=True),
         ),
         (["shutdown"], Call("shutdown", "POST", "/shutdown")),
-        (["stats"], Call("stats", "GET", "/stats")),
-        (["stats", "--watch"], Call("stats", "GET", "/stats", watch=True)),
+        (["stats"], Call("stats", "POST", "/stats")),
+        (["stats", "--watch"], Call("stats", "POST", "/stats", watch=True)),
         (
             ["restart", "A", "B", "--zero-downtime"],
             Call("restart", "POST", "/restart", {"names": ["A", "B"], "zero_downtime": True}),

@@ -189,7 +189,7 @@ def test_stats_table(inspector: Running) -> None:
         r"Hurtle-Server-0-0 +5000 +ACKED +1 +1 +1m 05s +48\.0 MiB +1\.25s +10 +0", lines[2]
     ), lines[2]
     assert re.fullmatch(r"Hurtle-Main +4000 +ACKED +- +- +1m 10s( +-){4}", lines[4]), lines[4]
-    assert inspector.requests("/stats")[0].method == "GET"
+    assert inspector.requests("/stats")[0].method == "POST"
 
 
 def test_wrong_api_key_exits_4(tls_inspector: Running, certificate: tuple) -> None:

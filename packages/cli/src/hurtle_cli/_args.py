@@ -155,7 +155,7 @@ def parse_command(words: Sequence[str]) -> Call:
         return Call(name, "GET", "/")
     if name == "stats":
         _no_args(name, args)
-        return Call(name, "GET", "/stats", watch=flags.get("watch", False))
+        return Call(name, "POST", "/stats", watch=flags.get("watch", False))
     if name == "shutdown":
         _no_args(name, args)
         return Call(name, "POST", "/shutdown")
