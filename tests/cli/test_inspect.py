@@ -323,7 +323,8 @@ def test_not_an_inspector_exits_1(inspector: Running) -> None:
     ("args", "message"),
     [
         (("--host", "ftp://x"), "only http:// and https:// are understood"),
-        (("--host", "http://x", "--secure"), "says http:// but --secure asks for TLS"),
+        (("--host", "http://x", "--secure"), "says http:// but --secure, --cafile or"),
+        (("--host", "http://x", "--insecure"), "says http:// but --secure, --cafile or"),
         (("--host", "x:7000", "--port", "7001"), "names port 7000 but --port is 7001"),
         (("--host", "http://x/path"), "give a host name, not a URL path"),
         (("--port", "70000"), "70000 is not in the range 1<=x<=65535"),

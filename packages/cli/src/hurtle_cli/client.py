@@ -71,8 +71,11 @@ class Endpoint:
             scheme = scheme.lower()
             if scheme not in ("http", "https"):
                 raise EndpointError(f"--host {host!r}: only http:// and https:// are understood")
-            if scheme == "http" and secure:
-                raise EndpointError(f"--host {host!r} says http:// but --secure asks for TLS")
+            if scheme == "http" and (secure or cafile is not None or insecure):
+                raise EndpointError(
+                    f"--host {host!r} says http:// but --secure, --cafile or --insecure "
+                    "asks for TLS"
+                )
         text = text.rstrip("/")
         if "/" in text:
             raise EndpointError(f"--host {host!r}: give a host name, not a URL path")
