@@ -254,7 +254,10 @@ def test_serve_and_inspect_end_to_end(serve: Callable[..., Served]) -> None:
     # errors and their exit codes
     unknown = app.inspect("nothing_here")
     assert unknown.returncode == 2
-    assert unknown.stderr.startswith("Error: unknown command nothing_here ("), unknown.stderr
+    assert unknown.stderr.startswith("Error: unknown command nothing_here (available: "), (
+        unknown.stderr
+    )
+    assert "reload" in unknown.stderr and "something" in unknown.stderr
     bad = app.inspect("scale", "0")
     assert bad.returncode == 1
     assert bad.stderr.startswith("Error: scale failed (HTTP 400): "), bad.stderr

@@ -186,6 +186,9 @@ def test_unknown_command_is_404_and_wrong_method_405(shared_app: RunningApp) -> 
         assert reply.status == 404, (path, reply)
         assert reply.json["meta"] == {"action": path.strip("/")}
         assert "Unknown command" in reply.json["error"]
+        available = reply.json["available"]
+        assert {"reload", "scale", "shutdown", "stats", "restart", "info"} <= set(available)
+        assert not any(name.startswith("_") for name in available)
     for method, path, allowed in [
         ("GET", "/reload", "POST"),
         ("GET", "/hello", "POST"),

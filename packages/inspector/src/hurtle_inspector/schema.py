@@ -55,11 +55,15 @@ class Envelope(msgspec.Struct, frozen=True):
     result: object = None
 
 
-class ErrorEnvelope(msgspec.Struct, frozen=True):
-    """A failed response: ``error`` says what went wrong, for people."""
+class ErrorEnvelope(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A failed response: ``error`` says what went wrong, for people.
+
+    A 404 also lists the ``available`` commands (the caller is authenticated by then).
+    """
 
     meta: EnvelopeMeta
     error: str
+    available: list[str] | None = None
 
 
 # --- request bodies of the built-in commands ---

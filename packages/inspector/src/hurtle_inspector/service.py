@@ -54,10 +54,14 @@ def envelope(action: str, result: object = None, status: int = 200) -> HTTPRespo
 
 
 def error_envelope(
-    action: str, message: str, status: int, headers: dict[str, str] | None = None
+    action: str,
+    message: str,
+    status: int,
+    headers: dict[str, str] | None = None,
+    available: list[str] | None = None,
 ) -> HTTPResponse:
-    """An error response carrying ``message``."""
-    body = _encode(ErrorEnvelope(EnvelopeMeta(action), message))
+    """An error response carrying ``message`` (and, for a 404, the ``available`` commands)."""
+    body = _encode(ErrorEnvelope(EnvelopeMeta(action), message, available))
     return raw(body, status, headers, content_type=_JSON)
 
 
@@ -70,12 +74,15 @@ def _action(request: Request | None) -> str:
 class InspectorApp(HttpApp):
     """The inspector's HTTP app: every error, even a malformed request, is an envelope."""
 
+    commands: list[str] = []  # noqa: RUF012 - set per instance by build_app
+
     def error_response(self, exc: BaseException, request: Request | None = None) -> HTTPResponse:
         """The error envelope for ``exc`` (500 with a generic message if unexpected)."""
         action = _action(request)
         if isinstance(exc, NotFound) and request is not None:
-            message = f"Unknown command {request.path!r}: see the inspector's README"
-            return error_envelope(action, message, 404)
+            names = ", ".join(self.commands)
+            message = f"Unknown command {request.path!r}; available: {names}"
+            return error_envelope(action, message, 404, available=self.commands)
         if isinstance(exc, MethodNotAllowed):
             message = (
                 f"{action} takes {' or '.join(exc.allowed)}, not {request.method}"
@@ -102,6 +109,7 @@ def build_app(inspector: Inspector) -> InspectorApp:
         env_prefix=None,  # the app's HURTLE_* settings are not the inspector's
     )
     app = InspectorApp("Inspector", config=config)
+    app.commands = sorted(command_table(type(inspector)))
     api_key = inspector.settings.api_key
     multiplexer = inspector.multiplexer
 
