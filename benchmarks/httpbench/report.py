@@ -97,25 +97,43 @@ def format_table(rows: Sequence[Row]) -> str:
         )
         for row in rows
     ]
+    breaks = [i for i in range(1, len(rows)) if rows[i].scenario != rows[i - 1].scenario]
+    return text_table(header, cells, breaks=breaks)
+
+
+def text_table(
+    header: Sequence[str],
+    cells: Sequence[Sequence[str]],
+    *,
+    left: int = 2,
+    breaks: Sequence[int] = (),
+) -> str:
+    """One aligned text table: the first `left` columns flush left, the others flush right.
+
+    A blank line goes before each row whose index is in `breaks` (to separate groups).
+    """
     widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
 
     def line(values: Sequence[str]) -> str:
-        left = [v.ljust(w) for v, w in zip(values[:2], widths[:2], strict=True)]
-        right = [v.rjust(w) for v, w in zip(values[2:], widths[2:], strict=True)]
-        return "  ".join(left + right).rstrip()
+        head = [v.ljust(w) for v, w in zip(values[:left], widths[:left], strict=True)]
+        tail = [v.rjust(w) for v, w in zip(values[left:], widths[left:], strict=True)]
+        return "  ".join(head + tail).rstrip()
 
     out = [line(header), line(["-" * w for w in widths])]
     for index, values in enumerate(cells):
-        if index and rows[index].scenario != rows[index - 1].scenario:
+        if index in breaks:
             out.append("")
         out.append(line(values))
     return "\n".join(out)
 
 
-def versions() -> dict[str, str]:
+DISTRIBUTIONS = ("hurtle-http", "sanic", "uvicorn", "httptools", "uvloop")
+
+
+def versions(distributions: Sequence[str] = DISTRIBUTIONS) -> dict[str, str]:
     """Versions of Python and of the packages that shape the numbers."""
     found = {"python": platform.python_version()}
-    for dist in ("hurtle-http", "sanic", "uvicorn", "httptools", "uvloop"):
+    for dist in distributions:
         try:
             found[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:

@@ -1,0 +1,38 @@
+"""Hurtle with N worker processes: the hello route, plus `/pid` and `/workers`, no access log.
+
+Run: `python hurtle_workers_app.py PORT [WORKERS]` (2 workers by default). `Hurtle.run()` binds
+the socket in the main process and starts the workers with spawn (hence the main guard);
+SIGHUP to the main process restarts every worker with zero downtime.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from hurtle import HTTPResponse, Hurtle, Request, json
+
+app = Hurtle("hurtle_workers_bench")
+
+
+@app.get("/")
+async def hello(request: Request) -> HTTPResponse:
+    """The JSON hello world."""
+    return json({"hello": "world"})
+
+
+@app.get("/pid")
+async def pid(request: Request) -> HTTPResponse:
+    """Which worker process answered."""
+    return json({"pid": os.getpid()})
+
+
+@app.get("/workers")
+async def workers(request: Request) -> HTTPResponse:
+    """Every process the manager runs, with its state (a local read)."""
+    return json(app.m.workers)
+
+
+if __name__ == "__main__":
+    workers_count = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    app.run(host="127.0.0.1", port=int(sys.argv[1]), workers=workers_count, access_log=False)
