@@ -53,7 +53,8 @@ async def serve_worker(app: AppRef, config: dict[str, Any], tls: TlsSetting = No
         await asyncio.wait({closed, stopped}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopped.cancel()
-        multiplexer.set_serving(False)
+        with contextlib.suppress(OSError):  # the manager may be gone; drain anyway
+            multiplexer.set_serving(False)
         await server.stop(float(hurtle_app.config.GRACEFUL_SHUTDOWN_TIMEOUT))
         closed.cancel()
         reporter.cancel()
