@@ -32,7 +32,13 @@ def test_reload_answers_on_acceptance_or_once_the_new_workers_acked(launch: Laun
             "waited": False,
         },
     }
-    second = _pids(wait_until(lambda: app.settled(2), what="the reload to complete"))
+    # the reply came on acceptance: the state shows the old workers until the restart runs
+    second = _pids(
+        wait_until(
+            lambda: (s := app.settled(2)) and {e["generation"] for e in s.values()} == {2} and s,
+            what="the reload to complete",
+        )
+    )
     assert set(second.values()).isdisjoint(first.values())
 
     started = time.monotonic()
@@ -42,8 +48,11 @@ def test_reload_answers_on_acceptance_or_once_the_new_workers_acked(launch: Laun
     assert reply.json["result"]["waited"] is True
     assert reply.json["result"]["zero_downtime"] is True
     assert elapsed >= 0.9, f"answered after {elapsed:.2f} s, before the 1 s ack delay"
-    servers = wait_until(lambda: app.settled(2), timeout=1.0, what="generation 3 acked")
-    assert {entry["generation"] for entry in servers.values()} == {3}
+    servers = wait_until(  # the state reaches the inspector a few ms after the reply
+        lambda: (s := app.settled(2)) and {e["generation"] for e in s.values()} == {3} and s,
+        timeout=1.0,
+        what="generation 3 acked",
+    )
     assert set(_pids(servers).values()).isdisjoint(second.values())
     assert app.app_pid() in _pids(servers).values()
 
@@ -80,7 +89,13 @@ def test_restart_named_processes(launch: Launch) -> None:
         "zero_downtime": False,
         "waited": True,
     }
-    after = _pids(wait_until(lambda: app.settled(2), what="the restart to settle"))
+    after = _pids(
+        wait_until(
+            lambda: (s := app.settled(2)) and s["Hurtle-Server-1-0"]["generation"] == 2 and s,
+            timeout=1.0,
+            what="the restart to settle",
+        )
+    )
     assert after["Hurtle-Server-0-0"] == before["Hurtle-Server-0-0"]
     assert after["Hurtle-Server-1-0"] != before["Hurtle-Server-1-0"]
     assert not alive(int(before["Hurtle-Server-1-0"]))  # type: ignore[call-overload]
