@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,59 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testkit import make_certificate, marked, wait_until
 
 SUPPORT = Path(__file__).parent / "support"
 HURTLE = str(Path(sys.executable).parent / "hurtle")
 API_KEY = "e2e-Secret-42"
 
-try:
-    from hurtle_inspector import Inspector  # noqa: F401
-except ImportError:  # pragma: no cover - until issue 5 lands on main
-    pytest.skip(
-        "hurtle_inspector has no Inspector yet (the inspector, issue 5, is not on main)",
-        allow_module_level=True,
-    )
-
 pytestmark = pytest.mark.slow
 
 SERVING = re.compile(r"serving on (https?)://([\d.]+):(\d+)")
 INSPECTOR = re.compile(r"Inspector (?:listening )?on (https?)://([\d.]+|localhost):(\d+)")
-
-
-def wait_until(predicate: Callable[[], Any], what: Callable[[], str], timeout: float = 30) -> Any:
-    """Poll ``predicate`` until truthy; fail showing ``what()`` (the state seen)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s: {what()}")
-        time.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def marked(mark: str) -> set[int]:
-    """Live processes whose environment has ``HURTLE_TEST_MARK=<mark>``."""
-    needle = f"HURTLE_TEST_MARK={mark}".encode()
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as environ:
-                if needle in environ.read().split(b"\0") and alive(int(entry)):
-                    found.add(int(entry))
-        except OSError:
-            continue
-    return found
 
 
 class Served:
@@ -113,7 +69,9 @@ class Served:
                 pytest.fail(f"hurtle serve exited ({self.process.returncode}):\n{self.log()}")
             return match
 
-        return wait_until(seen, lambda: f"no {regex.pattern!r} in:\n{self.log()[-4000:]}", timeout)
+        return wait_until(
+            seen, what=lambda: f"no {regex.pattern!r} in:\n{self.log()[-4000:]}", timeout=timeout
+        )
 
     def started(self, inspector: bool) -> Served:
         self.http_port = int(self.wait_log(SERVING)[3])
@@ -265,9 +223,9 @@ def test_serve_and_inspect_end_to_end(serve: Callable[..., Served]) -> None:
 
     # shutdown: the server stops, every process exits, the inspector is gone
     assert app.ok("shutdown") == "shutdown: the server is stopping\n"
-    wait_until(lambda: app.process.poll() is not None, lambda: app.log()[-3000:])
+    wait_until(lambda: app.process.poll() is not None, what=lambda: app.log()[-3000:], timeout=30)
     assert app.process.returncode == 0, app.log()[-3000:]
-    wait_until(lambda: not marked(app.mark), lambda: f"left: {marked(app.mark)}", timeout=15)
+    wait_until(lambda: not marked(app.mark), what=lambda: f"left: {marked(app.mark)}", timeout=15)
     gone = app.inspect()
     assert gone.returncode == 3
     assert gone.stderr.startswith("Error: cannot reach the inspector at "), gone.stderr
@@ -275,22 +233,7 @@ def test_serve_and_inspect_end_to_end(serve: Callable[..., Served]) -> None:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed: the TLS test needs it to make a certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    return cert, key
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def test_tls_inspector_with_an_api_key(
@@ -331,7 +274,7 @@ def test_tls_inspector_with_an_api_key(
     out = app.ok("scale", "3", "--wait", "--secure", env=keyed)
     assert out.startswith("scale: 3 replicas: "), out
     assert app.ok("shutdown", "--secure", env=keyed) == "shutdown: the server is stopping\n"
-    wait_until(lambda: app.process.poll() is not None, lambda: app.log()[-3000:])
+    wait_until(lambda: app.process.poll() is not None, what=lambda: app.log()[-3000:], timeout=30)
     assert app.process.returncode == 0
 
 

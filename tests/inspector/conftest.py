@@ -52,6 +52,7 @@ def shared_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A self-signed certificate and key for localhost and 127.0.0.1, made by openssl."""
-    from insp_helpers import make_certificate
+    from testkit import make_certificate
 
-    return make_certificate(tmp_path_factory.mktemp("tls"))
+    cert, key = make_certificate(tmp_path_factory.mktemp("tls"))
+    return str(cert), str(key)

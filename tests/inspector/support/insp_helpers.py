@@ -6,63 +6,29 @@ Everything is polled with a deadline, and every process is stopped by its pid.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import testkit
+from testkit import alive, children_of
 
 MAIN = Path(__file__).parent / "insp_main.py"
 
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, what: str = "it") -> Any:
-    """Poll ``predicate`` until it returns a truthy value; fail showing ``what`` otherwise."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
-        time.sleep(0.02)
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def children(pid: int) -> set[int]:
-    """Live processes whose parent is ``pid`` (read from /proc)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.add(int(entry))
-    return found
+wait_until = functools.partial(testkit.wait_until, timeout=15.0, interval=0.02, what="it")
+"""``testkit.wait_until`` with this suite's deadline (15 s) and polling (20 ms)."""
 
 
 def cmdline(pid: int) -> str:
@@ -76,7 +42,7 @@ def cmdline(pid: int) -> str:
 
 def managed_children(pid: int) -> set[int]:
     """Children of ``pid`` that the manager started (not multiprocessing's helpers)."""
-    return {kid for kid in children(pid) if "resource_tracker" not in cmdline(kid)}
+    return {kid for kid in children_of(pid) if "resource_tracker" not in cmdline(kid)}
 
 
 @dataclass
@@ -265,7 +231,7 @@ def stop_app(app: RunningApp) -> str:
     """
     problems = []
     if app.process.poll() is None:
-        app.seen.update(children(app.pid))
+        app.seen.update(children_of(app.pid))
         app.process.send_signal(signal.SIGTERM)
         try:
             app.process.wait(25)
@@ -285,40 +251,6 @@ def stop_app(app: RunningApp) -> str:
     if leaked:
         problems.append(f"processes left running after the manager exited: {sorted(leaked)}")
     return "; ".join(problems)
-
-
-def make_certificate(folder: Path) -> tuple[str, str]:
-    """A self-signed certificate and key (localhost, 127.0.0.1) made by openssl."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed: cannot make a test certificate for TLS")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    return str(cert), str(key)
 
 
 def raw_exchange(port: int, data: bytes, timeout: float = 5.0) -> bytes:

@@ -12,74 +12,28 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import ssl
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from testkit import (  # noqa: F401 - re-exported for the tests
+    alive,
+    children_of,
+    make_certificate,
+    marked,
+    wait_for_exit,
+    wait_until,
+)
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
 SERVING = re.compile(r"serving on (https?)://([\d.]+):(\d+)")
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str) -> Any:
-    """Poll ``predicate`` until truthy; fail with ``what`` (a callable gives the state seen)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def marked(mark: str) -> set[int]:
-    """Live processes whose environment carries ``HURTLE_TEST_MARK=<mark>``."""
-    needle = f"HURTLE_TEST_MARK={mark}".encode()
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as environ:
-                if needle in environ.read().split(b"\0") and alive(int(entry)):
-                    found.add(int(entry))
-        except OSError:
-            continue
-    return found
-
-
-def children_of(pid: int) -> set[int]:
-    """The live direct children of ``pid``."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.add(int(entry))
-    return found
 
 
 class Server:
@@ -184,16 +138,6 @@ class Server:
         return code
 
 
-def wait_for_exit(pids: set[int], *, timeout: float) -> set[int]:
-    """Wait until none of ``pids`` is alive; return the survivors."""
-    deadline = time.monotonic() + timeout
-    while True:
-        survivors = {pid for pid in pids if alive(pid)}
-        if not survivors or time.monotonic() > deadline:
-            return survivors
-        time.sleep(0.05)
-
-
 def start(
     script: str,
     *args: str,
@@ -244,38 +188,6 @@ def served(
         yield server
     finally:
         server.stop()
-
-
-def make_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate and key for 127.0.0.1 (skips the test without openssl)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("the openssl command is not installed: it is needed to make a test certificate")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
 
 
 def run_to_exit(

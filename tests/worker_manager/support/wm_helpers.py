@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from testkit import alive
 
 from hurtle_worker_manager import WorkerManager
 
@@ -47,15 +48,6 @@ def child_pids(manager: WorkerManager) -> set[int]:
         for name, entry in manager.workers.items()
         if name != manager.main_name and entry.get("pid")
     }
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def kill_all(pids: set[int]) -> None:
