@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import platform
 import signal
 import statistics
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from appbench.client import CLOSED_NEW, CLOSED_REUSED, OK, Load, finish, start_load
 from appbench.processes import Proc, ServerProcess, alive, running, wait_workers
@@ -393,6 +396,75 @@ def report(plan: Plan, results: Results, load_before: float) -> None:
         print(f"\n{name} failed: {reason}")
 
 
+def machine() -> dict[str, object]:
+    """Where the run happened: CPU model and count, kernel, Python."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if "model name" in ln), "")
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def save_json(
+    path: Path, plan: Plan, results: Results, load: tuple[float, float], command: str
+) -> None:
+    """Write the plan, the machine, every sample and the failures as JSON (for the charts)."""
+    document = {
+        "benchmark": "app_bench",
+        "command": command,
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "machine": machine(),
+        "load_average": {"before": load[0], "after": load[1]},
+        "versions": versions(DISTRIBUTIONS),
+        "plan": {
+            **{k: v for k, v in asdict(plan).items() if k != "servers"},
+            "servers": [app.name for app in plan.servers],
+            "workers": WORKERS,
+        },
+        "servers": {app.name: app.how for app in plan.servers},
+        "throughput": {
+            name: [
+                {
+                    "rps": s.rps,
+                    "p50_ms": s.p50_ms,
+                    "p99_ms": s.p99_ms,
+                    "errors": s.errors,
+                    "seconds": s.seconds,
+                    "server_cpu_s": cpu,
+                }
+                for s, cpu in samples
+            ]
+            for name, samples in results.throughput.items()
+        },
+        "restarts": {
+            name: [
+                {
+                    "requests": r.load.total,
+                    "failed": r.load.failed,
+                    "outcomes": dict(r.load.outcomes),
+                    "longest_gap_s": r.load.longest_gap,
+                    "old_exited_s": r.old_exited_s,
+                    "new_serving_s": r.new_serving_s,
+                    "replaced_s": r.replaced_s,
+                    "workers_after": r.workers_after,
+                }
+                for r in samples
+            ]
+            for name, samples in results.restarts.items()
+        },
+        "startups_s": results.startups,
+        "failures": results.failures,
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -410,6 +482,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS))
     parser.add_argument("--only", nargs="+", choices=MEASUREMENTS, default=list(MEASUREMENTS))
     parser.add_argument("--client-cpu", type=int, default=1, help="CPU for wrk (1)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also save the results here")
     args = parser.parse_args(argv)
     for option in ("duration", "rounds", "connections", "restarts", "restart_connections"):
         if getattr(args, option) < 1:
@@ -452,6 +525,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         interrupted = True
         print("interrupted: the tables show the runs completed so far.", file=sys.stderr)
     report(plan, results, load_before)
+    if args.json:
+        command = "benchmarks/app_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        save_json(args.json, plan, results, (load_before, os.getloadavg()[0]), command.strip())
+        print(f"\nsaved {args.json}")
     if interrupted:
         return 130
     return 1 if results.failures else 0

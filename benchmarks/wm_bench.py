@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import multiprocessing
 import os
@@ -32,6 +33,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -302,6 +304,37 @@ def print_table(rows: list[Row]) -> None:
         print(render(row.cells()))
 
 
+def save_json(path: Path, rows: list[Row], load: tuple[float, float], argv: list[str]) -> None:
+    """Write every row with its samples, the versions and the machine as JSON (for the charts)."""
+    document = {
+        "benchmark": "wm_bench",
+        "command": " ".join(["benchmarks/wm_bench.py", *argv]),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "load_average": {"before": load[0], "after": load[1]},
+        "versions": {
+            "hurtle-worker-manager": hurtle_worker_manager.__version__,
+            "msgspec": msgspec.__version__,
+        },
+        "rows": [
+            {
+                "measurement": row.group,
+                "variant": row.variant,
+                "unit": row.unit,
+                "higher_is_better": row.higher_is_better,
+                "median": statistics.median(row.samples),
+                "samples": row.samples,
+            }
+            for row in rows
+        ],
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
 # --- main ---
 
 
@@ -322,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         default=["restart", "scale", "ipc"],
         help="run only some measurements",
     )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also save the results here")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -396,6 +430,10 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
     after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average after: {after:.2f} (p90 is the worse side: 10th percentile for msg/s)")
+    if args.json:
+        given = list(argv if argv is not None else sys.argv[1:])
+        save_json(args.json, rows, (load, after), given)
+        print(f"saved {args.json}")
     return 0
 
 

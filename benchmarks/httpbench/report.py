@@ -10,6 +10,7 @@ import platform
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from httpbench.model import CEILING, SANIC, Plan, Results, Sample
@@ -164,6 +165,13 @@ def sample_json(sample: Sample) -> dict[str, float]:
 def save_json(path: Path, plan: Plan, results: Results, rows: Sequence[Row]) -> None:
     """Write the plan, the versions, every sample and the summary rows as JSON."""
     document = {
+        "benchmark": "http_bench",
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
         "plan": {
             "servers": [s.name for s in plan.servers],
             "scenarios": [s.name for s in plan.scenarios],
