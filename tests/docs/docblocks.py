@@ -216,9 +216,11 @@ class Session:
             pytest.fail(f"{block.where}: {command!r} did not finish in {COMMAND_TIMEOUT} s")
         out = done.stdout.decode(errors="replace")
         err = done.stderr.decode(errors="replace")
-        server = f"\n--- the started command's output:\n{self.started.output()}" if (
-            self.started
-        ) else ""
+        server = (
+            f"\n--- the started command's output:\n{self.started.output()}"
+            if (self.started)
+            else ""
+        )
         if done.returncode != 0:
             pytest.fail(
                 f"{block.where}: {command!r} exited {done.returncode}\n"
@@ -328,4 +330,3 @@ def runnable_pages() -> Iterator[Path]:
     for page in sorted(DOCS.rglob("*.md")):
         if any(b.kind not in (None, "skip") for b in blocks(page)):
             yield page
-

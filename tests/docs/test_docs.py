@@ -39,9 +39,7 @@ def test_page_runs(page: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", GUIDE)
 def test_every_block_of_the_guide_is_marked(name: str) -> None:
     page = DOCS / name
-    unmarked = [
-        b.where for b in blocks(page) if b.lang in RUNNABLE_LANGS and b.kind is None
-    ]
+    unmarked = [b.where for b in blocks(page) if b.lang in RUNNABLE_LANGS and b.kind is None]
     assert not unmarked, f"mark these blocks (see tests/docs/docblocks.py): {unmarked}"
     skipped = [b.where for b in blocks(page) if b.kind == "skip" and not b.arg.startswith(":")]
     assert not skipped, f"say why these blocks are skipped ('test: skip: WHY'): {skipped}"
@@ -59,7 +57,7 @@ def test_there_are_runnable_pages() -> None:
         ("a\n...\nd", "a\nb\nc\nd", True),
         ("a\nb", "a\nc", False),
         ("a", "a\nextra", False),
-        ("{\"x\": 1}", "{\"x\": 1}  ", True),
+        ('{"x": 1}', '{"x": 1}  ', True),
     ],
 )
 def test_output_matching(expected: str, actual: str, matches: bool) -> None:
