@@ -28,6 +28,7 @@ COLOURS = {
     "hurtle": "#e4572e",
     "sanic": "#4c72b0",
     "uvicorn": "#55a868",
+    "granian": "#8172b2",
     "ceiling": "#8c8c8c",
     "spawn": "#4c72b0",
     "fork": "#e4572e",
@@ -46,8 +47,8 @@ plt.rcParams.update(
 )
 
 
-def save(fig: Any, path: Path) -> None:
-    fig.tight_layout()
+def save(fig: Any, path: Path, rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> None:
+    fig.tight_layout(rect=rect)
     fig.savefig(path, format="svg", metadata={"Date": None})
     plt.close(fig)
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
@@ -63,12 +64,13 @@ def subtitle(doc: dict[str, Any]) -> str:
 
 
 def http_chart(doc: dict[str, Any], out: Path) -> None:
-    """Grouped bars: median req/s per scenario and server, whiskers min-max over rounds."""
+    """Grouped bars per scenario and server: median req/s (whiskers min-max over rounds),
+    and requests per CPU-second of the server (the figure least moved by other load)."""
     rows = doc["summary"]
     scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
     servers = list(dict.fromkeys(r["server"] for r in rows))
     width = 0.8 / len(servers)
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for i, server in enumerate(servers):
         cells = {r["scenario"]: r for r in rows if r["server"] == server}
         xs = [s + (i - (len(servers) - 1) / 2) * width for s in range(len(scenarios))]
@@ -76,13 +78,23 @@ def http_chart(doc: dict[str, Any], out: Path) -> None:
         pairs = list(zip(med, scenarios, strict=True))
         low = [m - cells[s]["rps_min"] if s in cells else 0 for m, s in pairs]
         high = [cells[s]["rps_max"] - m if s in cells else 0 for m, s in pairs]
-        ax.bar(xs, med, width, label=server, color=COLOURS.get(server), yerr=[low, high],
-               capsize=2, error_kw={"elinewidth": 0.8})  # fmt: skip
-    ax.set_xticks(range(len(scenarios)), [f"{s}" for s in scenarios])
-    ax.set_ylabel("requests / s (median)")
-    ax.set_title(f"One process, HTTP/1.1, wrk -c{doc['plan']['connections']}  ({subtitle(doc)})")
-    ax.legend(ncols=len(servers), loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
-    save(fig, out / "http_throughput.svg")
+        colour = COLOURS.get(server)
+        axes[0].bar(xs, med, width, label=server, color=colour, yerr=[low, high],
+                    capsize=2, error_kw={"elinewidth": 0.8})  # fmt: skip
+        per_cpu = [cells[s]["per_cpu_s"] if s in cells else 0 for s in scenarios]
+        axes[1].bar(xs, per_cpu, width, label=server, color=colour)
+    for ax, label in ((axes[0], "requests / s (median)"), (axes[1], "requests / CPU-second")):
+        ax.set_xticks(range(len(scenarios)), scenarios)
+        ax.set_ylabel(label)
+    axes[0].set_title("throughput")
+    axes[1].set_title("efficiency")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, ncols=len(servers), loc="lower center", frameon=False)
+    fig.suptitle(
+        f"One process, HTTP/1.1, wrk -c{doc['plan']['connections']}  ({subtitle(doc)})",
+        fontsize=10,
+    )
+    save(fig, out / "http_throughput.svg", rect=(0, 0.07, 1, 1))
 
 
 def app_charts(doc: dict[str, Any], out: Path) -> None:

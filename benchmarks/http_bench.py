@@ -1,4 +1,4 @@
-"""Compare hurtle-http with Sanic, uvicorn and a uvloop + httptools ceiling, with wrk.
+"""Compare hurtle-http with Sanic, uvicorn, granian and a uvloop + httptools ceiling, with wrk.
 
 Each server runs as a subprocess on 127.0.0.1 (a free port), pinned to one CPU; wrk runs
 pinned to another. Rounds are interleaved (every round runs every server, in a rotating
@@ -40,7 +40,7 @@ from httpbench.model import (
     Server,
     ServerFailed,
 )
-from httpbench.processes import cpu_seconds, running, verify
+from httpbench.processes import running, tree_cpu_seconds, verify
 from httpbench.report import format_table, header, save_json, summarise
 from httpbench.wrk import ensure_wrk, run_wrk
 
@@ -83,9 +83,9 @@ def select_servers(names: Sequence[str]) -> list[Server]:
 
 def measure(pid: int, port: int, scenario: Scenario, plan: Plan) -> Sample:
     """One measured wrk run, with the server's CPU time over it."""
-    before = cpu_seconds(pid)
+    before = tree_cpu_seconds(pid)
     sample = run_wrk(port, scenario, plan.duration, plan.connections, plan.client_cpu)
-    return replace(sample, server_cpu_s=cpu_seconds(pid) - before)
+    return replace(sample, server_cpu_s=tree_cpu_seconds(pid) - before)
 
 
 def bench_server(server: Server, plan: Plan, results: Results) -> None:
@@ -189,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, reason in results.failures.items():
         print(f"\n{name} failed: {reason}")
     if args.json:
-        save_json(args.json, plan, results, rows)
+        save_json(args.json, plan, results, rows, (load_before, os.getloadavg()[0]))
         print(f"\nsaved {args.json}")
     if interrupted:
         return 130

@@ -58,6 +58,7 @@ SERVERS = {
         Server("hurtle", "hurtle_app.py", "hurtle-http HttpApp, single process"),
         Server("sanic", "sanic_app.py", "Sanic, single_process=True"),
         Server("uvicorn", "uvicorn_app.py", "uvicorn + raw ASGI app, httptools, uvloop"),
+        Server("granian", "granian_app.py", "granian (Rust HTTP) + the same raw ASGI app, uvloop"),
         Server("ceiling", "ceiling.py", "uvloop + httptools protocol, canned responses"),
     )
 }

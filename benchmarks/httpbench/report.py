@@ -128,7 +128,7 @@ def text_table(
     return "\n".join(out)
 
 
-DISTRIBUTIONS = ("hurtle-http", "sanic", "uvicorn", "httptools", "uvloop")
+DISTRIBUTIONS = ("hurtle-http", "sanic", "uvicorn", "granian", "httptools", "uvloop")
 
 
 def versions(distributions: Sequence[str] = DISTRIBUTIONS) -> dict[str, str]:
@@ -162,10 +162,17 @@ def sample_json(sample: Sample) -> dict[str, float]:
     return {**asdict(sample), **derived}
 
 
-def save_json(path: Path, plan: Plan, results: Results, rows: Sequence[Row]) -> None:
+def save_json(
+    path: Path,
+    plan: Plan,
+    results: Results,
+    rows: Sequence[Row],
+    load: tuple[float, float] | None = None,
+) -> None:
     """Write the plan, the versions, every sample and the summary rows as JSON."""
     document = {
         "benchmark": "http_bench",
+        **({"load_average": {"before": load[0], "after": load[1]}} if load else {}),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "machine": {
             "cpus": os.cpu_count(),
