@@ -22,9 +22,10 @@ A block is runnable when the last non-blank line above its fence is a marker com
     the block is not run (installs from PyPI, needs a terminal, ...); say why.
 
 Blocks of one page run in order in one folder, so a page reads as one session. Ports:
-the page's ``8000`` and ``6457`` (the defaults of the app and of the inspector) become two
-free ports in every runnable block, and ``HURTLE_INSPECTOR_PORT`` is set to the second one,
-so pages run in parallel and never touch the real defaults.
+the page's ``8000`` and ``6457`` (the defaults of the app and of the inspector), and
+``8001`` (a second app), become free ports in every runnable block, and
+``HURTLE_INSPECTOR_PORT`` is set to the inspector's, so pages run in parallel and never
+touch the real defaults.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ DOCS = ROOT / "docs"
 MARKER = re.compile(r"^<!-- test: (?P<kind>file|python|start|run|stop|skip)(?P<rest>.*?)-->\s*$")
 FENCE = re.compile(r"^(?P<indent> *)(?P<ticks>`{3,})(?P<lang>[\w-]*)(?P<info>[^`]*)$")
 RUNNABLE_LANGS = {"python", "py", "sh", "bash", "console", "shell"}
-APP_PORT, INSPECTOR_PORT = "8000", "6457"
+APP_PORT, OTHER_APP_PORT, INSPECTOR_PORT = "8000", "8001", "6457"
 COMMAND_TIMEOUT = 60.0
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
@@ -162,7 +163,9 @@ class Session:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.ports = {APP_PORT: str(free_port()), INSPECTOR_PORT: str(free_port())}
+        self.ports = {
+            default: str(free_port()) for default in (APP_PORT, OTHER_APP_PORT, INSPECTOR_PORT)
+        }
         bin_dir = str(Path(sys.executable).parent)
         self.env = {
             **os.environ,
