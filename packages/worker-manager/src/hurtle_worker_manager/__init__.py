@@ -1,5 +1,8 @@
 """hurtle-worker-manager: run, watch and steer the processes of a Python service.
 
+Runs in: both sides (the public API: ``WorkerManager`` for the main process,
+``get_multiplexer()`` for managed processes).
+
 A ``WorkerManager`` in the main process runs N server workers plus custom managed
 processes, with acks, restarts (zero downtime), runtime scaling, crash recovery,
 heartbeats and shared context. Inside each process, ``get_multiplexer()`` returns its

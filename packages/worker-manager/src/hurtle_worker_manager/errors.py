@@ -1,4 +1,7 @@
-"""The exceptions of hurtle-worker-manager: one base class and a few precise kinds."""
+"""The exceptions of hurtle-worker-manager: one base class and a few precise kinds.
+
+Runs in: both sides.
+"""
 
 from __future__ import annotations
 

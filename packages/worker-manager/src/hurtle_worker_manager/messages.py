@@ -1,5 +1,7 @@
 """The wire schemas: every message exchanged between the manager and its processes.
 
+Runs in: both sides (it is the contract between them, and between packages).
+
 These structs are the contract between packages (the inspector and the CLI read them
 too), so they follow msgspec's evolution rules: new fields get defaults, fields are
 never retyped or reordered, and unknown fields are ignored. Messages travel as
@@ -11,6 +13,7 @@ reader decodes.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -39,6 +42,7 @@ __all__ = [
     "decode_child_message",
     "decode_manager_message",
     "encode",
+    "entry_to_dict",
 ]
 
 
@@ -212,6 +216,27 @@ ManagerMessage = StateUpdate | CommandReply
 _encoder = msgspec.msgpack.Encoder()
 _child_decoder: msgspec.msgpack.Decoder[ChildMessage] = msgspec.msgpack.Decoder(ChildMessage)
 _manager_decoder: msgspec.msgpack.Decoder[ManagerMessage] = msgspec.msgpack.Decoder(ManagerMessage)
+
+
+def entry_to_dict(entry: ProcessEntry) -> dict[str, Any]:
+    """A state entry as the reference's plain dict; reports are decoded into their keys."""
+    data: dict[str, Any] = {
+        "server": entry.server,
+        "state": entry.state,
+        "pid": entry.pid,
+        "start_at": entry.start_at,
+        "starts": entry.starts,
+        "generation": entry.generation,
+    }
+    if entry.restart_at is not None:
+        data["restart_at"] = entry.restart_at
+    if entry.serving is not None:
+        data["serving"] = entry.serving
+    if entry.exit_code is not None:
+        data["exit_code"] = entry.exit_code
+    for key, payload in entry.reports.items():
+        data[key] = msgspec.msgpack.decode(payload)
+    return data
 
 
 def encode(message: msgspec.Struct) -> bytes:

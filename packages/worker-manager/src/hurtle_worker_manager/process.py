@@ -1,5 +1,7 @@
 """One OS process started by the manager, as the manager sees it.
 
+Runs in: the main process.
+
 A ``ProcessInstance`` owns its multiprocessing process, the manager's end of its
 channel, and its lifecycle state (see ``state``). Each instance of a slot has its own
 generation, so an old and a new process of one slot never share a record.

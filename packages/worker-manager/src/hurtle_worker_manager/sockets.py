@@ -1,4 +1,7 @@
-"""Listening sockets bound once in the main process and inherited by every worker."""
+"""Listening sockets bound once in the main process and inherited by every worker.
+
+Runs in: the main process (the sockets are inherited by server processes).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """The lifecycle of one process instance, as a state machine.
 
+Runs in: both sides (the states are set in the main process and read everywhere, the CLI included).
+
 An instance is created IDLE, becomes STARTED once its OS process exists, ACKED when it
 reports ready, TERMINATED when the manager has asked it to stop, and ends COMPLETED
 (exit status 0) or FAILED (anything else). The names are the reference's, so that

@@ -1,5 +1,7 @@
 """The process table: every registered worker, its slots, and the state snapshot.
 
+Runs in: the main process.
+
 The manager is the single owner of this table; processes receive copies of it as
 ``StateUpdate`` messages. An instance is listed under its slot's name while it is the
 slot's current instance, and as ``<name>#<generation>`` while it starts beside the
@@ -14,8 +16,13 @@ from typing import Any
 
 from hurtle_worker_manager import _platform
 from hurtle_worker_manager.errors import CommandError
-from hurtle_worker_manager.messages import ProcessEntry, ProcessStats, StateUpdate, StatsResult
-from hurtle_worker_manager.multiplexer import entry_to_dict
+from hurtle_worker_manager.messages import (
+    ProcessEntry,
+    ProcessStats,
+    StateUpdate,
+    StatsResult,
+    entry_to_dict,
+)
 from hurtle_worker_manager.process import ProcessInstance
 from hurtle_worker_manager.state import FINAL_STATES
 from hurtle_worker_manager.worker import Slot, Worker

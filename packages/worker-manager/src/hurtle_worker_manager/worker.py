@@ -1,5 +1,7 @@
 """Workers (named groups of identical processes) and their slots.
 
+Runs in: the main process.
+
 A ``Worker`` is what ``manage()`` registers: a target, its arguments and its restart
 policy. It has ``workers`` slots, each a stable process name (``Hurtle-<name>-<i>``)
 whose successive process instances carry increasing generations. Server workers are
