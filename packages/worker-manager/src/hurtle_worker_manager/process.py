@@ -191,6 +191,11 @@ class ProcessInstance:
             pass
         self.exited.set_result(code)
 
+    @property
+    def current(self) -> bool:
+        """Whether this instance is its slot's current one (not starting beside it or draining)."""
+        return self is self.slot.current
+
     def entry(self) -> ProcessEntry:
         """This instance's state entry."""
         return ProcessEntry(
@@ -198,12 +203,12 @@ class ProcessInstance:
             state=self.state.value,
             pid=self.pid,
             start_at=self.start_at,
-            starts=self.generation,
             restart_at=self.slot.restart_at,
             generation=self.generation,
             serving=self.serving,
             exit_code=self.exit_code,
             reports=dict(self.reports),
+            current=self.current,
         )
 
 

@@ -22,6 +22,7 @@ from hurtle_worker_manager.messages import (
     StateUpdate,
     StatsResult,
     entry_to_dict,
+    extend_row,
 )
 from hurtle_worker_manager.process import ProcessInstance
 from hurtle_worker_manager.state import FINAL_STATES
@@ -86,7 +87,7 @@ class ProcessTable:
     @staticmethod
     def key(instance: ProcessInstance) -> str:
         """The instance's name in the state table."""
-        if instance is instance.slot.current:
+        if instance.current:
             return instance.name
         return f"{instance.name}#{instance.generation}"
 
@@ -98,7 +99,6 @@ class ProcessTable:
                 entries[slot.name] = ProcessEntry(
                     server=slot.worker.server,
                     state=slot.display_state().value,
-                    starts=slot.generations,
                     restart_at=slot.restart_at,
                     generation=slot.generations,
                 )
@@ -121,16 +121,13 @@ class ProcessTable:
         for instance in sorted(self.live(), key=self.key):
             assert instance.pid is not None
             rows.append(
-                ProcessStats(
+                extend_row(
+                    instance.entry(),
+                    ProcessStats,
                     name=self.key(instance),
-                    pid=instance.pid,
-                    state=instance.state.value,
-                    generation=instance.generation,
-                    starts=instance.generation,
                     uptime=round(instance.uptime(), 3),
                     rss=_platform.rss_bytes(instance.pid),
                     cpu_seconds=_platform.cpu_seconds(instance.pid),
-                    reports=dict(instance.reports),
                 )
             )
         return StatsResult(processes=rows)
