@@ -16,6 +16,7 @@ from hurtle_worker_manager.errors import (
     CrashLoopError,
     StartupError,
     TargetError,
+    UsageError,
     WorkerManagerError,
 )
 from hurtle_worker_manager.manager import WorkerManager
@@ -35,6 +36,7 @@ __all__ = [
     "SharedContext",
     "StartupError",
     "TargetError",
+    "UsageError",
     "Worker",
     "WorkerManager",
     "WorkerManagerError",

@@ -33,6 +33,15 @@ class CommandError(WorkerManagerError):
     """
 
 
+class UsageError(CommandError, ValueError, TypeError):
+    """Our API was called wrongly (a bad count, name or argument); the message says what to do.
+
+    Misuse is a kind of refusal, so a command that arrives malformed is refused with this
+    class. It is also a ``ValueError`` and a ``TypeError``, the types these calls raised
+    before, so existing ``except`` clauses keep working.
+    """
+
+
 class TargetError(WorkerManagerError):
     """A callable cannot run in another process: it has no importable path."""
 

@@ -33,6 +33,7 @@ from hurtle_worker_manager.errors import (
     CommandError,
     CrashLoopError,
     StartupError,
+    UsageError,
     WorkerManagerError,
 )
 from hurtle_worker_manager.launcher import Launcher
@@ -102,10 +103,10 @@ class WorkerManager:
         prefix: str = "Hurtle",
     ) -> None:
         if not _is_int(workers) or workers < 1:
-            raise ValueError(f"Cannot serve with {workers!r} workers: at least 1 is needed")
+            raise UsageError(f"Cannot serve with {workers!r} workers: at least 1 is needed")
         self.max_workers = max_workers if max_workers is not None else max(64, workers)
         if workers > self.max_workers:
-            raise ValueError(f"workers={workers} exceeds max_workers={self.max_workers}")
+            raise UsageError(f"workers={workers} exceeds max_workers={self.max_workers}")
         context = multiprocessing.get_context(start_method)
         new_process: Callable[..., BaseProcess] = context.Process  # type: ignore[attr-defined]
         self.start_method = start_method
@@ -188,13 +189,13 @@ class WorkerManager:
         processes start at once.
         """
         if not name or "#" in name:
-            raise ValueError(f"Invalid worker name {name!r}")
+            raise UsageError(f"Invalid worker name {name!r}: use a non-empty name without '#'")
         if restartable is None:
             restartable = transient
         if transient and not restartable:
-            raise ValueError("Cannot create a transient worker that is not restartable")
+            raise UsageError("Cannot create a transient worker that is not restartable")
         if not _is_int(workers) or workers < 1:
-            raise ValueError(f"A worker needs at least 1 process, got {workers!r}")
+            raise UsageError(f"A worker needs at least 1 process, got {workers!r}")
         worker = Worker(
             name=name,
             target=import_path(func),
@@ -408,7 +409,7 @@ class WorkerManager:
         try:
             result = await self.execute(request.command, origin=instance.label)
             reply = CommandReply(id=request.id, result=result)
-        except (WorkerManagerError, ValueError, TypeError) as exc:
+        except WorkerManagerError as exc:
             reply = CommandReply(id=request.id, error=str(exc))
         except Exception as exc:
             logger.exception("Command %r from %s failed", request.command, instance.label)
@@ -484,7 +485,7 @@ class WorkerManager:
         """
         self._require_running()
         if not _is_int(replicas):
-            raise CommandError(f"The number of workers must be an integer, got {replicas!r}")
+            raise UsageError(f"The number of workers must be an integer, got {replicas!r}")
         if not 1 <= replicas <= self.max_workers:
             raise CommandError(
                 f"Cannot scale to {replicas} workers: choose 1 to {self.max_workers}"

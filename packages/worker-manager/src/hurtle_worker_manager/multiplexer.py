@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from hurtle_worker_manager.channel import BlockingChannel
-from hurtle_worker_manager.errors import CommandError, WorkerManagerError
+from hurtle_worker_manager.errors import CommandError, UsageError, WorkerManagerError
 from hurtle_worker_manager.messages import (
     Ack,
     Command,
@@ -205,7 +205,7 @@ class Multiplexer:
         ``zero_downtime`` starts each replacement before stopping the old process.
         """
         if name and all_workers:
-            raise ValueError("Ambiguous restart with both a named process and all_workers=True")
+            raise UsageError("Ambiguous restart with both a named process and all_workers=True")
         names: tuple[str, ...] = ()
         if not all_workers:
             names = tuple(part.strip() for part in (name or self._name).split(",") if part.strip())
@@ -220,9 +220,9 @@ class Multiplexer:
     def scale(self, num_workers: int, *, wait: bool = False) -> Reply:
         """Run ``num_workers`` server workers (1 to the manager's maximum)."""
         if isinstance(num_workers, bool) or not isinstance(num_workers, int):
-            raise TypeError(f"scale() needs an int number of workers, got {num_workers!r}")
+            raise UsageError(f"scale() needs an int number of workers, got {num_workers!r}")
         if num_workers < 1:
-            raise ValueError(f"Cannot scale to {num_workers} workers: at least 1 is needed")
+            raise UsageError(f"Cannot scale to {num_workers} workers: at least 1 is needed")
         return self.send_command(ScaleCommand(replicas=num_workers, wait=wait))
 
     def terminate(self) -> Reply:

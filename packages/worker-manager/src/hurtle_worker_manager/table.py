@@ -15,7 +15,7 @@ import os
 from typing import Any
 
 from hurtle_worker_manager import _platform
-from hurtle_worker_manager.errors import CommandError
+from hurtle_worker_manager.errors import CommandError, UsageError
 from hurtle_worker_manager.messages import (
     ProcessEntry,
     ProcessStats,
@@ -49,9 +49,9 @@ class ProcessTable:
         return f"{self.prefix}-Main"
 
     def register(self, worker: Worker, count: int) -> None:
-        """Add ``worker`` with ``count`` slots; raises ``ValueError`` for a taken name."""
+        """Add ``worker`` with ``count`` slots; raises ``UsageError`` for a taken name."""
         if worker.name in self.workers:
-            raise ValueError(f"Worker {worker.name} already exists")
+            raise UsageError(f"Worker {worker.name} already exists: choose another name")
         worker.slots = [Slot(f"{self.prefix}-{worker.name}-{i}", worker) for i in range(count)]
         self.workers[worker.name] = worker
 
