@@ -42,15 +42,10 @@ def wait_until(
     On timeout the test fails naming ``what`` (a callable is asked for the state it saw)
     and the predicate's last value.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            seen = what() if callable(what) else what
-            pytest.fail(f"timed out after {timeout} s waiting for {seen} (last: {value!r})")
+    poll = _poller(predicate, what, timeout)
+    while not (result := poll()):
         time.sleep(interval)
+    return result[0]
 
 
 async def wait_until_async(
@@ -61,15 +56,29 @@ async def wait_until_async(
     interval: float = 0.02,
 ) -> Any:
     """``wait_until`` for code running in an event loop: the loop keeps running between polls."""
-    deadline = time.monotonic() + timeout
+    poll = _poller(predicate, what, timeout)
     while True:
+        if result := poll():
+            return result[0]
+        await asyncio.sleep(interval)
+
+
+def _poller(
+    predicate: Callable[[], Any], what: str | Callable[[], str], timeout: float
+) -> Callable[[], tuple[Any] | None]:
+    """One poll: ``(value,)`` once ``predicate`` is truthy, None before; fails at the deadline."""
+    deadline = time.monotonic() + timeout
+
+    def poll() -> tuple[Any] | None:
         value = predicate()
         if value:
-            return value
+            return (value,)
         if time.monotonic() > deadline:
             seen = what() if callable(what) else what
             pytest.fail(f"timed out after {timeout} s waiting for {seen} (last: {value!r})")
-        await asyncio.sleep(interval)
+        return None
+
+    return poll
 
 
 def acked_servers(workers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from hurtle_inspector.schema import (
     AppInfo,
     InfoResult,
     ReloadBody,
-    ReloadOutcome,
     RestartBody,
+    RestartOutcome,
     ScaleBody,
     ScaleOutcome,
     ShutdownOutcome,
@@ -77,7 +77,7 @@ class Inspector:
         workers = _info.jsonable(self.multiplexer.workers)
         return InfoResult(info=self._app_info, workers=workers)
 
-    async def reload(self, body: ReloadBody) -> ReloadOutcome:
+    async def reload(self, body: ReloadBody) -> RestartOutcome:
         """Restart every server worker (and other transient process)."""
         async with self._control:
             reply = self.multiplexer.restart(
@@ -85,9 +85,9 @@ class Inspector:
             )
             result = await self._outcome(reply, body.wait, body.timeout, "reload")
         assert isinstance(result, RestartResult), result
-        return ReloadOutcome(result.restarted, body.zero_downtime, body.wait)
+        return RestartOutcome(result.restarted, body.zero_downtime, body.wait)
 
-    async def restart(self, body: RestartBody) -> ReloadOutcome:
+    async def restart(self, body: RestartBody) -> RestartOutcome:
         """Restart the named processes (names as listed by ``GET /``)."""
         known = sorted(name for name, entry in self.multiplexer.entries.items() if entry.current)
         unknown = [name for name in body.names if name not in known]
@@ -102,7 +102,7 @@ class Inspector:
             reply = self.multiplexer.send_command(command)
             result = await self._outcome(reply, body.wait, body.timeout, "restart")
         assert isinstance(result, RestartResult), result
-        return ReloadOutcome(result.restarted, body.zero_downtime, body.wait)
+        return RestartOutcome(result.restarted, body.zero_downtime, body.wait)
 
     async def scale(self, body: ScaleBody) -> ScaleOutcome:
         """Run exactly ``replicas`` server workers (1 to the manager's maximum)."""

@@ -25,6 +25,7 @@ __all__ = [
     "ReloadBody",
     "ReloadOutcome",
     "RestartBody",
+    "RestartOutcome",
     "ScaleBody",
     "ScaleOutcome",
     "ShutdownOutcome",
@@ -125,12 +126,16 @@ class InfoResult(msgspec.Struct, frozen=True):
     workers: dict[str, object]
 
 
-class ReloadOutcome(msgspec.Struct, frozen=True):
+class RestartOutcome(msgspec.Struct, frozen=True):
     """``reload`` and ``restart``: the processes replaced, and whether the answer waited."""
 
     restarted: list[str]
     zero_downtime: bool
     waited: bool
+
+
+ReloadOutcome = RestartOutcome
+"""Former name of ``RestartOutcome`` (it answers ``restart`` as well as ``reload``)."""
 
 
 class ScaleOutcome(msgspec.Struct, frozen=True):

@@ -24,13 +24,14 @@ from hurtle_worker_manager.multiplexer import Multiplexer, Reply, get_multiplexe
 from hurtle_worker_manager.shared_ctx import SharedContext
 from hurtle_worker_manager.sockets import bind_tcp, bind_unix
 from hurtle_worker_manager.state import ProcessState
-from hurtle_worker_manager.worker import Worker
+from hurtle_worker_manager.worker import ProcessGroup, Worker
 
 __all__ = [
     "AddressInUseError",
     "CommandError",
     "CrashLoopError",
     "Multiplexer",
+    "ProcessGroup",
     "ProcessState",
     "Reply",
     "SharedContext",

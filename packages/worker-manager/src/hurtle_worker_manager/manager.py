@@ -60,7 +60,7 @@ from hurtle_worker_manager.state import ProcessState
 from hurtle_worker_manager.table import ProcessTable
 from hurtle_worker_manager.target import import_path
 from hurtle_worker_manager.watchdog import HeartbeatWatchdog
-from hurtle_worker_manager.worker import Slot, Worker
+from hurtle_worker_manager.worker import ProcessGroup, Slot
 
 __all__ = ["WorkerManager"]
 
@@ -179,7 +179,7 @@ class WorkerManager:
         tracked: bool = True,
         auto_start: bool = True,
         workers: int = 1,
-    ) -> Worker:
+    ) -> ProcessGroup:
         """Register a custom process ``Hurtle-<name>-<i>`` for i in 0..workers-1.
 
         ``transient`` processes are restarted with the servers (and respawned when they
@@ -196,7 +196,7 @@ class WorkerManager:
             raise UsageError("Cannot create a transient worker that is not restartable")
         if not _is_int(workers) or workers < 1:
             raise UsageError(f"A worker needs at least 1 process, got {workers!r}")
-        worker = Worker(
+        worker = ProcessGroup(
             name=name,
             target=import_path(func),
             kwargs=dict(kwargs or {}),
@@ -290,7 +290,7 @@ class WorkerManager:
         else:
             loop.call_soon_threadsafe(stop.set)
 
-    def _start_order(self) -> list[Worker]:
+    def _start_order(self) -> list[ProcessGroup]:
         workers = list(self._table.workers.values())
         return [w for w in workers if w.server] + [w for w in workers if not w.server]
 
@@ -371,7 +371,7 @@ class WorkerManager:
         if not self._shutting_down and slot.current is None and registered:
             self._launcher.spawn(slot)
 
-    def _forget_if_untracked(self, worker: Worker) -> None:
+    def _forget_if_untracked(self, worker: ProcessGroup) -> None:
         if worker.tracked or any(slot.live() for slot in worker.slots):
             return
         if self._table.workers.get(worker.name) is worker:

@@ -1,5 +1,8 @@
 """The multiplexer: a managed process's handle on the manager and on its siblings.
 
+(It multiplexes nothing: the name is the reference's, kept so that ``app.m`` code written
+for it works unchanged.)
+
 Runs in: managed processes (the child side; it never imports the main-process side).
 
 Every process the manager starts has one (``get_multiplexer()``). Reads (``workers``,

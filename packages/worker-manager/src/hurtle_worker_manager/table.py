@@ -26,7 +26,7 @@ from hurtle_worker_manager.messages import (
 )
 from hurtle_worker_manager.process import ProcessInstance
 from hurtle_worker_manager.state import FINAL_STATES
-from hurtle_worker_manager.worker import Slot, Worker
+from hurtle_worker_manager.worker import ProcessGroup, Slot
 
 __all__ = ["SERVER", "ProcessTable"]
 
@@ -39,7 +39,7 @@ class ProcessTable:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.max_workers = 0
-        self.workers: dict[str, Worker] = {}
+        self.workers: dict[str, ProcessGroup] = {}
         self.instances: set[ProcessInstance] = set()
         self._server_numbers = itertools.count()
 
@@ -48,16 +48,16 @@ class ProcessTable:
         """The main process's key (``Hurtle-Main``)."""
         return f"{self.prefix}-Main"
 
-    def register(self, worker: Worker, count: int) -> None:
+    def register(self, worker: ProcessGroup, count: int) -> None:
         """Add ``worker`` with ``count`` slots; raises ``UsageError`` for a taken name."""
         if worker.name in self.workers:
             raise UsageError(f"Worker {worker.name} already exists: choose another name")
         worker.slots = [Slot(f"{self.prefix}-{worker.name}-{i}", worker) for i in range(count)]
         self.workers[worker.name] = worker
 
-    def add_server(self, target: str, kwargs: dict[str, Any]) -> Worker:
+    def add_server(self, target: str, kwargs: dict[str, Any]) -> ProcessGroup:
         """Register the next server worker (``Server-<n>``, numbers never reused)."""
-        worker = Worker(
+        worker = ProcessGroup(
             name=f"{SERVER}-{next(self._server_numbers)}",
             target=target,
             kwargs=kwargs,
@@ -72,7 +72,7 @@ class ProcessTable:
         """Every slot of every registered worker."""
         return [slot for worker in self.workers.values() for slot in worker.slots]
 
-    def servers(self) -> list[Worker]:
+    def servers(self) -> list[ProcessGroup]:
         """The registered server workers, oldest first."""
         return [worker for worker in self.workers.values() if worker.server]
 
