@@ -14,62 +14,55 @@ import time
 import pytest
 from cli_helpers import hurtle_command, run_hurtle, subprocess_env
 from fake_inspector import Running
+from testkit import wait_until
+
+from hurtle_cli.inspect import WATCH_INTERVAL
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _wait_for(predicate: object, what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+def _watch_until_ctrl_c(inspector: Running, *options: str, requests: int) -> tuple[str, str]:
+    """Run ``stats --watch`` until the inspector saw ``requests`` requests, then Ctrl-C it.
+
+    Returns its stdout and stderr; it must have ended with status 0.
+    """
+    proc = subprocess.Popen(
+        [*hurtle_command(), "inspect", "stats", "--watch", *options, "-p", str(inspector.port)],
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(
+            lambda: len(inspector.requests("/stats")) >= requests, what=f"{requests} refreshes"
+        )
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+    return out, err
 
 
 def test_watch_refreshes_every_second_until_ctrl_c(inspector: Running) -> None:
-    proc = subprocess.Popen(
-        [*hurtle_command(), "inspect", "stats", "--watch", "-p", str(inspector.port)],
-        env=subprocess_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        # A refresh is printed before the next request starts: 4 requests mean 3 tables.
-        _wait_for(lambda: len(inspector.requests("/stats")) >= 4, "four refreshes")
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == 0, err
+    # A refresh is printed before the next request starts: 4 requests mean 3 tables.
+    out, err = _watch_until_ctrl_c(inspector, requests=4)
     assert err == "", "Ctrl-C ends the watch quietly"
+    # Paced, not a busy loop: a refresh never starts before the interval has passed since
+    # the one before (a lower bound only; a slow machine may take longer, never shorter).
     times = [seen.at for seen in inspector.requests("/stats")]
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert all(0.8 < gap < 2.5 for gap in gaps[:2]), gaps
+    assert min(gaps) >= WATCH_INTERVAL - 0.05, gaps
+    # Each refresh printed a whole table: a header and every process.
     assert out.count("NAME  ") >= 3, out
-    assert out.count("Hurtle-Server-1-0") >= 3
+    assert out.count("Hurtle-Server-0-0") == out.count("Hurtle-Server-1-0") >= 3, out
 
 
 def test_watch_json_prints_one_line_per_refresh(inspector: Running) -> None:
-    proc = subprocess.Popen(
-        [*hurtle_command(), "inspect", "stats", "--watch", "--json", "-p", str(inspector.port)],
-        env=subprocess_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_for(lambda: len(inspector.requests("/stats")) >= 3, "three refreshes")
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == 0, err
+    out, _ = _watch_until_ctrl_c(inspector, "--json", requests=3)
     lines = out.splitlines()
     assert len(lines) >= 2
     assert all(line.startswith('{"workers":{"Hurtle-Server-0-0":{') for line in lines), lines
@@ -84,7 +77,7 @@ def test_watch_stops_with_exit_3_when_the_server_goes_away(inspector: Running) -
         text=True,
     )
     try:
-        _wait_for(lambda: len(inspector.requests("/stats")) >= 1, "the first refresh")
+        wait_until(lambda: len(inspector.requests("/stats")) >= 1, what="the first refresh")
         inspector.stop()
         _, err = proc.communicate(timeout=15)
     finally:

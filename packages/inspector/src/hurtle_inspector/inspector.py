@@ -21,8 +21,8 @@ from hurtle_inspector.schema import (
     AppInfo,
     InfoResult,
     ReloadBody,
-    ReloadOutcome,
     RestartBody,
+    RestartOutcome,
     ScaleBody,
     ScaleOutcome,
     ShutdownOutcome,
@@ -30,7 +30,13 @@ from hurtle_inspector.schema import (
     WorkerStats,
 )
 from hurtle_worker_manager import Multiplexer, Reply
-from hurtle_worker_manager.messages import RestartCommand, RestartResult, ScaleResult, StatsResult
+from hurtle_worker_manager.messages import (
+    RestartCommand,
+    RestartResult,
+    ScaleResult,
+    StatsResult,
+    extend_row,
+)
 
 if TYPE_CHECKING:
     from hurtle_inspector.settings import InspectorSettings
@@ -71,7 +77,7 @@ class Inspector:
         workers = _info.jsonable(self.multiplexer.workers)
         return InfoResult(info=self._app_info, workers=workers)
 
-    async def reload(self, body: ReloadBody) -> ReloadOutcome:
+    async def reload(self, body: ReloadBody) -> RestartOutcome:
         """Restart every server worker (and other transient process)."""
         async with self._control:
             reply = self.multiplexer.restart(
@@ -79,11 +85,11 @@ class Inspector:
             )
             result = await self._outcome(reply, body.wait, body.timeout, "reload")
         assert isinstance(result, RestartResult), result
-        return ReloadOutcome(result.restarted, body.zero_downtime, body.wait)
+        return RestartOutcome(result.restarted, body.zero_downtime, body.wait)
 
-    async def restart(self, body: RestartBody) -> ReloadOutcome:
+    async def restart(self, body: RestartBody) -> RestartOutcome:
         """Restart the named processes (names as listed by ``GET /``)."""
-        known = sorted(name for name in self.multiplexer.entries if "#" not in name)
+        known = sorted(name for name, entry in self.multiplexer.entries.items() if entry.current)
         unknown = [name for name in body.names if name not in known]
         if unknown:
             raise InspectorRequestError(
@@ -96,7 +102,7 @@ class Inspector:
             reply = self.multiplexer.send_command(command)
             result = await self._outcome(reply, body.wait, body.timeout, "restart")
         assert isinstance(result, RestartResult), result
-        return ReloadOutcome(result.restarted, body.zero_downtime, body.wait)
+        return RestartOutcome(result.restarted, body.zero_downtime, body.wait)
 
     async def scale(self, body: ScaleBody) -> ScaleOutcome:
         """Run exactly ``replicas`` server workers (1 to the manager's maximum)."""
@@ -120,21 +126,10 @@ class Inspector:
         """Pid, state, generation, uptime, RSS, CPU time and HTTP counters of every process."""
         result = await self._outcome(self.multiplexer.stats(), False, _QUICK, "stats")
         assert isinstance(result, StatsResult), result
-        entries = self.multiplexer.entries
-        workers = {}
-        for row in result.processes:
-            entry = entries.get(row.name)
-            workers[row.name] = WorkerStats(
-                server=entry.server if entry is not None else False,
-                pid=row.pid,
-                state=row.state,
-                generation=row.generation,
-                starts=row.starts,
-                uptime=row.uptime,
-                rss=row.rss,
-                cpu_seconds=row.cpu_seconds,
-                http=_decode_http(row.reports.get("http")),
-            )
+        workers = {
+            row.name: extend_row(row, WorkerStats, http=_decode_http(row.reports.get("http")))
+            for row in result.processes
+        }
         return StatsOutcome(workers=workers)
 
     async def _outcome(self, reply: Reply, waiting: bool, timeout: float, action: str) -> Any:

@@ -1,5 +1,7 @@
 """One OS process started by the manager, as the manager sees it.
 
+Runs in: the main process.
+
 A ``ProcessInstance`` owns its multiprocessing process, the manager's end of its
 channel, and its lifecycle state (see ``state``). Each instance of a slot has its own
 generation, so an old and a new process of one slot never share a record.
@@ -21,7 +23,16 @@ import msgspec
 
 from hurtle_worker_manager.channel import FrameDecoder, FrameError
 from hurtle_worker_manager.errors import StartupError
-from hurtle_worker_manager.messages import ChildMessage, Failure, ProcessEntry, decode_child_message
+from hurtle_worker_manager.messages import (
+    Ack,
+    ChildMessage,
+    Failure,
+    Heartbeat,
+    ProcessEntry,
+    Report,
+    SetServing,
+    decode_child_message,
+)
 from hurtle_worker_manager.state import LIVE_STATES, ProcessState, check_transition
 
 if TYPE_CHECKING:
@@ -109,6 +120,33 @@ class ProcessInstance:
             self.ready.set_result(None)
         return True
 
+    def record(self, message: ChildMessage) -> bool:
+        """Record what a message from the process says about it; True if its entry changed.
+
+        Requests (commands to the manager) are not records: the caller answers them.
+        """
+        if isinstance(message, Heartbeat):
+            self.last_beat = time.monotonic()
+        elif isinstance(message, Report):
+            self.reports[message.key] = message.payload
+            return True
+        elif isinstance(message, Ack):
+            if self.mark_acked():
+                logger.info("%s is ready", self.label)
+                return True
+        elif isinstance(message, SetServing):
+            self.serving = message.serving
+            return True
+        elif isinstance(message, Failure):
+            self.failure = message
+        return False
+
+    def send(self, data: bytes) -> None:
+        """Write framed bytes to the process's channel, unless it is gone or closing."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
     def signal(self, sig: int) -> None:
         """Send ``sig`` to this process alone (never to a process group)."""
         if self.pid is not None and not self.exited.done():
@@ -153,6 +191,11 @@ class ProcessInstance:
             pass
         self.exited.set_result(code)
 
+    @property
+    def current(self) -> bool:
+        """Whether this instance is its slot's current one (not starting beside it or draining)."""
+        return self is self.slot.current
+
     def entry(self) -> ProcessEntry:
         """This instance's state entry."""
         return ProcessEntry(
@@ -160,12 +203,12 @@ class ProcessInstance:
             state=self.state.value,
             pid=self.pid,
             start_at=self.start_at,
-            starts=self.generation,
             restart_at=self.slot.restart_at,
             generation=self.generation,
             serving=self.serving,
             exit_code=self.exit_code,
             reports=dict(self.reports),
+            current=self.current,
         )
 
 
