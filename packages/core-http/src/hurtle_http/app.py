@@ -12,7 +12,7 @@ import ssl as _ssl
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from types import SimpleNamespace
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from hurtle_http import _tls
 from hurtle_http.config import Config
@@ -20,13 +20,14 @@ from hurtle_http.exceptions import HTTPException, HurtleHttpError
 from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
 from hurtle_http.request import Request
 from hurtle_http.response import HTTPResponse, json, text
-from hurtle_http.router import HTTP_METHODS, Handler, Router
+from hurtle_http.router import HTTP_METHODS, Handler, Route, Router
 from hurtle_http.server import bind_socket, new_event_loop, serve
 
 logger = logging.getLogger("hurtle.error")
 server_logger = logging.getLogger("hurtle.server")
 
 F = TypeVar("F", bound=Callable[..., Any])
+HeadHook = Callable[[Request], None]
 RequestMiddleware = Callable[[Request], "Awaitable[HTTPResponse | None] | HTTPResponse | None"]
 ResponseMiddleware = Callable[
     [Request, HTTPResponse], "Awaitable[HTTPResponse | None] | HTTPResponse | None"
@@ -59,6 +60,7 @@ class HttpApp:
         self.config: Config = config if config is not None else self.config_class()
         self.ctx = SimpleNamespace()
         self.router = Router()
+        self._head_hooks: list[HeadHook] = []
         self._request_middleware: list[tuple[RequestMiddleware, bool]] = []
         self._response_middleware: list[tuple[ResponseMiddleware, bool]] = []
         self._error_handlers: dict[type[BaseException], ErrorHandler] = {}
@@ -132,6 +134,38 @@ class HttpApp:
         """Decorator: run ``middleware(request)`` before routing; a response it returns wins."""
         self._request_middleware.append((middleware, _is_async(middleware)))
         return middleware
+
+    def on_request_head(self, hook: F) -> F:
+        """Decorator: run ``hook(request)`` as soon as a request's head has arrived.
+
+        The hook runs before the body is read (``request.body`` is still empty) and must be
+        synchronous. Raising an ``HTTPException`` (e.g. ``Unauthorized``) answers it at
+        once and closes the connection: the body is never read nor buffered. Use it to
+        refuse unauthenticated requests before they cost memory.
+        """
+        if _is_async(hook):
+            raise HurtleHttpError(
+                "on_request_head hooks run while the request arrives and must be plain "
+                "functions: use on_request for async checks"
+            )
+        self._head_hooks.append(hook)
+        return hook
+
+    def head_received(self, request: Request) -> bool:
+        """Called by the protocol when ``request``'s head is complete; False: discard the body.
+
+        Runs the ``on_request_head`` hooks (an ``HTTPException`` they raise refuses the
+        request) and resolves the route once. The body of a request no route will take is
+        discarded as it arrives (when no request middleware could still want it).
+        """
+        for hook in self._head_hooks:
+            hook(request)
+        try:
+            request._route = self.router.resolve(request.method, request.path)
+        except HTTPException as exc:
+            request._route = exc
+            return bool(self._request_middleware)
+        return True
 
     def on_response(self, middleware: F) -> F:
         """Decorator: run ``middleware(request, response)`` after the handler.
@@ -214,7 +248,13 @@ class HttpApp:
         try:
             response = await self._route(request) if self._request_middleware else None
             if response is None:
-                route, params = self.router.resolve(request.method, request.path)
+                resolved = request._route
+                if resolved is None or self._request_middleware:
+                    route, params = self.router.resolve(request.method, request.path)
+                elif isinstance(resolved, HTTPException):
+                    raise resolved
+                else:
+                    route, params = cast("tuple[Route, dict[str, Any]]", resolved)
                 if params:
                     request.match_info = params
                     result = route.handler(request, **params)

@@ -43,7 +43,7 @@ from hurtle_http.exceptions import (
     URITooLong,
 )
 from hurtle_http.headers import TOKEN_CHARS, VALUE_CHARS, parser_checks_fields
-from hurtle_http.request import ConnInfo, Request
+from hurtle_http.request import ConnInfo, Request, valid_authority
 from hurtle_http.response import FileResponse, HTTPResponse, StreamingResponse
 
 if TYPE_CHECKING:
@@ -56,7 +56,9 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
 LINGER_TIMEOUT = 2.0
 # Header names the protocol checks itself (framing, Host, Expect), and their lengths.
-_SPECIAL_NAMES = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect"})
+_SPECIAL_NAMES = frozenset(
+    {b"host", b"content-length", b"transfer-encoding", b"expect", b"authorization"}
+)
 _SPECIAL_LENGTHS = frozenset(len(name) for name in _SPECIAL_NAMES)
 
 
@@ -86,6 +88,24 @@ _TRANSITIONS: dict[ConnState, frozenset[ConnState]] = {
 
 # Validate header fields in Python only when the installed parser does not.
 _CHECK_FIELDS = not parser_checks_fields()
+
+
+class _Refused(Exception):
+    """An ``on_request_head`` hook refused a request (raised out of the parser callback)."""
+
+    def __init__(self, request: Request, refusal: HTTPException) -> None:
+        super().__init__(refusal.message)
+        self.request = request
+        self.refusal = refusal
+
+
+class _Detached:
+    """The callbacks of a parser whose connection is gone: none."""
+
+
+# A closed connection swaps its parser for this one, so that the protocol and its parser
+# (which holds the protocol's callbacks) do not keep each other alive until a cyclic GC.
+_DETACHED_PARSER = httptools.HttpRequestParser(_Detached())
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -130,12 +150,15 @@ class HttpProtocol(asyncio.Protocol):
         self._message_started = 0.0
         self._url = b""
         self._raw_headers: list[tuple[bytes, bytes]] = []
-        self._head_bytes = 0  # raw bytes received while the head is incomplete
+        self._trailers: list[tuple[bytes, bytes]] | None = None
+        self._head_bytes = 0  # raw bytes of the current head received in earlier reads
+        self._head_began = False  # the current head began in the read being parsed
         self._header_bytes = 0  # size of the parsed header fields
         self._special: list[tuple[bytes, bytes]] = []  # framing headers, checked at the end
         self._request: Request | None = None
         self._body: list[bytes] = []
         self._body_size = 0
+        self._discard = False  # the body of the message being parsed is not kept
 
     # State --------------------------------------------------------------------------------
 
@@ -237,6 +260,10 @@ class HttpProtocol(asyncio.Protocol):
             self._task = None
         self._abandon_current()
         self._queue.clear()
+        self._body = []
+        self._request = None
+        self._raw_headers = []
+        self._parser = _DETACHED_PARSER
         waiter, self._drain_waiter = self._drain_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(ConnectionResetError("Connection lost"))
@@ -266,7 +293,9 @@ class HttpProtocol(asyncio.Protocol):
             self._update_reading()
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
-            if isinstance(cause, HTTPException):
+            if isinstance(cause, _Refused):
+                self._refuse(cause.request, cause.refusal)
+            elif isinstance(cause, HTTPException):
                 self._reject(cause)
             else:
                 error_logger.error("Parser callback failed", exc_info=cause)
@@ -275,7 +304,13 @@ class HttpProtocol(asyncio.Protocol):
             self._reject(BadRequest(f"Malformed request: {exc}"))
         else:
             if self._in_head:
-                self._head_bytes += len(data)
+                # Count only the current head: when it began in this read, the earlier
+                # requests of the read are not part of it (the parsed fields are counted).
+                if self._head_began:
+                    self._head_began = False
+                    self._head_bytes = len(self._url) + self._header_bytes
+                else:
+                    self._head_bytes += len(data)
                 if self._head_bytes > self._limits.max_head:
                     self._reject(HeaderFieldsTooLarge("The request head is too large"))
         if self._queue:
@@ -322,13 +357,13 @@ class HttpProtocol(asyncio.Protocol):
     # httptools callbacks ----------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._in_message = self._in_head = True
-        self._continue_pending = False
+        self._in_message = self._in_head = self._head_began = True
+        self._continue_pending = self._discard = False
         self._url = b""
         self._raw_headers = []
+        self._trailers = None
         self._head_bytes = self._header_bytes = self._body_size = 0
         self._special.clear()
-        self._body.clear()
         self._message_started = self._loop.time()
 
     def on_url(self, part: bytes) -> None:
@@ -337,7 +372,12 @@ class HttpProtocol(asyncio.Protocol):
             raise URITooLong(f"The request target exceeds {self._limits.max_url} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        headers = self._raw_headers
+        if not self._in_head:  # a trailer field: kept apart, never a header (RFC 9110 6.5.1)
+            if self._trailers is None:
+                self._trailers = []
+            headers = self._trailers
+        else:
+            headers = self._raw_headers
         headers.append((name, value))
         self._header_bytes += len(name) + len(value) + 4
         if self._header_bytes > self._max_header_size or len(headers) > self._max_headers:
@@ -350,7 +390,7 @@ class HttpProtocol(asyncio.Protocol):
                 raise BadRequest(f"Invalid header name {name!r}")
             if value.translate(None, VALUE_CHARS):
                 raise BadRequest(f"Invalid character in the value of header {name!r}")
-        if len(name) in _SPECIAL_LENGTHS and name.lower() in _SPECIAL_NAMES:
+        if self._in_head and len(name) in _SPECIAL_LENGTHS and name.lower() in _SPECIAL_NAMES:
             self._special.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
@@ -359,12 +399,20 @@ class HttpProtocol(asyncio.Protocol):
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
             raise HTTPVersionNotSupported(f"HTTP/{version} is not supported: use HTTP/1.1")
-        hosts = 0
+        if b"#" in self._url:
+            raise BadRequest("A request target cannot contain a fragment ('#')")
+        hosts = credentials = 0
         length: bytes | None = None
         expect: bytes | None = None
         for name, value in self._special:
             if name == b"host":
                 hosts += 1
+                if not valid_authority(value):
+                    raise BadRequest(f"Invalid Host header {value!r}: use host[:port]")
+            elif name == b"authorization":
+                credentials += 1
+                if credentials > 1:
+                    raise BadRequest("Repeated Authorization header")
             elif name == b"content-length":
                 if length is not None:
                     raise BadRequest("Repeated Content-Length header")
@@ -384,6 +432,10 @@ class HttpProtocol(asyncio.Protocol):
         request = Request(self._app, method, self._url, self._raw_headers, version, self._conn_info)
         request._keep_alive = parser.should_keep_alive()
         self._request = request
+        try:
+            self._discard = not self._app.head_received(request)
+        except HTTPException as exc:
+            raise _Refused(request, exc) from exc  # stops the parser: no body is read
         if expect is not None:
             if expect != b"100-continue":
                 raise ExpectationFailed(f"Unsupported expectation {expect!r}")
@@ -397,7 +449,8 @@ class HttpProtocol(asyncio.Protocol):
         self._body_size += len(body)
         if self._body_size > self._limits.max_body:
             raise PayloadTooLarge(f"The body exceeds {self._limits.max_body} bytes")
-        self._body.append(body)
+        if not self._discard:
+            self._body.append(body)
 
     def on_message_complete(self) -> None:
         request = self._request
@@ -405,6 +458,10 @@ class HttpProtocol(asyncio.Protocol):
         body = self._body
         if body:
             request.body = body[0] if len(body) == 1 else b"".join(body)
+            body.clear()  # the chunks are the request's now: keep none of them here
+        if self._trailers is not None:
+            request.raw_trailers = self._trailers
+            self._trailers = None
         self._in_message = False
         self._request = None
         self._queue.append(request)
@@ -428,6 +485,9 @@ class HttpProtocol(asyncio.Protocol):
                 item = self._queue.popleft()
                 if isinstance(item, HTTPException):
                     self._write_error(item)
+                    return
+                if item._refusal is not None:
+                    self._write_error(item._refusal, item)
                     return
                 self._dispatch(item)
         finally:
@@ -566,6 +626,16 @@ class HttpProtocol(asyncio.Protocol):
         elif not self._in_next:
             self._next()
 
+    def _refuse(self, request: Request, exc: HTTPException) -> None:
+        """An ``on_request_head`` hook refused ``request``: answer in order, read no body."""
+        self._rejected = True
+        self._simple = False
+        self._in_message = self._in_head = False
+        self._request = None
+        self._update_reading()
+        request._refusal = exc
+        self._queue.append(request)
+
     def _reject(self, exc: HTTPException) -> None:
         """Bad input: answer ``exc`` after the responses already owed, then close."""
         self._rejected = True
@@ -578,9 +648,9 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self._queue.append(exc)
 
-    def _write_error(self, exc: HTTPException) -> None:
+    def _write_error(self, exc: HTTPException, request: Request | None = None) -> None:
         try:
-            response = self._app.error_response(exc)
+            response = self._app.error_response(exc, request)
             data = encode_response(response, self._clock, False)
         except Exception as failure:  # a broken error_response override: answer plainly
             error_logger.error("Rendering a %d failed", exc.status_code, exc_info=failure)
