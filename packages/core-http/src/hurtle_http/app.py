@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any, ClassVar, TypeVar, cast
 
 from hurtle_http import _tls
+from hurtle_http._body import BUFFER, DISCARD, STREAM
 from hurtle_http.config import Config
 from hurtle_http.exceptions import HTTPException, HurtleHttpError
 from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
@@ -79,23 +80,36 @@ class HttpApp:
         methods: Iterable[str] = ("GET",),
         *,
         name: str | None = None,
+        stream: bool = False,
     ) -> Handler:
-        """Register ``handler(request, **params)`` for ``uri`` and ``methods``."""
+        """Register ``handler(request, **params)`` for ``uri`` and ``methods``.
+
+        With ``stream=True`` the handler runs as soon as the request's head has arrived and
+        reads the body from ``request.stream`` (``await request.stream.read()`` or
+        ``async for chunk in request.stream``); ``request.body`` stays empty.
+        """
         methods = [methods.upper()] if isinstance(methods, str) else [m.upper() for m in methods]
         unknown = [m for m in methods if m not in HTTP_METHODS]
         if unknown:
             known = ", ".join(HTTP_METHODS)
             raise HurtleHttpError(f"Unknown HTTP method(s) {unknown}: use {known}")
-        self.router.add(uri, handler, methods, name=name, is_async=_is_async(handler))
+        self.router.add(
+            uri, handler, methods, name=name, is_async=_is_async(handler), stream=stream
+        )
         return handler
 
     def route(
-        self, uri: str, methods: Iterable[str] = ("GET",), *, name: str | None = None
+        self,
+        uri: str,
+        methods: Iterable[str] = ("GET",),
+        *,
+        name: str | None = None,
+        stream: bool = False,
     ) -> Callable[[F], F]:
-        """Decorator: register the handler for ``uri`` and ``methods``."""
+        """Decorator: register the handler for ``uri`` and ``methods`` (see ``add_route``)."""
 
         def register(handler: F) -> F:
-            self.add_route(handler, uri, methods, name=name)
+            self.add_route(handler, uri, methods, name=name, stream=stream)
             return handler
 
         return register
@@ -104,17 +118,17 @@ class HttpApp:
         """Decorator: a GET route (it also answers HEAD)."""
         return self.route(uri, ("GET",), name=name)
 
-    def post(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
-        """Decorator: a POST route."""
-        return self.route(uri, ("POST",), name=name)
+    def post(self, uri: str, *, name: str | None = None, stream: bool = False) -> Callable[[F], F]:
+        """Decorator: a POST route (``stream=True``: read the body from ``request.stream``)."""
+        return self.route(uri, ("POST",), name=name, stream=stream)
 
-    def put(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
-        """Decorator: a PUT route."""
-        return self.route(uri, ("PUT",), name=name)
+    def put(self, uri: str, *, name: str | None = None, stream: bool = False) -> Callable[[F], F]:
+        """Decorator: a PUT route (``stream=True``: read the body from ``request.stream``)."""
+        return self.route(uri, ("PUT",), name=name, stream=stream)
 
-    def patch(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
-        """Decorator: a PATCH route."""
-        return self.route(uri, ("PATCH",), name=name)
+    def patch(self, uri: str, *, name: str | None = None, stream: bool = False) -> Callable[[F], F]:
+        """Decorator: a PATCH route (``stream=True``: read the body from ``request.stream``)."""
+        return self.route(uri, ("PATCH",), name=name, stream=stream)
 
     def delete(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
         """Decorator: a DELETE route."""
@@ -151,21 +165,27 @@ class HttpApp:
         self._head_hooks.append(hook)
         return hook
 
-    def head_received(self, request: Request) -> bool:
-        """Called by the protocol when ``request``'s head is complete; False: discard the body.
+    # Called by the server, not by users: the app answers ``serve_request`` itself when it
+    # has one (ASGI); a native app is handled through ``handle``.
+    serve_request = None
+
+    def head_received(self, request: Request) -> int:
+        """Called by the protocol when ``request``'s head is complete: what to do with its body.
 
         Runs the ``on_request_head`` hooks (an ``HTTPException`` they raise refuses the
-        request) and resolves the route once. The body of a request no route will take is
-        discarded as it arrives (when no request middleware could still want it).
+        request) and resolves the route once. Returns ``STREAM`` for a ``stream=True`` route,
+        ``DISCARD`` for a body no route will take (when no request middleware could still
+        want it), else ``BUFFER``.
         """
         for hook in self._head_hooks:
             hook(request)
         try:
-            request._route = self.router.resolve(request.method, request.path)
+            route = self.router.resolve(request.method, request.path)
         except HTTPException as exc:
             request._route = exc
-            return bool(self._request_middleware)
-        return True
+            return BUFFER if self._request_middleware else DISCARD
+        request._route = route
+        return STREAM if route[0].stream else BUFFER
 
     def on_response(self, middleware: F) -> F:
         """Decorator: run ``middleware(request, response)`` after the handler.

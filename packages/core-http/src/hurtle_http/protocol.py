@@ -1,34 +1,43 @@
 """The HTTP/1.1 connection: an asyncio protocol driving httptools, one instance per connection.
 
-The connection is a state machine (``ConnState``); ``_to`` is the only place the state
-changes, and it checks each move against ``_TRANSITIONS`` and arms the state's timer:
+The connection's model (states, transitions, timers, expiry actions) is ``_state``; ``_to``
+is the only place the state changes. Requests are parsed as bytes arrive; complete ones
+wait in a queue (pipelining) and are answered strictly in order. A native handler runs on
+the first ``send(None)`` of its coroutine; a Task is created only if it suspends. A request
+whose app streams its body (``stream=True`` routes, every ASGI request) is queued when its
+head arrives and its body is fed to a ``BodyStream`` with flow control. Timers are
+deadlines checked by the server's tick; a move to the same state re-arms its timer, which
+happens while the client is still reading our output (a slow reader is not a stalled one).
 
-    IDLE --part of a request--> RECEIVING --request complete--> HANDLING --response--> IDLE
-    IDLE --a whole request at once--> HANDLING        (or --> RECEIVING when the next
-                                                       request is already arriving)
-    any --error, timeout, Connection: close--> CLOSING (write side shut, input discarded)
-    any --transport lost--> CLOSED
-
-Requests are parsed as bytes arrive; complete ones wait in a queue (pipelining) and are
-answered strictly in order. A handler runs on the first ``send(None)`` of its coroutine;
-a Task is created only if it suspends. Timers are deadlines checked by the server's tick;
-a move to the same state re-arms its timer, which happens while the client is still
-reading our output (a slow reader is not a stalled one).
+The protocol is also the write sink of the senders (``_senders``, ``asgi``): ``write_head``,
+``write``, ``drain`` and ``finish_response``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from collections import deque
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, cast
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
+from hurtle_http._body import BUFFER, STREAM, BodyStream, ClientDisconnected
 from hurtle_http._eager import Resume
 from hurtle_http._senders import send_file, send_stream
+from hurtle_http._state import (
+    CLOSED,
+    CLOSING,
+    EXPIRY,
+    HANDLING,
+    IDLE,
+    LINGER_TIMEOUT,
+    RECEIVING,
+    TRANSITIONS,
+    ConnState,
+    Expiry,
+)
 from hurtle_http._wire import Clock, encode_response
 from hurtle_http.exceptions import (
     BadRequest,
@@ -54,7 +63,6 @@ error_logger = logging.getLogger("hurtle.error")
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
-LINGER_TIMEOUT = 2.0
 # Header names the protocol checks itself (framing, Host, Expect), and their lengths.
 _SPECIAL_NAMES = frozenset(
     {b"host", b"content-length", b"transfer-encoding", b"expect", b"authorization"}
@@ -62,28 +70,13 @@ _SPECIAL_NAMES = frozenset(
 _SPECIAL_LENGTHS = frozenset(len(name) for name in _SPECIAL_NAMES)
 
 
-class ConnState(enum.Enum):
-    """Where a connection is in its request/response cycle."""
-
-    IDLE = "idle"  # between requests; the keep-alive timer runs
-    RECEIVING = "receiving"  # part of a request has arrived; the request timer runs
-    HANDLING = "handling"  # a handler or its response is in progress; the response timer runs
-    CLOSING = "closing"  # our side is shut; input is discarded until the peer closes
-    CLOSED = "closed"  # the transport is gone
-
-    # Members are singletons: identity hashing keeps table lookups in C (Enum's is Python).
-    __hash__ = object.__hash__
+__all__ = ["LINGER_TIMEOUT", "ConnState", "HttpProtocol"]
 
 
-# Module constants: an Enum attribute lookup costs more than the hot path can afford.
-IDLE, RECEIVING, HANDLING, CLOSING, CLOSED = ConnState
-_TRANSITIONS: dict[ConnState, frozenset[ConnState]] = {
-    IDLE: frozenset({IDLE, RECEIVING, HANDLING, CLOSING, CLOSED}),
-    RECEIVING: frozenset({RECEIVING, HANDLING, CLOSING, CLOSED}),
-    HANDLING: frozenset({HANDLING, RECEIVING, IDLE, CLOSING, CLOSED}),
-    CLOSING: frozenset({CLOSING, CLOSED}),
-    CLOSED: frozenset(),
-}
+class Lost(Protocol):
+    """Something that owns the connection for a while and must hear that it is gone."""
+
+    def lost(self) -> None: ...
 
 
 # Validate header fields in Python only when the installed parser does not.
@@ -159,12 +152,19 @@ class HttpProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._discard = False  # the body of the message being parsed is not kept
+        self._stream: BodyStream | None = None  # the streamed body being parsed
+        self._body_paused = False  # a streamed body's reader is behind: stop reading
+        # The app serves requests itself (ASGI): it writes through this protocol.
+        self._serve_request: Callable[[HttpProtocol, Request], Awaitable[None]] | None = (
+            server.serve_request
+        )
+        self.owner: Lost | None = None  # told when the connection is lost (ASGI, WebSocket)
 
     # State --------------------------------------------------------------------------------
 
     def _to(self, state: ConnState, since: float | None = None) -> None:
         """Move to ``state`` and arm its timer (from ``since``, default now)."""
-        if state not in _TRANSITIONS[self._state]:
+        if state not in TRANSITIONS[self._state]:
             raise RuntimeError(f"Invalid connection transition {self._state} -> {state}")
         self._state = state
         self._deadline = (self._loop.time() if since is None else since) + self._timeouts[state]
@@ -182,12 +182,12 @@ class HttpProtocol(asyncio.Protocol):
             # The client is still reading our output, or a streamed body is being produced.
             self._to(self._state)
             return
-        state = self._state
-        if state is IDLE:
+        expiry = EXPIRY[self._state]
+        if expiry is Expiry.CLOSE:
             self._close()
-        elif state is RECEIVING:
+        elif expiry is Expiry.REQUEST_TIMEOUT:
             self._reject(RequestTimeout("The request was not received in time"))
-        elif state is HANDLING:
+        elif expiry is Expiry.RESPONSE_TIMEOUT:
             if self._task is not None:
                 self._task.cancel()
                 self._task = None
@@ -198,7 +198,7 @@ class HttpProtocol(asyncio.Protocol):
                 self._abandon_current()
                 self._stats.errors += 1
                 self._write_error(ServiceUnavailable("The response took too long"))
-        elif state is CLOSING:
+        elif expiry is Expiry.ABORT:
             transport.abort()
 
     def begin_drain(self) -> None:
@@ -255,9 +255,15 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._state is not CLOSED:
             self._to(CLOSED)
-        if self._task is not None:
+        if self._stream is not None:
+            self._stream.fail(ClientDisconnected("The client disconnected"))
+            self._stream = None
+        owner, self.owner = self.owner, None
+        if owner is not None:
+            owner.lost()  # it finishes its task itself (ASGI: http.disconnect)
+        elif self._task is not None:
             self._task.cancel()
-            self._task = None
+        self._task = None
         self._abandon_current()
         self._queue.clear()
         self._body = []
@@ -278,6 +284,8 @@ class HttpProtocol(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         self._eof = True
         self._simple = False
+        if self.owner is not None:
+            return None  # an ASGI app or WebSocket hears a disconnect (as under uvicorn)
         if self._state is HANDLING or self._queue:
             return True  # half-closed client: send the responses it is owed, then close
         return None
@@ -336,13 +344,34 @@ class HttpProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None or self._state is CLOSING:
             return
-        pause = self._write_paused or self._rejected or len(self._queue) >= self._limits.pipeline
+        pause = (
+            self._write_paused
+            or self._rejected
+            or self._body_paused
+            or len(self._queue) >= self._limits.pipeline
+        )
         if pause != self._read_paused:
             self._read_paused = pause
             if pause:
                 transport.pause_reading()
             else:
                 transport.resume_reading()
+
+    def pause_body(self) -> None:
+        """A streamed body's reader is behind: stop reading from the socket."""
+        self._body_paused = True
+        self._update_reading()
+
+    def resume_body(self) -> None:
+        """A streamed body's reader caught up: read again."""
+        self._body_paused = False
+        self._update_reading()
+
+    def body_wanted(self) -> None:
+        """A handler started reading its streamed body: send a pending 100 Continue."""
+        if self._continue_pending and not self._queue:
+            self._continue_pending = False
+            self.write(_CONTINUE)
 
     async def drain(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark."""
@@ -433,28 +462,50 @@ class HttpProtocol(asyncio.Protocol):
         request._keep_alive = parser.should_keep_alive()
         self._request = request
         try:
-            self._discard = not self._app.head_received(request)
+            mode = self._app.head_received(request)
         except HTTPException as exc:
             raise _Refused(request, exc) from exc  # stops the parser: no body is read
         if expect is not None:
             if expect != b"100-continue":
                 raise ExpectationFailed(f"Unsupported expectation {expect!r}")
             if version == "1.1":
-                if self._current is None and not self._queue:
+                if mode != STREAM and self._current is None and not self._queue:
                     self.write(_CONTINUE)
                 else:
-                    self._continue_pending = True
+                    self._continue_pending = True  # a streamed body: when it is read
+        if mode == BUFFER:
+            return
+        if mode == STREAM:
+            request.stream = self._stream = BodyStream(self)
+            self._request = None
+            self._queue.append(request)  # its handler runs while the body arrives
+        else:
+            self._discard = True
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
         if self._body_size > self._limits.max_body:
             raise PayloadTooLarge(f"The body exceeds {self._limits.max_body} bytes")
-        if not self._discard:
+        if self._discard:
+            return
+        if self._stream is not None:
+            self._stream.feed(body)
+        else:
             self._body.append(body)
 
     def on_message_complete(self) -> None:
+        stream = self._stream
+        if stream is not None:
+            if self._trailers is not None:
+                stream.trailers = self._trailers
+                self._trailers = None
+            self._stream = None
+            self._in_message = False
+            stream.finish()
+            return
         request = self._request
-        assert request is not None
+        if request is None:
+            return  # refused on its head
         body = self._body
         if body:
             request.body = body[0] if len(body) == 1 else b"".join(body)
@@ -509,6 +560,9 @@ class HttpProtocol(asyncio.Protocol):
         self._current = request
         self._head_sent = False
         self._stats.in_flight += 1
+        if self._serve_request is not None:
+            self._task = self._loop.create_task(self._serve_directly(request))
+            return
         coro = self._app.handle(request)
         try:
             first = coro.send(None)
@@ -533,6 +587,24 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._task = None
         self._respond(request, response)
+
+    async def _serve_directly(self, request: Request) -> None:
+        assert self._serve_request is not None
+        try:
+            await self._serve_request(self, request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the app adapter answers errors itself; a last resort
+            if self._current is request:
+                if self._head_sent:
+                    error_logger.error("Failed while serving %r", request, exc_info=exc)
+                    self._stats.errors += 1
+                    self.abort()
+                else:
+                    self._fail(request, exc)
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
 
     def _fail(self, request: Request, exc: Exception) -> None:
         """Error handling itself failed: log it, answer a bare 500 and close."""
@@ -612,6 +684,10 @@ class HttpProtocol(asyncio.Protocol):
         if status >= 500:
             stats.errors += 1
         self._current = None
+        stream = request.stream
+        if stream is not None and not stream.complete:
+            stream.discard()  # nobody reads the rest of this body now
+            self._discard = self._stream is stream
         if self._access_log:
             access_logger.info(
                 "%s %s %s HTTP/%s %d",
@@ -638,6 +714,16 @@ class HttpProtocol(asyncio.Protocol):
 
     def _reject(self, exc: HTTPException) -> None:
         """Bad input: answer ``exc`` after the responses already owed, then close."""
+        if self._stream is not None:
+            self._stream.fail(exc)  # the handler reading it hears why
+            self._stream = None
+            if self._current is not None:
+                self._stats.bad_requests += 1
+                self._rejected = True
+                self._simple = False
+                self._in_message = self._in_head = False
+                self._update_reading()
+                return  # its handler answers (or the response timer does)
         self._rejected = True
         self._simple = False
         self._in_message = self._in_head = False

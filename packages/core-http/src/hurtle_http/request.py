@@ -21,7 +21,9 @@ from hurtle_http.exceptions import BadRequest, HTTPException
 from hurtle_http.headers import Headers
 
 if TYPE_CHECKING:
+    from hurtle_http._body import BodyStream
     from hurtle_http.app import HttpApp
+    from hurtle_http.asgi import AsgiApp
 
 _json_decode = msgspec.json.Decoder().decode
 
@@ -78,12 +80,13 @@ class Request:
         "raw_headers",
         "raw_trailers",
         "raw_url",
+        "stream",
         "version",
     )
 
     def __init__(
         self,
-        app: HttpApp,
+        app: HttpApp | AsgiApp,
         method: str,
         raw_url: bytes,
         raw_headers: list[tuple[bytes, bytes]],
@@ -104,6 +107,8 @@ class Request:
         # What the app resolved for this request when its head arrived (see HttpApp).
         self._route: object = None
         self._refusal: HTTPException | None = None
+        # The body as it arrives, for stream=True routes and ASGI apps (else None).
+        self.stream: BodyStream | None = None
         self.version = version
         self.conn_info = conn_info
         self.body: bytes = b""
