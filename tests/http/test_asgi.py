@@ -166,8 +166,7 @@ def test_a_slow_app_pauses_reading_so_memory_stays_bounded(start_server: Any) ->
     received: list[int] = []
 
     async def app(scope: Scope, receive: Any, send: Any) -> None:
-        while not release.is_set():
-            await asyncio.sleep(0.01)
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, 30)
         total = 0
         while True:
             message = await receive()
