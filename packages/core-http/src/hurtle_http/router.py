@@ -49,6 +49,8 @@ class Route:
     pattern: re.Pattern[str] | None = None
     params: tuple[tuple[str, Converter | None], ...] = ()
     stream: bool = False  # the handler reads request.stream; the body is not buffered
+    websocket: bool = False  # a WebSocket handler: handler(request, ws, **params)
+    subprotocols: tuple[str, ...] = ()  # the WebSocket subprotocols it speaks, preferred first
 
 
 @dataclass(slots=True)
@@ -110,6 +112,8 @@ class Router:
         name: str | None = None,
         is_async: bool = True,
         stream: bool = False,
+        websocket: bool = False,
+        subprotocols: tuple[str, ...] = (),
     ) -> Route:
         """Register ``handler`` for ``path`` and ``methods``; return the route."""
         if not path.startswith("/"):
@@ -127,6 +131,8 @@ class Router:
             pattern=pattern,
             params=params,
             stream=stream,
+            websocket=websocket,
+            subprotocols=subprotocols,
         )
         table = self._table_for(path, pattern, params)
         for method in wanted:
