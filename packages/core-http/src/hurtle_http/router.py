@@ -102,6 +102,8 @@ class Router:
         self._by_segment: dict[str, list[_Pattern]] = {}
         self._wild: list[_Pattern] = []
         self.routes: list[Route] = []
+        # True once a route must be known when a request's head arrives (stream, WebSocket).
+        self.routes_at_head = False
 
     def add(
         self,
@@ -122,6 +124,8 @@ class Router:
         if not wanted:
             raise RouteError(f"Route {path!r} has no methods")
         pattern, params = _compile(path)
+        if stream or websocket:
+            self.routes_at_head = True
         route = Route(
             path=path,
             handler=handler,
