@@ -259,6 +259,7 @@ class HttpCycle:
         "_disconnect",
         "asgi",
         "body_done",
+        "body_error",
         "chunked",
         "complete",
         "conn",
@@ -278,6 +279,7 @@ class HttpCycle:
         self.conn = conn
         self.request = request
         self.started = self.complete = self.disconnected = self.body_done = False
+        self.body_error: HTTPException | None = None
         self.chunked = False
         self.keep_alive = True
         self.head = b""
@@ -305,9 +307,15 @@ class HttpCycle:
             if self.complete or self.disconnected:
                 logger.error("Exception in the ASGI app after its response", exc_info=exc)
                 return
+            if self.body_error is not None and not self.conn.head_sent:
+                self.conn.refuse(self.request, self.body_error)  # the app failed on it
+                return
             raise  # the protocol answers 500 before the head, closes after it; and logs
         if result is not None:
             logger.error("The ASGI app returned %r instead of None", result)
+        if self.body_error is not None and not self.conn.head_sent:
+            self.conn.refuse(self.request, self.body_error)
+            return
         if not self.complete and not self.disconnected:
             what = "completing" if self.started else "starting"
             raise RuntimeError(f"The ASGI app returned without {what} its response")
@@ -321,8 +329,12 @@ class HttpCycle:
         if not self.body_done and not self.disconnected and stream is not None:
             try:
                 data = await stream.chunk()
-            except (ClientDisconnected, HTTPException):
+            except ClientDisconnected:
                 self.body_done = True
+                return _DISCONNECT
+            except HTTPException as exc:  # e.g. 413: answered if the app does not answer
+                self.body_done = True
+                self.body_error = exc
                 return _DISCONNECT
             more = data is not None and not stream.exhausted
             if not more:
