@@ -27,6 +27,10 @@ class ServerError(HurtleHttpError):
     """The server could not start (for example, the address is already in use)."""
 
 
+class LifespanError(HurtleHttpError):
+    """An ASGI app's lifespan startup failed (the message carries the app's reason)."""
+
+
 class HTTPException(HurtleHttpError):
     """An error answered to the client with ``status_code`` and ``message``.
 
@@ -155,6 +159,12 @@ class ServiceUnavailable(HTTPException):
     """503: the server cannot answer now (for example, the response timed out)."""
 
     status_code = 503
+
+
+class UpgradeRequired(HTTPException):
+    """426: the route speaks WebSocket only (the request did not ask for the upgrade)."""
+
+    status_code = 426
 
 
 class HTTPVersionNotSupported(HTTPException):

@@ -1,50 +1,59 @@
 """The HTTP/1.1 connection: an asyncio protocol driving httptools, one instance per connection.
 
-The connection is a state machine (``ConnState``); ``_to`` is the only place the state
-changes, and it checks each move against ``_TRANSITIONS`` and arms the state's timer:
+The connection's model (states, transitions, timers, expiry actions) is ``_state``; ``_to``
+is the only place the state changes. Requests are parsed as bytes arrive; complete ones
+wait in a queue (pipelining) and are answered strictly in order. A native handler runs on
+the first ``send(None)`` of its coroutine; a Task is created only if it suspends. A request
+whose app streams its body (``stream=True`` routes, every ASGI request) is queued when its
+head arrives and its body is fed to a ``BodyStream`` with flow control. Timers are
+deadlines checked by the server's tick; a move to the same state re-arms its timer, which
+happens while the client is still reading our output (a slow reader is not a stalled one).
 
-    IDLE --part of a request--> RECEIVING --request complete--> HANDLING --response--> IDLE
-    IDLE --a whole request at once--> HANDLING        (or --> RECEIVING when the next
-                                                       request is already arriving)
-    any --error, timeout, Connection: close--> CLOSING (write side shut, input discarded)
-    any --transport lost--> CLOSED
-
-Requests are parsed as bytes arrive; complete ones wait in a queue (pipelining) and are
-answered strictly in order. A handler runs on the first ``send(None)`` of its coroutine;
-a Task is created only if it suspends. Timers are deadlines checked by the server's tick;
-a move to the same state re-arms its timer, which happens while the client is still
-reading our output (a slow reader is not a stalled one).
+Its seams live beside it: request building from httptools' callbacks (``_parsing``), the
+write sink of responses (``_sink``: ``write_head``, ``write``, ``drain``,
+``finish_response``, used by ``_senders``, ``asgi`` and ``websocket``), and the flow
+control of streamed bodies (``_body``). This module keeps the state, the pipeline queue,
+dispatch, timers, drain and the upgrade to WebSocket.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from collections import deque
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, cast
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
+from hurtle_http._body import BodyStream, ClientDisconnected
 from hurtle_http._eager import Resume
-from hurtle_http._senders import send_file, send_stream
+from hurtle_http._parsing import _CONTINUE, RequestParsing, _Refused
+from hurtle_http._sink import ResponseWriting
+from hurtle_http._state import (
+    CLOSED,
+    CLOSING,
+    EXPIRY,
+    HANDLING,
+    IDLE,
+    LINGER_TIMEOUT,
+    RECEIVING,
+    TRANSITIONS,
+    UPGRADED,
+    ConnState,
+    Expiry,
+)
 from hurtle_http._wire import Clock, encode_response
 from hurtle_http.exceptions import (
     BadRequest,
-    ExpectationFailed,
     HeaderFieldsTooLarge,
     HTTPException,
-    HTTPVersionNotSupported,
     InternalServerError,
-    PayloadTooLarge,
     RequestTimeout,
     ServiceUnavailable,
-    URITooLong,
 )
-from hurtle_http.headers import TOKEN_CHARS, VALUE_CHARS, parser_checks_fields
 from hurtle_http.request import ConnInfo, Request
-from hurtle_http.response import FileResponse, HTTPResponse, StreamingResponse
+from hurtle_http.response import HTTPResponse
 
 if TYPE_CHECKING:
     from hurtle_http.server import HttpServer
@@ -52,43 +61,33 @@ if TYPE_CHECKING:
 access_logger = logging.getLogger("hurtle.access")
 error_logger = logging.getLogger("hurtle.error")
 
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
-LINGER_TIMEOUT = 2.0
-# Header names the protocol checks itself (framing, Host, Expect), and their lengths.
-_SPECIAL_NAMES = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect"})
-_SPECIAL_LENGTHS = frozenset(len(name) for name in _SPECIAL_NAMES)
+__all__ = ["LINGER_TIMEOUT", "ConnState", "HttpProtocol"]
 
 
-class ConnState(enum.Enum):
-    """Where a connection is in its request/response cycle."""
+class Lost(Protocol):
+    """Something that owns the connection for a while and must hear that it is gone."""
 
-    IDLE = "idle"  # between requests; the keep-alive timer runs
-    RECEIVING = "receiving"  # part of a request has arrived; the request timer runs
-    HANDLING = "handling"  # a handler or its response is in progress; the response timer runs
-    CLOSING = "closing"  # our side is shut; input is discarded until the peer closes
-    CLOSED = "closed"  # the transport is gone
-
-    # Members are singletons: identity hashing keeps table lookups in C (Enum's is Python).
-    __hash__ = object.__hash__
+    def lost(self) -> None: ...
 
 
-# Module constants: an Enum attribute lookup costs more than the hot path can afford.
-IDLE, RECEIVING, HANDLING, CLOSING, CLOSED = ConnState
-_TRANSITIONS: dict[ConnState, frozenset[ConnState]] = {
-    IDLE: frozenset({IDLE, RECEIVING, HANDLING, CLOSING, CLOSED}),
-    RECEIVING: frozenset({RECEIVING, HANDLING, CLOSING, CLOSED}),
-    HANDLING: frozenset({HANDLING, RECEIVING, IDLE, CLOSING, CLOSED}),
-    CLOSING: frozenset({CLOSING, CLOSED}),
-    CLOSED: frozenset(),
-}
+class Upgraded(Lost, Protocol):
+    """What takes over an upgraded connection (a WebSocket)."""
+
+    def data_received(self, data: bytes) -> None: ...
+
+    def going_away(self, code: int) -> None: ...
 
 
-# Validate header fields in Python only when the installed parser does not.
-_CHECK_FIELDS = not parser_checks_fields()
+class _Detached:
+    """The callbacks of a parser whose connection is gone: none."""
 
 
-class HttpProtocol(asyncio.Protocol):
+# A closed connection swaps its parser for this one, so that the protocol and its parser
+# (which holds the protocol's callbacks) do not keep each other alive until a cyclic GC.
+_DETACHED_PARSER = httptools.HttpRequestParser(_Detached())
+
+
+class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
     """Serves HTTP/1.1 on one connection for an ``HttpServer``."""
 
     def __init__(self, server: HttpServer) -> None:
@@ -130,18 +129,31 @@ class HttpProtocol(asyncio.Protocol):
         self._message_started = 0.0
         self._url = b""
         self._raw_headers: list[tuple[bytes, bytes]] = []
-        self._head_bytes = 0  # raw bytes received while the head is incomplete
+        self._trailers: list[tuple[bytes, bytes]] | None = None
+        self._head_bytes = 0  # raw bytes of the current head received in earlier reads
+        self._head_began = False  # the current head began in the read being parsed
         self._header_bytes = 0  # size of the parsed header fields
         self._special: list[tuple[bytes, bytes]] = []  # framing headers, checked at the end
         self._request: Request | None = None
         self._body: list[bytes] = []
         self._body_size = 0
+        self._discard = False  # the body of the message being parsed is not kept
+        self._stream: BodyStream | None = None  # the streamed body being parsed
+        self._body_paused = False  # a streamed body's reader is behind: stop reading
+        # The app serves requests itself (ASGI): it writes through this protocol.
+        self._serve_request: Callable[[HttpProtocol, Request], Awaitable[None]] | None = (
+            server.serve_request
+        )
+        self.owner: Lost | None = None  # told when the connection is lost (ASGI, WebSocket)
+        self._upgrading: Request | None = None  # a WebSocket request, its app deciding
+        self._upgrade_tail = b""  # bytes that came after its head
+        self._upgraded: Upgraded | None = None  # what the bytes go to once upgraded
 
     # State --------------------------------------------------------------------------------
 
     def _to(self, state: ConnState, since: float | None = None) -> None:
         """Move to ``state`` and arm its timer (from ``since``, default now)."""
-        if state not in _TRANSITIONS[self._state]:
+        if state not in TRANSITIONS[self._state]:
             raise RuntimeError(f"Invalid connection transition {self._state} -> {state}")
         self._state = state
         self._deadline = (self._loop.time() if since is None else since) + self._timeouts[state]
@@ -159,12 +171,12 @@ class HttpProtocol(asyncio.Protocol):
             # The client is still reading our output, or a streamed body is being produced.
             self._to(self._state)
             return
-        state = self._state
-        if state is IDLE:
+        expiry = EXPIRY[self._state]
+        if expiry is Expiry.CLOSE:
             self._close()
-        elif state is RECEIVING:
+        elif expiry is Expiry.REQUEST_TIMEOUT:
             self._reject(RequestTimeout("The request was not received in time"))
-        elif state is HANDLING:
+        elif expiry is Expiry.RESPONSE_TIMEOUT:
             if self._task is not None:
                 self._task.cancel()
                 self._task = None
@@ -175,11 +187,16 @@ class HttpProtocol(asyncio.Protocol):
                 self._abandon_current()
                 self._stats.errors += 1
                 self._write_error(ServiceUnavailable("The response took too long"))
-        elif state is CLOSING:
+        elif expiry is Expiry.ABORT:
             transport.abort()
 
-    def begin_drain(self) -> None:
-        """The server is stopping: answer what arrives with ``Connection: close``, then close."""
+    def begin_drain(self, websocket_close_code: int = 1001) -> None:
+        """The server is stopping: answer what arrives with ``Connection: close``, then close.
+
+        An open WebSocket is closed with ``websocket_close_code``.
+        """
+        if self._upgraded is not None:
+            self._upgraded.going_away(websocket_close_code)
         self._draining = True
         self._simple = False
         self._timeouts = self._limits.timeouts(draining=True)
@@ -195,19 +212,9 @@ class HttpProtocol(asyncio.Protocol):
             self._transport.abort()
 
     @property
-    def clock(self) -> Clock:
-        """The server's Date/Server header cache."""
-        return self._clock
-
-    @property
-    def transport(self) -> asyncio.Transport | None:
-        """The connection's transport (None once it is lost)."""
-        return self._transport
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The event loop serving this connection."""
-        return self._loop
+    def head_sent(self) -> bool:
+        """Whether the current response's head is written."""
+        return self._head_sent
 
     @property
     def state(self) -> ConnState:
@@ -227,21 +234,37 @@ class HttpProtocol(asyncio.Protocol):
         self._server.connection_made(self)
         self._to(IDLE)
         if self._server.draining:
-            self.begin_drain()
+            self.begin_drain(self._server.websocket_close_code)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._state is not CLOSED:
             self._to(CLOSED)
-        if self._task is not None:
+        if self._stream is not None:
+            self._stream.fail(ClientDisconnected("The client disconnected"))
+            self._stream = None
+        owner, self.owner = self.owner, None
+        if owner is not None:
+            owner.lost()  # it finishes its task itself (ASGI: http.disconnect)
+        elif self._task is not None:
             self._task.cancel()
-            self._task = None
+        self._task = None
         self._abandon_current()
         self._queue.clear()
+        self._body = []
+        self._request = None
+        self._raw_headers = []
+        self._parser = _DETACHED_PARSER
         waiter, self._drain_waiter = self._drain_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(ConnectionResetError("Connection lost"))
         self._transport = None
         self._server.connection_lost(self)
+
+    def refuse(self, request: Request, exc: HTTPException) -> None:
+        """Answer ``request`` (not yet answered) with the error ``exc``, then close."""
+        if self._current is request and not self._head_sent:
+            self._abandon_current()
+            self._write_error(exc, request)
 
     def _abandon_current(self) -> None:
         if self._current is not None:
@@ -251,22 +274,37 @@ class HttpProtocol(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         self._eof = True
         self._simple = False
+        if self.owner is not None:
+            return None  # an ASGI app or WebSocket hears a disconnect (as under uvicorn)
         if self._state is HANDLING or self._queue:
             return True  # half-closed client: send the responses it is owed, then close
         return None
 
     def data_received(self, data: bytes) -> None:
+        if self._upgraded is not None:
+            try:
+                self._upgraded.data_received(data)
+            except Exception:  # never out of data_received: log, close
+                error_logger.exception("The upgraded connection failed on its input")
+                self.abort()
+            return
         if self._rejected or self._state is CLOSING:
             return
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._rejected = True  # no protocol switch: answer the request, then close
+        except httptools.HttpParserUpgrade as upgrade:
+            self._rejected = True  # no more HTTP: answer the request (or switch), then close
             self._simple = False
+            last = self._queue[-1] if self._queue else None
+            if isinstance(last, Request) and last._websocket and self._app.accepts_websocket(last):
+                self._upgrading = last
+                self._upgrade_tail = data[upgrade.args[0] :] if upgrade.args else b""
             self._update_reading()
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
-            if isinstance(cause, HTTPException):
+            if isinstance(cause, _Refused):
+                self._refuse(cause.request, cause.refusal)
+            elif isinstance(cause, HTTPException):
                 self._reject(cause)
             else:
                 error_logger.error("Parser callback failed", exc_info=cause)
@@ -275,7 +313,13 @@ class HttpProtocol(asyncio.Protocol):
             self._reject(BadRequest(f"Malformed request: {exc}"))
         else:
             if self._in_head:
-                self._head_bytes += len(data)
+                # Count only the current head: when it began in this read, the earlier
+                # requests of the read are not part of it (the parsed fields are counted).
+                if self._head_began:
+                    self._head_began = False
+                    self._head_bytes = len(self._url) + self._header_bytes
+                else:
+                    self._head_bytes += len(data)
                 if self._head_bytes > self._limits.max_head:
                     self._reject(HeaderFieldsTooLarge("The request head is too large"))
         if self._queue:
@@ -301,7 +345,12 @@ class HttpProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None or self._state is CLOSING:
             return
-        pause = self._write_paused or self._rejected or len(self._queue) >= self._limits.pipeline
+        pause = (
+            self._write_paused
+            or self._rejected
+            or self._body_paused
+            or len(self._queue) >= self._limits.pipeline
+        )
         if pause != self._read_paused:
             self._read_paused = pause
             if pause:
@@ -309,107 +358,21 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 transport.resume_reading()
 
-    async def drain(self) -> None:
-        """Wait while the transport's write buffer is above its high-water mark."""
-        if not self._write_paused:
-            return
-        if self._transport is None:
-            raise ConnectionResetError("Connection lost")
-        if self._drain_waiter is None:
-            self._drain_waiter = self._loop.create_future()
-        await self._drain_waiter
+    def pause_body(self) -> None:
+        """A streamed body's reader is behind: stop reading from the socket."""
+        self._body_paused = True
+        self._update_reading()
 
-    # httptools callbacks ----------------------------------------------------------------------
+    def resume_body(self) -> None:
+        """A streamed body's reader caught up: read again."""
+        self._body_paused = False
+        self._update_reading()
 
-    def on_message_begin(self) -> None:
-        self._in_message = self._in_head = True
-        self._continue_pending = False
-        self._url = b""
-        self._raw_headers = []
-        self._head_bytes = self._header_bytes = self._body_size = 0
-        self._special.clear()
-        self._body.clear()
-        self._message_started = self._loop.time()
-
-    def on_url(self, part: bytes) -> None:
-        self._url += part
-        if len(self._url) > self._limits.max_url:
-            raise URITooLong(f"The request target exceeds {self._limits.max_url} bytes")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        headers = self._raw_headers
-        headers.append((name, value))
-        self._header_bytes += len(name) + len(value) + 4
-        if self._header_bytes > self._max_header_size or len(headers) > self._max_headers:
-            raise HeaderFieldsTooLarge(
-                f"The request headers exceed {self._max_headers} fields"
-                f" or {self._max_header_size} bytes"
-            )
-        if _CHECK_FIELDS:
-            if not name or name.translate(None, TOKEN_CHARS):
-                raise BadRequest(f"Invalid header name {name!r}")
-            if value.translate(None, VALUE_CHARS):
-                raise BadRequest(f"Invalid character in the value of header {name!r}")
-        if len(name) in _SPECIAL_LENGTHS and name.lower() in _SPECIAL_NAMES:
-            self._special.append((name.lower(), value))
-
-    def on_headers_complete(self) -> None:
-        self._in_head = False
-        parser = self._parser
-        version = parser.get_http_version()
-        if version != "1.1" and version != "1.0":
-            raise HTTPVersionNotSupported(f"HTTP/{version} is not supported: use HTTP/1.1")
-        hosts = 0
-        length: bytes | None = None
-        expect: bytes | None = None
-        for name, value in self._special:
-            if name == b"host":
-                hosts += 1
-            elif name == b"content-length":
-                if length is not None:
-                    raise BadRequest("Repeated Content-Length header")
-                length = value
-            elif name == b"transfer-encoding":
-                if length is not None or any(n == b"content-length" for n, _ in self._special):
-                    raise BadRequest("Content-Length and Transfer-Encoding together")
-            else:
-                expect = value.strip().lower()
-        if hosts > 1 or (hosts == 0 and version == "1.1"):
-            raise BadRequest("A request needs exactly one Host header (HTTP/1.1 requires it)")
-        if length is not None and int(length) > self._limits.max_body:
-            raise PayloadTooLarge(f"The body exceeds {self._limits.max_body} bytes")
-        raw_method = parser.get_method()
-        method = _METHODS.get(raw_method) or raw_method.decode("ascii", "replace")
-        assert self._conn_info is not None
-        request = Request(self._app, method, self._url, self._raw_headers, version, self._conn_info)
-        request._keep_alive = parser.should_keep_alive()
-        self._request = request
-        if expect is not None:
-            if expect != b"100-continue":
-                raise ExpectationFailed(f"Unsupported expectation {expect!r}")
-            if version == "1.1":
-                if self._current is None and not self._queue:
-                    self.write(_CONTINUE)
-                else:
-                    self._continue_pending = True
-
-    def on_body(self, body: bytes) -> None:
-        self._body_size += len(body)
-        if self._body_size > self._limits.max_body:
-            raise PayloadTooLarge(f"The body exceeds {self._limits.max_body} bytes")
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        request = self._request
-        assert request is not None
-        body = self._body
-        if body:
-            request.body = body[0] if len(body) == 1 else b"".join(body)
-        self._in_message = False
-        self._request = None
-        self._queue.append(request)
-        if len(self._queue) >= self._limits.pipeline:
-            self._update_reading()
+    def body_wanted(self) -> None:
+        """A handler started reading its streamed body: send a pending 100 Continue."""
+        if self._continue_pending and not self._queue:
+            self._continue_pending = False
+            self.write(_CONTINUE)
 
     # Handling -------------------------------------------------------------------------------
 
@@ -428,6 +391,9 @@ class HttpProtocol(asyncio.Protocol):
                 item = self._queue.popleft()
                 if isinstance(item, HTTPException):
                     self._write_error(item)
+                    return
+                if item._refusal is not None:
+                    self._write_error(item._refusal, item)
                     return
                 self._dispatch(item)
         finally:
@@ -449,6 +415,13 @@ class HttpProtocol(asyncio.Protocol):
         self._current = request
         self._head_sent = False
         self._stats.in_flight += 1
+        if request is self._upgrading:
+            self._upgrading = None
+            self._task = self._loop.create_task(self._serve_websocket(request))
+            return
+        if self._serve_request is not None:
+            self._task = self._loop.create_task(self._serve_directly(request))
+            return
         coro = self._app.handle(request)
         try:
             first = coro.send(None)
@@ -474,6 +447,67 @@ class HttpProtocol(asyncio.Protocol):
         self._task = None
         self._respond(request, response)
 
+    async def _serve_directly(self, request: Request) -> None:
+        assert self._serve_request is not None
+        try:
+            await self._serve_request(self, request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the app adapter answers errors itself; a last resort
+            if self._current is request:
+                if self._head_sent:
+                    error_logger.error("Failed while serving %r", request, exc_info=exc)
+                    self._stats.errors += 1
+                    self.abort()
+                else:
+                    self._fail(request, exc)
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+
+    async def _serve_websocket(self, request: Request) -> None:
+        try:
+            await self._app.serve_websocket(self, request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self._current is request and not self._head_sent:
+                self._fail(request, exc)
+            else:
+                error_logger.error("WebSocket handler failed on %r", request, exc_info=exc)
+                self.abort()
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+            if self._upgraded is not None and self._state is not CLOSED:
+                self._close()
+
+    def upgrade(self, handler: Upgraded, request: Request) -> None:
+        """The 101 is written: from now on every byte read goes to ``handler``."""
+        if self._transport is None:
+            handler.lost()  # the client left while the app decided
+            return
+        self._to(UPGRADED)
+        self._upgraded = self.owner = handler
+        self._current = None
+        self._stats.served += 1
+        self._stats.in_flight -= 1
+        if self._access_log:
+            access_logger.info(
+                "%s %s %s HTTP/%s 101", request.ip, request.method, request.path, request.version
+            )
+        self._rejected = False
+        self._update_reading()
+        tail, self._upgrade_tail = self._upgrade_tail, b""
+        if tail:
+            self.data_received(tail)
+        if self._draining:
+            handler.going_away(self._server.websocket_close_code)
+
+    def close_transport(self) -> None:
+        """Shut the connection (the write side now, the rest when the peer closes)."""
+        self._close()
+
     def _fail(self, request: Request, exc: Exception) -> None:
         """Error handling itself failed: log it, answer a bare 500 and close."""
         error_logger.error("Unhandled error while handling %r", request, exc_info=exc)
@@ -484,103 +518,54 @@ class HttpProtocol(asyncio.Protocol):
         self.write(encode_response(HTTPResponse(bare.message, 500), self._clock, False))
         self._close()
 
-    def _respond(self, request: Request, response: HTTPResponse) -> None:
-        if self._transport is None or request is not self._current:
-            return
-        if isinstance(response, (StreamingResponse, FileResponse)):
-            self._task = self._loop.create_task(self._send_async(request, response))
-        else:
-            self._send(request, response)
-
-    def keep_alive_for(self, request: Request) -> bool:
-        """Whether the connection stays open after the response to ``request``."""
-        if not request._keep_alive or ((self._rejected or self._eof) and not self._queue):
-            return False
-        if not self._limits.keep_alive:
-            return False
-        return not self._draining or bool(self._queue) or self._in_message
-
-    def _send(self, request: Request, response: HTTPResponse) -> None:
-        """Write a response whose body is in memory."""
-        transport = self._transport
-        if transport is None:
-            return
-        keep_alive = request._keep_alive and (self._simple or self.keep_alive_for(request))
-        try:
-            data = encode_response(response, self._clock, keep_alive, request)
-        except Exception as exc:  # e.g. a header value with CR/LF, or a status that is no int
-            response = self._app.error_response(exc, request)
-            data = encode_response(response, self._clock, keep_alive, request)
-        transport.write(data)
-        self.finish_response(request, response.status, keep_alive)
-
-    async def _send_async(self, request: Request, response: HTTPResponse) -> None:
-        try:
-            if isinstance(response, FileResponse):
-                await send_file(self, request, response)
-            else:
-                assert isinstance(response, StreamingResponse)
-                await send_stream(self, request, response)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if self._head_sent or self._transport is None:
-                self._stats.errors += 1
-                error_logger.error("Failed while sending %r", request, exc_info=exc)
-                self.abort()
-            else:
-                self._send(request, self._app.error_response(exc, request))
-        finally:
-            if self._task is asyncio.current_task():
-                self._task = None
-
-    def write_head(self, head: bytes) -> None:
-        """Write a response head (for senders of streamed bodies)."""
-        self._head_sent = True
-        self.write(head)
-
-    def write(self, data: bytes) -> None:
-        """Write bytes to the client (dropped once the connection is gone)."""
-        if self._transport is not None:
-            self._transport.write(data)
-
-    def finish_response(self, request: Request, status: int, keep_alive: bool) -> None:
-        """The response to ``request`` is fully written: count it, then continue or close."""
-        stats = self._stats
-        stats.served += 1
-        stats.in_flight -= 1
-        if status >= 500:
-            stats.errors += 1
-        self._current = None
-        if self._access_log:
-            access_logger.info(
-                "%s %s %s HTTP/%s %d",
-                request.ip,
-                request.method,
-                request.path,
-                request.version,
-                status,
-            )
-        if not keep_alive:
-            self._close()
-        elif not self._in_next:
-            self._next()
+    def _refuse(self, request: Request, exc: HTTPException) -> None:
+        """An ``on_request_head`` hook refused ``request``: answer in order, read no body."""
+        self._rejected = True
+        self._simple = False
+        self._in_message = self._in_head = False
+        self._request = None
+        self._update_reading()
+        request._refusal = exc
+        self._queue.append(request)
 
     def _reject(self, exc: HTTPException) -> None:
-        """Bad input: answer ``exc`` after the responses already owed, then close."""
+        """Bad input: answer ``exc`` after the responses already owed, then close.
+
+        A streamed body that turns out bad (too large, malformed chunks) is its request's
+        answer: the error replaces whatever its handler would have said.
+        """
         self._rejected = True
         self._simple = False
         self._in_message = self._in_head = False
         self._stats.bad_requests += 1
         self._update_reading()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.fail(exc)  # the handler reading it hears why
+            current = self._current
+            if current is not None and current.stream is stream:
+                owner, self.owner = self.owner, None
+                if owner is not None:
+                    owner.lost()  # an ASGI app hears http.disconnect; its sends are dropped
+                if self._head_sent:
+                    self.abort()
+                else:
+                    self.refuse(current, exc)
+                return
+            # Still queued, never started: the error answers in its place.
+            self._queue = deque(
+                item
+                for item in self._queue
+                if not (isinstance(item, Request) and item.stream is stream)
+            )
         if self._current is None and not self._queue:
             self._write_error(exc)
         else:
             self._queue.append(exc)
 
-    def _write_error(self, exc: HTTPException) -> None:
+    def _write_error(self, exc: HTTPException, request: Request | None = None) -> None:
         try:
-            response = self._app.error_response(exc)
+            response = self._app.error_response(exc, request)
             data = encode_response(response, self._clock, False)
         except Exception as failure:  # a broken error_response override: answer plainly
             error_logger.error("Rendering a %d failed", exc.status_code, exc_info=failure)

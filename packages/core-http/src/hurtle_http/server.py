@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from hurtle_http._state import ConnState, timers
 from hurtle_http._wire import Clock
 from hurtle_http.config import Config
 from hurtle_http.exceptions import ServerError
-from hurtle_http.protocol import LINGER_TIMEOUT, ConnState, HttpProtocol
+from hurtle_http.protocol import HttpProtocol
 
 if TYPE_CHECKING:
     from hurtle_http.app import HttpApp
+    from hurtle_http.asgi import AsgiApp
 
 logger = logging.getLogger("hurtle.server")
 
@@ -85,16 +87,13 @@ class Limits:
 
     def timeouts(self, *, draining: bool) -> dict[ConnState, float]:
         """The timer of each connection state (an idle one is short while draining)."""
-        idle = self.keep_alive_timeout
-        if draining:
-            idle = min(idle, self.drain_idle_grace)
-        return {
-            ConnState.IDLE: idle,
-            ConnState.RECEIVING: self.request_timeout,
-            ConnState.HANDLING: self.response_timeout,
-            ConnState.CLOSING: LINGER_TIMEOUT,
-            ConnState.CLOSED: 0.0,
-        }
+        return timers(
+            keep_alive=self.keep_alive_timeout,
+            request=self.request_timeout,
+            response=self.response_timeout,
+            drain_idle_grace=self.drain_idle_grace,
+            draining=draining,
+        )
 
     def tick(self, *, draining: bool = False) -> float:
         """How often timers are checked: often enough for the shortest timeout in force."""
@@ -116,7 +115,7 @@ class HttpServer:
 
     def __init__(
         self,
-        app: HttpApp,
+        app: HttpApp | AsgiApp,
         sock: socket.socket,
         *,
         ssl: _ssl.SSLContext | None = None,
@@ -131,9 +130,12 @@ class HttpServer:
         self.ready = ready
         self.backlog = backlog if backlog is not None else int(app.config.BACKLOG)
         self.stats = RequestStats()
+        # An app that writes its responses itself (ASGI) serves each request through this.
+        self.serve_request = getattr(app, "serve_request", None)
         self.clock = Clock(str(app.config.SERVER_NAME))
         self.limits = Limits.from_config(app.config)
         self.draining = False
+        self.websocket_close_code = 1001
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[HttpProtocol] = set()
@@ -222,8 +224,13 @@ class HttpServer:
         if not self._connections:
             self._no_connections.set()
 
-    async def stop(self, graceful_timeout: float | None = None) -> None:
+    async def stop(
+        self, graceful_timeout: float | None = None, *, websocket_close_code: int = 1001
+    ) -> None:
         """Stop gracefully: stop accepting, drain within ``graceful_timeout``, run stop listeners.
+
+        Open WebSockets are closed with ``websocket_close_code`` (1001 going away; 1012
+        service restart, for a reload).
 
         In-flight requests complete; a busy keep-alive connection gets its response with
         ``Connection: close``; an idle one answers what arrives during ``DRAIN_IDLE_GRACE``
@@ -235,6 +242,7 @@ class HttpServer:
         if self._stopping is None:
             if graceful_timeout is None:
                 graceful_timeout = float(self.app.config.GRACEFUL_SHUTDOWN_TIMEOUT)
+            self.websocket_close_code = websocket_close_code
             self._stopping = self._loop.create_task(self._drain(graceful_timeout))
         await asyncio.shield(self._stopping)
 
@@ -247,7 +255,7 @@ class HttpServer:
             self.sock.close()
         await self._dispatch_safely("before_server_stop")
         for conn in list(self._connections):
-            conn.begin_drain()
+            conn.begin_drain(self.websocket_close_code)
         if self._connections:
             try:
                 await asyncio.wait_for(self._no_connections.wait(), graceful_timeout)
@@ -310,7 +318,7 @@ class HttpServer:
 
 
 async def serve(
-    app: HttpApp,
+    app: HttpApp | AsgiApp,
     sock: socket.socket,
     *,
     ssl: _ssl.SSLContext | None = None,
