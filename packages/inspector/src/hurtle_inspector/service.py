@@ -187,7 +187,8 @@ async def serve_inspector(sock: socket.socket, settings: InspectorSettings) -> N
     try:
         for warning in settings.exposure_warnings():
             logger.warning("%s", warning)
-        logger.info("Inspector listening on %s", settings.url(server.port))
+        where = sock.getsockname() if sock.family == socket.AF_UNIX else settings.url(server.port)
+        logger.info("Inspector listening on %s", where)
         await stop.wait()
     finally:
         await server.stop(STOP_TIMEOUT)

@@ -33,8 +33,10 @@ from hurtle_worker_manager import (
     CrashLoopError,
     StartupError,
     WorkerManager,
+    WorkerManagerError,
     bind_tcp,
 )
+from hurtle_worker_manager.activation import inherited_sockets
 
 __all__ = ["run_app"]
 
@@ -79,8 +81,13 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         await _dispatch(app, "main_process_start")
         app.shared_ctx.lock()
         tls = _tls_for_workers(options.ssl, start_method)
-        sock = _bind(options.host, options.port, options.backlog, app, start_method, "The server")
-        sockets.append(sock)
+        activated = _activated_sockets()
+        sockets.extend(activated.values())
+        sock = activated.get("server") or _bind(
+            options.host, options.port, options.backlog, app, start_method, "The server"
+        )
+        if sock not in sockets:
+            sockets.append(sock)
         manager = WorkerManager(
             WORKER_TARGET,
             workers=options.workers,
@@ -101,7 +108,11 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         if options.auto_reload:
             _register_reloader(app, manager, options)
         if options.inspector:
-            sockets.append(_register_inspector(app, manager, options, start_method))
+            inspector_sock = _register_inspector(
+                app, manager, options, start_method, activated.get("inspector")
+            )
+            if inspector_sock not in sockets:
+                sockets.append(inspector_sock)
         await _dispatch(app, "main_process_ready")
         logger.info(
             "%s serving on %s with %d worker(s)",
@@ -143,6 +154,32 @@ async def _dispatch(app: Hurtle, event: str) -> None:
         if app.config.DEBUG:
             logger.exception("The %s listener failed", event)
         raise StartupFailed(f"a {event} listener failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _activated_sockets() -> dict[str, socket.socket]:
+    """Sockets passed by a service manager (``LISTEN_FDS``), as ``server``/``inspector``.
+
+    A socket named ``inspector`` (``FileDescriptorName=inspector``) serves the inspector;
+    the first other one serves the app. Extra sockets are refused: say which is which.
+    """
+    try:
+        inherited = inherited_sockets()
+    except WorkerManagerError as exc:
+        raise StartupFailed(str(exc)) from None
+    found: dict[str, socket.socket] = {}
+    for item in inherited:
+        role = "inspector" if item.name == "inspector" else "server"
+        if role in found:
+            for other in inherited:
+                other.sock.close()
+            raise StartupFailed(
+                f"socket activation passed {len(inherited)} sockets "
+                f"({', '.join(i.name or '?' for i in inherited)}): Hurtle uses one for the "
+                "server and one named 'inspector' (FileDescriptorName=inspector)"
+            )
+        found[role] = item.sock
+        logger.info("Adopted the %s socket passed by the service manager", role)
+    return found
 
 
 def _bind(
@@ -212,7 +249,11 @@ def _register_reloader(app: Hurtle, manager: WorkerManager, options: RunOptions)
 
 
 def _register_inspector(
-    app: Hurtle, manager: WorkerManager, options: RunOptions, start_method: str
+    app: Hurtle,
+    manager: WorkerManager,
+    options: RunOptions,
+    start_method: str,
+    inherited: socket.socket | None = None,
 ) -> socket.socket:
     try:
         from hurtle_inspector import InspectorConfigError, InspectorSettings
@@ -228,7 +269,7 @@ def _register_inspector(
         )
     except InspectorConfigError as exc:
         raise StartupFailed(f"inspector: {exc}") from exc
-    sock = _bind(settings.host, settings.port, None, app, start_method, "The inspector")
+    sock = inherited or _bind(settings.host, settings.port, None, app, start_method, "The inspector")
     manager.manage(
         "Inspector",
         INSPECTOR_TARGET,
@@ -247,6 +288,8 @@ def _mode(app: Hurtle, options: RunOptions) -> str:
 
 
 def _url(sock: socket.socket, secure: bool) -> str:
+    if sock.family == socket.AF_UNIX:
+        return f"{'https' if secure else 'http'}+unix://{sock.getsockname()}"
     host, port = sock.getsockname()[:2]
     if ":" in host:
         host = f"[{host}]"
