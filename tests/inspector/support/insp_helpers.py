@@ -69,6 +69,7 @@ class RunningApp:
     api_key: str | None = None
     cafile: str | None = None
     seen: set[int] = field(default_factory=set)
+    metrics_port: int | None = None
 
     @property
     def pid(self) -> int:
@@ -202,6 +203,7 @@ def start_app(
         ports["inspector_port"],
         api_key=str(key) if key else None,
         cafile=str(cert) if cert else None,
+        metrics_port=ports.get("metrics_port"),
     )
     try:
         wait_until(lambda: _answers(app, "/health"), what="the inspector to answer /health")

@@ -48,6 +48,9 @@ class InspectorSettings(msgspec.Struct, frozen=True):
     mode: str = ""
     server: str = ""
     extra: dict[str, object] = {}
+    min_ready: int = 1
+    metrics_host: str | None = None
+    metrics_port: int | None = None
 
     @classmethod
     def from_config(
@@ -80,6 +83,7 @@ class InspectorSettings(msgspec.Struct, frozen=True):
             mode=mode,
             server=server,
             extra=dict(extra) if extra else {},
+            **_probe_settings(config),
         )
         settings.check()
         return settings
@@ -112,6 +116,7 @@ class InspectorSettings(msgspec.Struct, frozen=True):
             raise InspectorConfigError(
                 f"The inspector's extra info must be JSON-encodable: {exc}"
             ) from None
+        _check_probe_settings(self)
         self.ssl_context()
         load_inspector_class(self.inspector_class)
 
@@ -196,6 +201,44 @@ def _class_path(inspector_class: type[Inspector] | str) -> str:
             "define it once, at module level"
         )
     return path
+
+
+def _probe_settings(config: Mapping[str, object] | Config) -> dict[str, object]:
+    """``INSPECTOR_MIN_READY``, ``INSPECTOR_METRICS_HOST`` and ``INSPECTOR_METRICS_PORT``."""
+    found: dict[str, object] = {}
+    min_ready = config.get("INSPECTOR_MIN_READY")
+    if min_ready is not None and min_ready != "":
+        found["min_ready"] = _int_setting("INSPECTOR_MIN_READY", min_ready)
+    host = _optional_str(config, "INSPECTOR_METRICS_HOST")
+    port = config.get("INSPECTOR_METRICS_PORT")
+    if port is not None and port != "":
+        found["metrics_port"] = _int_setting("INSPECTOR_METRICS_PORT", port)
+        found["metrics_host"] = host if host is not None else "localhost"
+    elif host is not None:
+        raise InspectorConfigError(
+            "INSPECTOR_METRICS_HOST is set but INSPECTOR_METRICS_PORT is not: set the port "
+            "to serve /metrics on its own address, or unset the host"
+        )
+    return found
+
+
+def _int_setting(key: str, value: object) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InspectorConfigError(f"{key} must be an integer, got {value!r}")
+    return value
+
+
+def _check_probe_settings(settings: InspectorSettings) -> None:
+    min_ready = settings.min_ready
+    if isinstance(min_ready, bool) or not isinstance(min_ready, int) or min_ready < 1:
+        raise InspectorConfigError(f"INSPECTOR_MIN_READY must be 1 or more, got {min_ready!r}")
+    port = settings.metrics_port
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535):
+        raise InspectorConfigError(
+            f"INSPECTOR_METRICS_PORT must be an integer from 0 to 65535, got {port!r}"
+        )
 
 
 def _optional_str(config: Mapping[str, object] | Config, key: str) -> str | None:

@@ -108,11 +108,9 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         if options.auto_reload:
             _register_reloader(app, manager, options)
         if options.inspector:
-            inspector_sock = _register_inspector(
-                app, manager, options, start_method, activated.get("inspector")
-            )
-            if inspector_sock not in sockets:
-                sockets.append(inspector_sock)
+            for inspector_sock in _register_inspector(app, manager, options, start_method, activated):
+                if inspector_sock not in sockets:
+                    sockets.append(inspector_sock)
         await _dispatch(app, "main_process_ready")
         logger.info(
             "%s serving on %s with %d worker(s)",
@@ -159,8 +157,9 @@ async def _dispatch(app: Hurtle, event: str) -> None:
 def _activated_sockets() -> dict[str, socket.socket]:
     """Sockets passed by a service manager (``LISTEN_FDS``), as ``server``/``inspector``.
 
-    A socket named ``inspector`` (``FileDescriptorName=inspector``) serves the inspector;
-    the first other one serves the app. Extra sockets are refused: say which is which.
+    A socket named ``inspector`` (``FileDescriptorName=inspector``) serves the inspector,
+    one named ``metrics`` its ``/metrics``; the other one serves the app. Extra sockets
+    are refused: say which is which.
     """
     try:
         inherited = inherited_sockets()
@@ -168,7 +167,7 @@ def _activated_sockets() -> dict[str, socket.socket]:
         raise StartupFailed(str(exc)) from None
     found: dict[str, socket.socket] = {}
     for item in inherited:
-        role = "inspector" if item.name == "inspector" else "server"
+        role = item.name if item.name in ("inspector", "metrics") else "server"
         if role in found:
             for other in inherited:
                 other.sock.close()
@@ -253,8 +252,8 @@ def _register_inspector(
     manager: WorkerManager,
     options: RunOptions,
     start_method: str,
-    inherited: socket.socket | None = None,
-) -> socket.socket:
+    inherited: Mapping[str, socket.socket],
+) -> list[socket.socket]:
     try:
         from hurtle_inspector import InspectorConfigError, InspectorSettings
     except ImportError as exc:
@@ -269,15 +268,19 @@ def _register_inspector(
         )
     except InspectorConfigError as exc:
         raise StartupFailed(f"inspector: {exc}") from exc
-    sock = inherited or _bind(settings.host, settings.port, None, app, start_method, "The inspector")
-    manager.manage(
-        "Inspector",
-        INSPECTOR_TARGET,
-        {"sock": sock, "settings": settings},
-        transient=False,
-        restartable=True,
+    sock = inherited.get("inspector") or _bind(
+        settings.host, settings.port, None, app, start_method, "The inspector"
     )
-    return sock
+    kwargs: dict[str, Any] = {"sock": sock, "settings": settings}
+    metrics = inherited.get("metrics")
+    if metrics is None and settings.metrics_port is not None:
+        host = settings.metrics_host or "localhost"
+        what = "The inspector's metrics address"
+        metrics = _bind(host, settings.metrics_port, None, app, start_method, what)
+    if metrics is not None:
+        kwargs["metrics_sock"] = metrics
+    manager.manage("Inspector", INSPECTOR_TARGET, kwargs, transient=False, restartable=True)
+    return [sock] if metrics is None else [sock, metrics]
 
 
 def _mode(app: Hurtle, options: RunOptions) -> str:

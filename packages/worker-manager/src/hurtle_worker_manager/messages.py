@@ -152,17 +152,28 @@ class ProcessEntry(msgspec.Struct, frozen=True, omit_defaults=True):
     serving: bool | None = None
     exit_code: int | None = None
     reports: dict[str, msgspec.Raw] = {}
+    restarts: dict[str, int] = {}
+    """The slot's restarts by reason: exit, signal, hang, recycle, reload, restart."""
+    reason: str = ""
+    """Why this instance replaced the previous one (a ``restarts`` key), "" for a first start."""
 
 
 class StateUpdate(_Message, tag="state", frozen=True):
     """A snapshot of every process's entry, pushed whenever something changed.
 
     ``max_workers`` is the manager's upper bound for scaling (0 from older managers).
+    ``phase`` is the manager's: ``starting``, ``ready``, ``reloading``, ``draining`` (a
+    shutdown's pre-stop delay: still serving, not ready) or ``stopping`` ("" from older
+    managers). ``totals`` sums the numeric fields of every report of the processes that
+    have exited (by report key), so that counters survive restarts; add the live
+    processes' reports to get a total.
     """
 
     main_pid: int
     processes: dict[str, ProcessEntry]
     max_workers: int = 0
+    phase: str = ""
+    totals: dict[str, dict[str, float]] = {}
 
 
 class RestartResult(msgspec.Struct, frozen=True, tag="restart"):
@@ -190,6 +201,8 @@ class ProcessStats(msgspec.Struct, frozen=True, omit_defaults=True):
     rss: int | None = None
     cpu_seconds: float | None = None
     reports: dict[str, msgspec.Raw] = {}
+    heartbeat_age: float | None = None
+    """Seconds since the process's loop last sent a heartbeat (None before the first)."""
 
 
 class StatsResult(msgspec.Struct, frozen=True, tag="stats"):

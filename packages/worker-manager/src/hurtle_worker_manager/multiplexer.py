@@ -186,6 +186,21 @@ class Multiplexer:
         return self._snapshot.max_workers
 
     @property
+    def main_pid(self) -> int:
+        """The main process's pid (where the manager runs)."""
+        return self._snapshot.main_pid
+
+    @property
+    def phase(self) -> str:
+        """The manager's phase: starting, ready, reloading, draining, stopping ("" if unknown)."""
+        return self._snapshot.phase
+
+    @property
+    def totals(self) -> dict[str, dict[str, float]]:
+        """Report counters summed over every process that has exited, by report key."""
+        return self._snapshot.totals
+
+    @property
     def entries(self) -> dict[str, ProcessEntry]:
         """The typed state entries (reports still encoded), as last pushed by the manager."""
         return dict(self._snapshot.processes)

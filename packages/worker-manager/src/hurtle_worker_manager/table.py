@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from typing import Any
 
 from hurtle_worker_manager import _platform
@@ -111,6 +112,7 @@ class ProcessTable:
     def stats(self) -> StatsResult:
         """RSS, CPU time and uptime of every live process, read from the OS now."""
         rows = []
+        now = time.monotonic()
         for instance in sorted(self.live(), key=self.key):
             assert instance.pid is not None
             rows.append(
@@ -124,6 +126,11 @@ class ProcessTable:
                     rss=_platform.rss_bytes(instance.pid),
                     cpu_seconds=_platform.cpu_seconds(instance.pid),
                     reports=dict(instance.reports),
+                    heartbeat_age=(
+                        round(now - instance.last_beat, 3)
+                        if instance.last_beat is not None
+                        else None
+                    ),
                 )
             )
         return StatsResult(processes=rows)
