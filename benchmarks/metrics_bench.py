@@ -1,0 +1,155 @@
+"""How long one /metrics scrape takes to render, Hurtle's renderer vs prometheus_client.
+
+Usage (from the repo root, in an environment with both installed, e.g. the inspector's
+test env): ``python benchmarks/metrics_bench.py [--processes 64] [--rounds 2000]``.
+
+Both produce the same families from the same 64-process stats answer: Hurtle's renderer
+(``hurtle_inspector.metrics.render_metrics``) and a prometheus_client custom collector fed
+the same numbers, rendered by ``generate_latest`` on a private registry. Also prints the
+import time each adds to an inspector process (which already imports hurtle_inspector).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from httpbench.report import text_table  # noqa: E402
+
+from hurtle_http import RequestStats  # noqa: E402
+from hurtle_inspector.metrics import render_metrics  # noqa: E402
+from hurtle_worker_manager.messages import ProcessEntry, ProcessStats, StatsResult  # noqa: E402
+
+
+def fixture(count: int) -> tuple[StatsResult, dict[str, ProcessEntry]]:
+    now = datetime.now(timezone.utc)
+    rows, entries = [], {}
+    for index in range(count):
+        name = f"Hurtle-Server-{index}-0"
+        stats = RequestStats(served=index * 1000, in_flight=index % 4, connections=3)
+        rows.append(
+            ProcessStats(
+                name=name, pid=1000 + index, state="ACKED", generation=3, starts=3,
+                uptime=12.5, rss=60_000_000 + index, cpu_seconds=3.25,
+                reports={"http": msgspec.Raw(msgspec.msgpack.encode(stats))},
+                heartbeat_age=0.4,
+            )
+        )  # fmt: skip
+        entries[name] = ProcessEntry(
+            server=True, state="ACKED", pid=1000 + index, start_at=now, starts=3,
+            restarts={"recycle": 1, "exit": 1},
+        )  # fmt: skip
+    return StatsResult(processes=rows), entries
+
+
+def ours(stats: StatsResult, entries: dict[str, ProcessEntry]) -> Callable[[], bytes]:
+    def render() -> bytes:
+        return render_metrics(stats, entries, totals={"http": {"served": 5.0}}, phase="ready")
+
+    return render
+
+
+def theirs(stats: StatsResult, entries: dict[str, ProcessEntry]) -> Callable[[], bytes]:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+    decode = msgspec.msgpack.Decoder(RequestStats).decode
+
+    class Collector:
+        def collect(self) -> Iterator[Metric]:
+            requests = CounterMetricFamily("hurtle_process_requests", "r", labels=["process"])
+            flight = GaugeMetricFamily("hurtle_process_requests_in_flight", "f", labels=["process"])
+            conns = GaugeMetricFamily("hurtle_process_connections", "c", labels=["process"])
+            rss = GaugeMetricFamily("hurtle_process_resident_memory_bytes", "m", labels=["process"])
+            cpu = CounterMetricFamily("hurtle_process_cpu_seconds", "c", labels=["process"])
+            up = GaugeMetricFamily("hurtle_process_uptime_seconds", "u", labels=["process"])
+            beat = GaugeMetricFamily("hurtle_process_heartbeat_age_seconds", "b", labels=["process"])
+            starts = CounterMetricFamily("hurtle_process_starts", "s", labels=["process"])
+            restarts = CounterMetricFamily(
+                "hurtle_process_restarts", "r", labels=["process", "reason"]
+            )
+            workers = GaugeMetricFamily("hurtle_workers", "w", labels=["state"])
+            total = 5
+            for row in stats.processes:
+                http = decode(row.reports["http"])
+                total += http.served
+                requests.add_metric([row.name], http.served)
+                flight.add_metric([row.name], http.in_flight)
+                conns.add_metric([row.name], http.connections)
+                rss.add_metric([row.name], row.rss or 0)
+                cpu.add_metric([row.name], row.cpu_seconds or 0)
+                up.add_metric([row.name], row.uptime)
+                beat.add_metric([row.name], row.heartbeat_age or 0)
+            for name, entry in entries.items():
+                starts.add_metric([name], entry.starts)
+                for reason, count in entry.restarts.items():
+                    restarts.add_metric([name, reason], count)
+            workers.add_metric(["ACKED"], len(entries))
+            yield CounterMetricFamily("hurtle_requests", "t", value=total)
+            yield from (requests, flight, conns, rss, cpu, up, beat, starts, restarts, workers)
+
+    registry = CollectorRegistry()
+    registry.register(Collector())  # type: ignore[arg-type]
+
+    def render() -> bytes:
+        return generate_latest(registry)
+
+    return render
+
+
+def timing(render: Callable[[], bytes], rounds: int) -> tuple[float, float, int]:
+    size = len(render())
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        render()
+        samples.append(time.perf_counter() - start)
+    samples.sort()
+    return statistics.median(samples) * 1e3, samples[int(len(samples) * 0.99)] * 1e3, size
+
+
+def import_cost(module: str, preloaded: str) -> float:
+    """Milliseconds ``import module`` adds to a process that already imported ``preloaded``."""
+    code = (
+        f"import time, {preloaded}; t = time.perf_counter(); import {module}; "
+        "print(time.perf_counter() - t)"
+    )
+    runs = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout)
+        for _ in range(5)
+    ]  # fmt: skip
+    return statistics.median(runs) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=2000)
+    options = parser.parse_args()
+    stats, entries = fixture(options.processes)
+    rows = []
+    for label, factory, module in (
+        ("hurtle renderer", ours, "hurtle_inspector.metrics"),
+        ("prometheus_client", theirs, "prometheus_client"),
+    ):
+        median, p99, size = timing(factory(stats, entries), options.rounds)
+        cost = import_cost(module, "hurtle_inspector")
+        rows.append([label, f"{median:.3f}", f"{p99:.3f}", str(size), f"{cost:.1f}"])
+    print(f"/metrics render, {options.processes} processes, {options.rounds} rounds")
+    header = ["renderer", "median ms", "p99 ms", "bytes", "added import ms"]
+    print(text_table(header, rows, left=1))
+
+
+if __name__ == "__main__":
+    main()
