@@ -11,6 +11,7 @@ mechanics live in rooms that get callbacks and never see the manager:
 - ``launcher``: spawn, stop, kill and reap processes, and the ack deadline;
 - ``operations``: restart and scale, serialised by one lock;
 - ``watchdog``: kill and replace processes whose heartbeats stopped;
+- ``production``: systemd notifications, the phase, recycling and PID 1 reaping;
 - ``table``: the registered workers, their slots and the state snapshot.
 """
 
@@ -52,8 +53,11 @@ from hurtle_worker_manager.messages import (
     TerminateCommand,
     encode,
 )
+from hurtle_worker_manager.notify import Notifier
 from hurtle_worker_manager.operations import Operations
+from hurtle_worker_manager.production import Production
 from hurtle_worker_manager.process import ProcessInstance, describe_exit
+from hurtle_worker_manager.recycling import RecyclePolicy
 from hurtle_worker_manager.shared_ctx import SharedContext
 from hurtle_worker_manager.state import ProcessState
 from hurtle_worker_manager.table import ProcessTable
@@ -77,6 +81,11 @@ class WorkerManager:
     ``sockets`` are bound once here and handed to every server generation. ``run()``
     blocks until shutdown; it raises ``StartupError`` (after stopping everything) when
     a process fails to start, and ``CrashLoopError`` when one keeps dying at start.
+
+    Production: ``notifier`` talks to systemd (default: from ``$NOTIFY_SOCKET``);
+    ``recycling`` replaces server workers that reached a limit; ``pre_stop_delay`` keeps
+    serving, not ready, that many seconds before a shutdown drains; ``reap_orphans``
+    (default: when PID 1) reaps every child, also ones the manager did not start.
     """
 
     THRESHOLD: ClassVar[int] = 300
@@ -100,6 +109,10 @@ class WorkerManager:
         crash_loop_limit: int = 5,
         loop_factory: str | None = None,
         prefix: str = "Hurtle",
+        notifier: Notifier | None = None,
+        recycling: RecyclePolicy | None = None,
+        pre_stop_delay: float = 0.0,
+        reap_orphans: bool | None = None,
     ) -> None:
         if not _is_int(workers) or workers < 1:
             raise ValueError(f"Cannot serve with {workers!r} workers: at least 1 is needed")
@@ -158,6 +171,15 @@ class WorkerManager:
             changed=self._changed,
             spawn_task=self._spawn_task,
         )
+        self.pre_stop_delay = pre_stop_delay
+        self._production = Production(
+            self._table,
+            notifier=notifier if notifier is not None else Notifier.from_environ(),
+            recycling=recycling if recycling is not None else RecyclePolicy(),
+            changed=self._changed,
+            recycle=self._recycle,
+            reap=reap_orphans,
+        )
         self._watchdog = HeartbeatWatchdog(
             self._table,
             interval=heartbeat_interval,
@@ -178,6 +200,7 @@ class WorkerManager:
         tracked: bool = True,
         auto_start: bool = True,
         workers: int = 1,
+        restart: str = "",
     ) -> Worker:
         """Register a custom process ``Hurtle-<name>-<i>`` for i in 0..workers-1.
 
@@ -185,7 +208,9 @@ class WorkerManager:
         crash); ``restartable`` allows a restart by name (default: ``transient``);
         untracked workers are forgotten once none of their processes runs;
         ``auto_start=False`` registers without starting. Called while running, the new
-        processes start at once.
+        processes start at once. ``restart`` is what follows an exit: ``"always"`` a new
+        process (after the servers' backoff), ``"on-failure"`` only after a failure,
+        ``"never"`` none (the state keeps its exit code); "" keeps ``transient``'s rule.
         """
         if not name or "#" in name:
             raise ValueError(f"Invalid worker name {name!r}")
@@ -195,6 +220,10 @@ class WorkerManager:
             raise ValueError("Cannot create a transient worker that is not restartable")
         if not _is_int(workers) or workers < 1:
             raise ValueError(f"A worker needs at least 1 process, got {workers!r}")
+        if restart not in ("", "always", "on-failure", "never"):
+            raise ValueError(
+                f"restart must be 'always', 'on-failure' or 'never', got {restart!r}"
+            )
         worker = Worker(
             name=name,
             target=import_path(func),
@@ -203,6 +232,7 @@ class WorkerManager:
             restartable=restartable,
             tracked=tracked,
             auto_start=auto_start,
+            restart=restart,
         )
         self._table.register(worker, workers)
         if self._loop is not None and auto_start and not self._shutting_down:
@@ -253,6 +283,9 @@ class WorkerManager:
         self._operations.open()
         restore_signals = self._install_signals()
         watchdog = self._spawn_task(self._watchdog.run())
+        self._production.starting()
+        for loop in self._production.loops():
+            self._spawn_task(loop)
         try:
             logger.info(
                 "%s [pid %d] starting %d server worker(s)",
@@ -267,6 +300,7 @@ class WorkerManager:
             await self._wait_for_startup()
             if self._fatal is None and not self._stop.is_set():
                 logger.info("%s ready: %s", self.main_name, ", ".join(self.server_names()))
+                self._production.started()
                 await self._stop.wait()
         finally:
             watchdog.cancel()
@@ -318,6 +352,7 @@ class WorkerManager:
         """Decide what an exit means: expected, a failed replacement, or a crash to repair."""
         slot = instance.slot
         how = describe_exit(instance.exit_code)
+        self._table.absorb(instance)
         if instance in slot.retiring:
             slot.retiring.remove(instance)
             logger.info("%s stopped (%s)", instance.label, how)
@@ -331,13 +366,21 @@ class WorkerManager:
             log("%s stopped (%s)", instance.label, how)
         elif instance.state is ProcessState.COMPLETED and not slot.worker.server:
             logger.info("%s completed", instance.label)
-            self._forget_if_untracked(slot.worker)
-        else:
-            logger.error("%s died unexpectedly: %s", instance.label, instance.failure_text())
-            if slot.worker.respawns and self._table.workers.get(slot.worker.name) is slot.worker:
+            if slot.worker.respawns_after(failed=False) and self._registered(slot):
+                slot.note_restart("exit")
                 self._schedule_respawn(slot, instance)
             else:
                 self._forget_if_untracked(slot.worker)
+        else:
+            logger.error("%s died unexpectedly: %s", instance.label, instance.failure_text())
+            if slot.worker.respawns_after(failed=True) and self._registered(slot):
+                slot.note_restart(instance.exit_reason())
+                self._schedule_respawn(slot, instance)
+            else:
+                self._forget_if_untracked(slot.worker)
+
+    def _registered(self, slot: Slot) -> bool:
+        return self._table.workers.get(slot.worker.name) is slot.worker
 
     def _schedule_respawn(self, slot: Slot, dead: ProcessInstance) -> None:
         """Respawn after an exponential backoff; stop everything on a crash loop."""
@@ -382,6 +425,11 @@ class WorkerManager:
         self._shutting_down = True
         for slot in self._table.slots():
             slot.cancel_respawn()
+        self._production.draining()
+        if self.pre_stop_delay > 0 and self._fatal is None and self._table.live():
+            logger.info("Not ready; serving %g s more before draining", self.pre_stop_delay)
+            await asyncio.sleep(self.pre_stop_delay)
+        self._production.stopping()
         live = self._table.live()
         if live:
             logger.info("Stopping %d process(es)", len(live))
@@ -444,6 +492,7 @@ class WorkerManager:
                 tracked=command.tracked,
                 auto_start=command.auto_start,
                 workers=command.workers,
+                restart=command.restart,
             )
             return None
         if isinstance(command, StatsCommand):
@@ -470,8 +519,22 @@ class WorkerManager:
         """
         self._require_running()
         slots = self._table.select_for_restart(tuple(names), all_workers)
+        reload = (all_workers or not names) and not self._shutting_down
+        if reload:
+            self._production.reloading()
         return await self._operations.restart(
-            slots, zero_downtime=zero_downtime, wait=wait, reloaded_files=tuple(reloaded_files)
+            slots,
+            zero_downtime=zero_downtime,
+            wait=wait,
+            reloaded_files=tuple(reloaded_files),
+            reason="reload" if reload else "restart",
+            on_done=self._production.reloaded if reload else None,
+        )
+
+    async def _recycle(self, slot: Slot) -> None:
+        """Replace one server worker with zero downtime (a recycling policy said so)."""
+        await self._operations.restart(
+            [slot], zero_downtime=True, wait=True, reloaded_files=(), reason="recycle"
         )
 
     # --- scaling ---

@@ -86,6 +86,7 @@ class ManageCommand(_Message, tag="manage", frozen=True):
     tracked: bool = False
     auto_start: bool = True
     workers: int = 1
+    restart: str = ""
 
 
 class StatsCommand(_Message, tag="stats", frozen=True):

@@ -272,6 +272,7 @@ class Multiplexer:
         tracked: bool = False,
         auto_start: bool = True,
         workers: int = 1,
+        restart: str = "",
     ) -> Reply:
         """Start a custom process from this one; ``func`` must be importable by path."""
         return self.send_command(
@@ -284,6 +285,7 @@ class Multiplexer:
                 tracked=tracked,
                 auto_start=auto_start,
                 workers=workers,
+                restart=restart,
             )
         )
 

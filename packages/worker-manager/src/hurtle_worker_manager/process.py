@@ -77,6 +77,9 @@ class ProcessInstance:
         self.channel_closed: asyncio.Future[None] = loop.create_future()
         self.kill_timer: asyncio.TimerHandle | None = None
         self.ready: asyncio.Future[None] = loop.create_future()
+        self.reason = slot.next_reason
+        slot.next_reason = ""
+        self.recycle_watch: object | None = None  # a recycling.RecycleWatch, set by the manager
         self.exited: asyncio.Future[int | None] = loop.create_future()
 
     @property
@@ -164,6 +167,14 @@ class ProcessInstance:
             return f"{self.failure.error} ({reason})"
         return reason
 
+    def exit_reason(self) -> str:
+        """Why an unexpected exit happened, as a restart reason: hang, signal or exit."""
+        if self.hung:
+            return "hang"
+        if self.exit_code is not None and self.exit_code < 0:
+            return "signal"
+        return "exit"
+
     def record_exit(self, code: int | None) -> None:
         """The OS process is gone and reaped."""
         self.exit_code = code
@@ -202,6 +213,8 @@ class ProcessInstance:
             serving=self.serving,
             exit_code=self.exit_code,
             reports=dict(self.reports),
+            restarts=dict(self.slot.restarts),
+            reason=self.reason,
         )
 
 

@@ -32,11 +32,21 @@ class Worker:
     tracked: bool = True
     auto_start: bool = True
     slots: list[Slot] = field(default_factory=list)
+    restart: str = ""
+    """A custom process's restart policy: "always", "on-failure", "never" ("": the default)."""
 
     @property
     def respawns(self) -> bool:
         """Whether an unexpected death is repaired automatically (servers, transient)."""
+        if self.restart:
+            return self.restart != "never"
         return self.server or self.transient
+
+    def respawns_after(self, failed: bool) -> bool:
+        """Whether an exit (``failed`` or clean) of a current process is followed by a new one."""
+        if self.restart == "always":
+            return True
+        return failed and self.respawns
 
 
 @dataclass(eq=False)
@@ -53,6 +63,13 @@ class Slot:
     crash_streak: int = 0
     start_failures: int = 0
     respawn_timer: asyncio.TimerHandle | None = None
+    restarts: dict[str, int] = field(default_factory=dict)
+    next_reason: str = ""
+
+    def note_restart(self, reason: str) -> None:
+        """Count a restart of this slot by ``reason``; its next instance carries the reason."""
+        self.restarts[reason] = self.restarts.get(reason, 0) + 1
+        self.next_reason = reason
 
     def instances(self) -> list[ProcessInstance]:
         """Every instance the manager still tracks for this slot."""
