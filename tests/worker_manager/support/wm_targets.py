@@ -155,3 +155,37 @@ async def acking_custom(**_: Any) -> None:
             break
         await asyncio.sleep(0.02)
     await stop.wait()
+
+
+async def counting_server(*, step: float = 0.02, **_: Any) -> None:
+    """Acks, then reports ``{"served": n}`` with n growing by one every ``step`` seconds."""
+    mux = get_multiplexer()
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.ack()
+    served = 0
+    while not stop.is_set():
+        served += 1
+        mux.report("count", {"served": served, "label": "not a number"})
+        try:
+            await asyncio.wait_for(stop.wait(), step)
+        except asyncio.TimeoutError:
+            pass
+
+
+def orphan_maker(*, count: int = 3, **_: Any) -> None:
+    """Double-forks ``count`` grandchildren that exit at once: orphans for PID 1 to reap."""
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:
+            if os.fork() == 0:
+                time.sleep(0.2)
+                os._exit(3)
+            os._exit(0)
+        os.waitpid(pid, 0)
+    get_multiplexer().report("orphans", count)
+    try:
+        while True:
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass

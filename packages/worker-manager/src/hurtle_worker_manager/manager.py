@@ -309,6 +309,7 @@ class WorkerManager:
             for task in list(self._tasks):
                 task.cancel()
             self._launcher.close()
+            self._production.notifier.close()
             self._loop = None
         if self._fatal is not None:
             raise self._fatal

@@ -80,6 +80,10 @@ def entry_to_dict(entry: ProcessEntry) -> dict[str, Any]:
         data["serving"] = entry.serving
     if entry.exit_code is not None:
         data["exit_code"] = entry.exit_code
+    if entry.restarts:
+        data["restarts"] = dict(entry.restarts)
+    if entry.reason:
+        data["reason"] = entry.reason
     for key, payload in entry.reports.items():
         data[key] = msgspec.msgpack.decode(payload)
     return data
