@@ -36,4 +36,11 @@ class HurtleConfig(Config):
         "RELOADED_FILES": "",
         "STATS_REPORT_INTERVAL": 1.0,
         "HEARTBEAT_TIMEOUT": 30.0,
+        "MAX_REQUESTS": 0,
+        "MAX_REQUESTS_JITTER": 0,
+        "MAX_LIFETIME": 0.0,
+        "MAX_LIFETIME_JITTER": 0.0,
+        "MAX_RSS": 0,
+        "MAX_RSS_SAMPLES": 3,
+        "PRE_STOP_DELAY": 0.0,
     }

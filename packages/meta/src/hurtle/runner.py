@@ -26,6 +26,7 @@ from hurtle.app import Hurtle
 from hurtle.errors import HurtleError, StartupFailed
 from hurtle.loader import AppRef
 from hurtle.options import RunOptions
+from hurtle.worker import STATS_KEY
 from hurtle_http import HurtleHttpError, create_ssl_context
 from hurtle_http import __version__ as http_version
 from hurtle_worker_manager import (
@@ -37,6 +38,7 @@ from hurtle_worker_manager import (
     bind_tcp,
 )
 from hurtle_worker_manager.activation import inherited_sockets
+from hurtle_worker_manager.recycling import RecyclePolicy
 
 __all__ = ["run_app"]
 
@@ -103,6 +105,8 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
             heartbeat_timeout=float(app.config.HEARTBEAT_TIMEOUT),
             crash_loop_limit=0 if options.auto_reload else 5,
             loop_factory=LOOP_FACTORY,
+            recycling=_recycling(app),
+            pre_stop_delay=_number(app, "PRE_STOP_DELAY"),
         )
         app._attach_manager(manager)
         if options.auto_reload:
@@ -152,6 +156,30 @@ async def _dispatch(app: Hurtle, event: str) -> None:
         if app.config.DEBUG:
             logger.exception("The %s listener failed", event)
         raise StartupFailed(f"a {event} listener failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _number(app: Hurtle, key: str) -> float:
+    value = app.config[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise StartupFailed(f"{key} must be a number, 0 or more, got {value!r}")
+    return float(value)
+
+
+def _recycling(app: Hurtle) -> RecyclePolicy:
+    """The recycling policy of ``MAX_REQUESTS``, ``MAX_LIFETIME``, ``MAX_RSS`` (MiB)..."""
+    config = app.config
+    try:
+        return RecyclePolicy(
+            max_requests=config.MAX_REQUESTS,
+            max_requests_jitter=config.MAX_REQUESTS_JITTER,
+            max_lifetime=_number(app, "MAX_LIFETIME"),
+            max_lifetime_jitter=_number(app, "MAX_LIFETIME_JITTER"),
+            max_rss=int(_number(app, "MAX_RSS") * 1024 * 1024),
+            rss_samples=config.MAX_RSS_SAMPLES,
+            requests_report=(STATS_KEY, "served"),
+        )
+    except ValueError as exc:
+        raise StartupFailed(f"recycling: {exc}") from None
 
 
 def _activated_sockets() -> dict[str, socket.socket]:
