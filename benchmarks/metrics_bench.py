@@ -24,11 +24,11 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from httpbench.report import text_table  # noqa: E402
+from httpbench.report import text_table
 
-from hurtle_http import RequestStats  # noqa: E402
-from hurtle_inspector.metrics import render_metrics  # noqa: E402
-from hurtle_worker_manager.messages import ProcessEntry, ProcessStats, StatsResult  # noqa: E402
+from hurtle_http import RequestStats
+from hurtle_inspector.metrics import render_metrics
+from hurtle_worker_manager.messages import ProcessEntry, ProcessStats, StatsResult
 
 
 def fixture(count: int) -> tuple[StatsResult, dict[str, ProcessEntry]]:
@@ -73,7 +73,9 @@ def theirs(stats: StatsResult, entries: dict[str, ProcessEntry]) -> Callable[[],
             rss = GaugeMetricFamily("hurtle_process_resident_memory_bytes", "m", labels=["process"])
             cpu = CounterMetricFamily("hurtle_process_cpu_seconds", "c", labels=["process"])
             up = GaugeMetricFamily("hurtle_process_uptime_seconds", "u", labels=["process"])
-            beat = GaugeMetricFamily("hurtle_process_heartbeat_age_seconds", "b", labels=["process"])
+            beat = GaugeMetricFamily(
+                "hurtle_process_heartbeat_age_seconds", "b", labels=["process"]
+            )
             starts = CounterMetricFamily("hurtle_process_starts", "s", labels=["process"])
             restarts = CounterMetricFamily(
                 "hurtle_process_restarts", "r", labels=["process", "reason"]

@@ -107,9 +107,7 @@ def test_metrics_need_the_api_key_and_probes_do_not(launch: Callable[..., Runnin
 
 
 def test_metrics_on_their_own_address(launch: Callable[..., RunningApp]) -> None:
-    app = launch(
-        workers=1, config={"INSPECTOR_API_KEY": "k3y", "INSPECTOR_METRICS_PORT": 0}
-    )
+    app = launch(workers=1, config={"INSPECTOR_API_KEY": "k3y", "INSPECTOR_METRICS_PORT": 0})
     assert app.metrics_port is not None
     samples = scrape(app, app.metrics_port)
     assert samples[("hurtle_workers", (("state", "ACKED"),))] == 1
@@ -174,17 +172,14 @@ def test_render_64_processes_parses_and_sums() -> None:
     assert samples[("hurtle_requests_total", ())] == 1000 + sum(range(64))
     assert samples[("hurtle_request_errors_total", ())] == 2
     assert samples[("hurtle_workers", (("state", "ACKED"),))] == 64
-    restarts = [
-        key for key in samples if key[0] == "hurtle_process_restarts_total"
-    ]
+    restarts = [key for key in samples if key[0] == "hurtle_process_restarts_total"]
     assert len(restarts) == 64
     assert samples[("hurtle_phase", (("phase", "ready"),))] == 1
     assert samples[("hurtle_phase", (("phase", "draining"),))] == 0
 
 
 def test_label_values_are_escaped() -> None:
-    row = ProcessStats(name='odd "name"\\\n', pid=1, state="ACKED", generation=1, starts=1, uptime=0)
+    name = 'odd "name"\\\n'
+    row = ProcessStats(name=name, pid=1, state="ACKED", generation=1, starts=1, uptime=0)
     samples = parse(render_metrics(StatsResult(processes=[row]), {}).decode())
     assert samples[("hurtle_process_uptime_seconds", (("process", 'odd "name"\\\n'),))] == 0
-
-

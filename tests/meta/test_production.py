@@ -101,9 +101,7 @@ def test_max_requests_from_the_environment(tmp_path: Path) -> None:
     env = {**FAST_REPORTS, "HURTLE_MAX_REQUESTS": "10"}
     with served("production.py", "--workers", "1", tmp_path=tmp_path, env=env) as server:
         first = server.get_json("/")["pid"]
-        wait_until(
-            lambda: server.get_json("/")["pid"] != first, what="the worker to be recycled"
-        )
+        wait_until(lambda: server.get_json("/")["pid"] != first, what="the worker to be recycled")
 
 
 def in_flight(server: Server) -> int:
@@ -139,7 +137,8 @@ def test_ready_turns_503_on_sigterm_while_a_slow_request_finishes(tmp_path: Path
 
 
 def test_metrics_totals_survive_a_reload(tmp_path: Path) -> None:
-    with served("production.py", tmp_path=tmp_path, env={**inspector_env(), **FAST_REPORTS}) as server:
+    env = {**inspector_env(), **FAST_REPORTS}
+    with served("production.py", tmp_path=tmp_path, env=env) as server:
         port = inspector_port(server)
         server.wait_acked(2)
         for _ in range(20):

@@ -4,6 +4,7 @@ restart policies of custom processes, recycling."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 from collections.abc import Iterator
@@ -81,8 +82,9 @@ def test_reload_is_reloading_then_ready_once_the_new_workers_serve(
             await manager.restart(["Hurtle-Server-1-0"], zero_downtime=True, wait=True)
             assert len(notify.with_line("RELOADING=1")) == 1
             await wait_until(
-                lambda: manager.workers["Hurtle-Server-1-0"]["restarts"]
-                == {"reload": 1, "restart": 1},
+                lambda: (
+                    manager.workers["Hurtle-Server-1-0"]["restarts"] == {"reload": 1, "restart": 1}
+                ),
                 what="the restart to be counted",
             )
 
@@ -101,7 +103,7 @@ def test_watchdog_pings_every_half_interval(notify: FakeNotifySocket) -> None:
                 lambda: len(notify.with_line("WATCHDOG=1")) >= 12, what="12 watchdog pings"
             )
         pings = [message.at for message in notify.with_line("WATCHDOG=1")]
-        gaps = sorted(b - a for a, b in zip(pings, pings[1:], strict=False))
+        gaps = sorted(b - a for a, b in itertools.pairwise(pings))
         median = gaps[len(gaps) // 2]
         assert 0.07 <= median <= 0.15, gaps
 
@@ -119,8 +121,10 @@ def test_exits_are_counted_by_reason_and_counters_survive_them() -> None:
             )
             os.kill(first["pid"], signal.SIGKILL)
             await wait_until(
-                lambda: manager.workers["Hurtle-Server-0-0"].get("generation") == 2
-                and manager.workers["Hurtle-Server-0-0"]["state"] == "ACKED",
+                lambda: (
+                    manager.workers["Hurtle-Server-0-0"].get("generation") == 2
+                    and manager.workers["Hurtle-Server-0-0"]["state"] == "ACKED"
+                ),
                 what="the respawn",
             )
             update = manager.state_update()
@@ -143,8 +147,10 @@ def test_restart_policies_of_custom_processes() -> None:
         manager.manage("Never", "wm_targets:server", failing, restart="never")
         async with running(manager):
             await wait_until(
-                lambda: manager.workers["Hurtle-Always-0"]["generation"] >= 3
-                and manager.workers["Hurtle-OnFailure-0"]["generation"] >= 3,
+                lambda: (
+                    manager.workers["Hurtle-Always-0"]["generation"] >= 3
+                    and manager.workers["Hurtle-OnFailure-0"]["generation"] >= 3
+                ),
                 what="'always' and 'on-failure' (failing) processes to be started again",
             )
             workers = manager.workers
@@ -152,15 +158,19 @@ def test_restart_policies_of_custom_processes() -> None:
             assert workers["Hurtle-OnFailure-0"]["restarts"]["exit"] >= 2
             await asyncio.sleep(0)
             ok = await wait_until(
-                lambda: manager.workers["Hurtle-OnFailureOk-0"]
-                if manager.workers["Hurtle-OnFailureOk-0"]["state"] == "COMPLETED"
-                else None,
+                lambda: (
+                    manager.workers["Hurtle-OnFailureOk-0"]
+                    if manager.workers["Hurtle-OnFailureOk-0"]["state"] == "COMPLETED"
+                    else None
+                ),
                 what="the clean 'on-failure' process to complete",
             )
             never = await wait_until(
-                lambda: manager.workers["Hurtle-Never-0"]
-                if manager.workers["Hurtle-Never-0"]["state"] == "FAILED"
-                else None,
+                lambda: (
+                    manager.workers["Hurtle-Never-0"]
+                    if manager.workers["Hurtle-Never-0"]["state"] == "FAILED"
+                    else None
+                ),
                 what="the 'never' process to fail",
             )
             assert never["exit_code"] == 1 and never["generation"] == 1
@@ -192,9 +202,7 @@ def test_max_requests_recycles_one_worker_at_a_time_without_losing_one() -> None
             def recycled_twice() -> bool:
                 nonlocal low, most_incoming
                 table = manager.workers
-                current = [
-                    e for n, e in table.items() if e.get("server") and "#" not in n
-                ]
+                current = [e for n, e in table.items() if e.get("server") and "#" not in n]
                 serving = sum(1 for e in current if e["state"] == "ACKED")
                 low = min(low, serving)
                 incoming = sum(
@@ -230,5 +238,3 @@ def test_notifier_from_environ_is_the_default(
             await wait_until(lambda: notify.with_line("READY=1"), what="READY=1")
 
     asyncio.run(scenario())
-
-

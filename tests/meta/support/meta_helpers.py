@@ -181,9 +181,7 @@ def served(
 
     With ``cafile`` the client speaks HTTPS and trusts that certificate.
     """
-    server = start(
-        script, *port_args, *args, tmp_path=tmp_path, env=env, cwd=cwd, wrapper=wrapper
-    )
+    server = start(script, *port_args, *args, tmp_path=tmp_path, env=env, cwd=cwd, wrapper=wrapper)
     if cafile is not None:
         server.tls = ssl.create_default_context(cafile=str(cafile))
         server.tls.check_hostname = False

@@ -33,22 +33,82 @@ _decode_http = msgspec.msgpack.Decoder(RequestStats).decode
 
 # (name, type, help) of every family, in output order.
 _FAMILIES = {
-    "requests": ("hurtle_requests_total", "counter", "Responses completed by every server worker, exited ones included."),
-    "errors": ("hurtle_request_errors_total", "counter", "Responses with a 5xx status or failed while sent, exited workers included."),
-    "bad": ("hurtle_bad_requests_total", "counter", "Malformed or over-limit requests rejected, exited workers included."),
-    "p_requests": ("hurtle_process_requests_total", "counter", "Responses completed by this process instance."),
-    "p_in_flight": ("hurtle_process_requests_in_flight", "gauge", "Requests being handled by this process."),
-    "p_connections": ("hurtle_process_connections", "gauge", "Open connections of this process."),
-    "p_rss": ("hurtle_process_resident_memory_bytes", "gauge", "Resident memory of this process."),
-    "p_cpu": ("hurtle_process_cpu_seconds_total", "counter", "User and system CPU time of this process."),
-    "p_uptime": ("hurtle_process_uptime_seconds", "gauge", "Seconds since this process started."),
-    "p_beat": ("hurtle_process_heartbeat_age_seconds", "gauge", "Seconds since this process's event loop last answered (its lag when stuck)."),
-    "p_starts": ("hurtle_process_starts_total", "counter", "Processes started for this slot (its generation)."),
-    "p_restarts": ("hurtle_process_restarts_total", "counter", "Restarts of this slot by reason: exit, signal, hang, recycle, reload, restart."),
-    "workers": ("hurtle_workers", "gauge", "Server processes by state."),
-    "ready": ("hurtle_ready", "gauge", "1 when /ready answers 200."),
-    "phase": ("hurtle_phase", "gauge", "The manager's phase (1 for the current one)."),
-}  # fmt: skip
+    "requests": (
+        "hurtle_requests_total",
+        "counter",
+        "Responses completed by every server worker, exited ones included.",
+    ),
+    "errors": (
+        "hurtle_request_errors_total",
+        "counter",
+        "Responses with a 5xx status or failed while sent, exited workers included.",
+    ),
+    "bad": (
+        "hurtle_bad_requests_total",
+        "counter",
+        "Malformed or over-limit requests rejected, exited workers included.",
+    ),
+    "p_requests": (
+        "hurtle_process_requests_total",
+        "counter",
+        "Responses completed by this process instance.",
+    ),
+    "p_in_flight": (
+        "hurtle_process_requests_in_flight",
+        "gauge",
+        "Requests being handled by this process.",
+    ),
+    "p_connections": (
+        "hurtle_process_connections",
+        "gauge",
+        "Open connections of this process.",
+    ),
+    "p_rss": (
+        "hurtle_process_resident_memory_bytes",
+        "gauge",
+        "Resident memory of this process.",
+    ),
+    "p_cpu": (
+        "hurtle_process_cpu_seconds_total",
+        "counter",
+        "User and system CPU time of this process.",
+    ),
+    "p_uptime": (
+        "hurtle_process_uptime_seconds",
+        "gauge",
+        "Seconds since this process started.",
+    ),
+    "p_beat": (
+        "hurtle_process_heartbeat_age_seconds",
+        "gauge",
+        "Seconds since this process's event loop last answered (its lag when stuck).",
+    ),
+    "p_starts": (
+        "hurtle_process_starts_total",
+        "counter",
+        "Processes started for this slot (its generation).",
+    ),
+    "p_restarts": (
+        "hurtle_process_restarts_total",
+        "counter",
+        "Restarts of this slot by reason: exit, signal, hang, recycle, reload, restart.",
+    ),
+    "workers": (
+        "hurtle_workers",
+        "gauge",
+        "Server processes by state.",
+    ),
+    "ready": (
+        "hurtle_ready",
+        "gauge",
+        "1 when /ready answers 200.",
+    ),
+    "phase": (
+        "hurtle_phase",
+        "gauge",
+        "The manager's phase (1 for the current one).",
+    ),
+}
 
 
 def _label(value: str) -> str:

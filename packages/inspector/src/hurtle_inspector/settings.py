@@ -14,6 +14,7 @@ import logging
 import os
 import ssl
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
@@ -203,9 +204,9 @@ def _class_path(inspector_class: type[Inspector] | str) -> str:
     return path
 
 
-def _probe_settings(config: Mapping[str, object] | Config) -> dict[str, object]:
+def _probe_settings(config: Mapping[str, object] | Config) -> dict[str, Any]:
     """``INSPECTOR_MIN_READY``, ``INSPECTOR_METRICS_HOST`` and ``INSPECTOR_METRICS_PORT``."""
-    found: dict[str, object] = {}
+    found: dict[str, Any] = {}
     min_ready = config.get("INSPECTOR_MIN_READY")
     if min_ready is not None and min_ready != "":
         found["min_ready"] = _int_setting("INSPECTOR_MIN_READY", min_ready)
@@ -235,7 +236,8 @@ def _check_probe_settings(settings: InspectorSettings) -> None:
     if isinstance(min_ready, bool) or not isinstance(min_ready, int) or min_ready < 1:
         raise InspectorConfigError(f"INSPECTOR_MIN_READY must be 1 or more, got {min_ready!r}")
     port = settings.metrics_port
-    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535):
+    bad_port = isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535
+    if port is not None and bad_port:
         raise InspectorConfigError(
             f"INSPECTOR_METRICS_PORT must be an integer from 0 to 65535, got {port!r}"
         )

@@ -112,9 +112,8 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         if options.auto_reload:
             _register_reloader(app, manager, options)
         if options.inspector:
-            for inspector_sock in _register_inspector(app, manager, options, start_method, activated):
-                if inspector_sock not in sockets:
-                    sockets.append(inspector_sock)
+            inspector_socks = _register_inspector(app, manager, options, start_method, activated)
+            sockets.extend(s for s in inspector_socks if s not in sockets)
         await _dispatch(app, "main_process_ready")
         logger.info(
             "%s serving on %s with %d worker(s)",

@@ -55,8 +55,8 @@ from hurtle_worker_manager.messages import (
 )
 from hurtle_worker_manager.notify import Notifier
 from hurtle_worker_manager.operations import Operations
-from hurtle_worker_manager.production import Production
 from hurtle_worker_manager.process import ProcessInstance, describe_exit
+from hurtle_worker_manager.production import Production
 from hurtle_worker_manager.recycling import RecyclePolicy
 from hurtle_worker_manager.shared_ctx import SharedContext
 from hurtle_worker_manager.state import ProcessState
@@ -221,9 +221,7 @@ class WorkerManager:
         if not _is_int(workers) or workers < 1:
             raise ValueError(f"A worker needs at least 1 process, got {workers!r}")
         if restart not in ("", "always", "on-failure", "never"):
-            raise ValueError(
-                f"restart must be 'always', 'on-failure' or 'never', got {restart!r}"
-            )
+            raise ValueError(f"restart must be 'always', 'on-failure' or 'never', got {restart!r}")
         worker = Worker(
             name=name,
             target=import_path(func),

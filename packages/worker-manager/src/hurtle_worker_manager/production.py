@@ -170,10 +170,11 @@ class Production:
                 watch = instance.recycle_watch
                 if not isinstance(watch, RecycleWatch):
                     watch = instance.recycle_watch = self.recycling.watch()
+                sample_rss = watch.max_rss and instance.pid is not None
                 reason = watch.sample(
                     requests=self._requests(instance),
                     uptime=instance.uptime(),
-                    rss=_platform.rss_bytes(instance.pid) if watch.max_rss and instance.pid else None,
+                    rss=_platform.rss_bytes(instance.pid) if sample_rss and instance.pid else None,
                 )
                 if reason and found is None:
                     found = (slot, instance, reason)
