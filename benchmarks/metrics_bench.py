@@ -134,6 +134,28 @@ def import_cost(module: str, preloaded: str) -> float:
     return statistics.median(runs) * 1e3
 
 
+def proc_reads(count: int, rounds: int) -> tuple[float, float]:
+    """Median and p99 ms to read RSS and CPU time of ``count`` live processes from /proc
+    (what the manager does for each scrape's stats answer)."""
+    from hurtle_worker_manager import _platform
+
+    children = [subprocess.Popen(["sleep", "60"]) for _ in range(count)]
+    try:
+        samples = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for child in children:
+                _platform.rss_bytes(child.pid)
+                _platform.cpu_seconds(child.pid)
+            samples.append(time.perf_counter() - start)
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+    samples.sort()
+    return statistics.median(samples) * 1e3, samples[int(len(samples) * 0.99)] * 1e3
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=64)
@@ -151,6 +173,11 @@ def main() -> None:
     print(f"/metrics render, {options.processes} processes, {options.rounds} rounds")
     header = ["renderer", "median ms", "p99 ms", "bytes", "added import ms"]
     print(text_table(header, rows, left=1))
+    median, p99 = proc_reads(options.processes, min(options.rounds, 500))
+    print(
+        f"\n/proc reads (RSS + CPU) of {options.processes} live processes: "
+        f"median {median:.3f} ms, p99 {p99:.3f} ms"
+    )
 
 
 if __name__ == "__main__":
