@@ -70,3 +70,14 @@ def test_half_a_tls_setting_for_the_inspector_is_a_startup_error(tmp_path: Path)
     assert code == 1, log
     assert "could not start: inspector:" in log
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("key", ["clé-secrète", "key with space", "ключ"])
+def test_an_api_key_no_client_can_send_is_a_startup_error(tmp_path: Path, key: str) -> None:
+    env = {**ENV, "HURTLE_INSPECTOR_API_KEY": key}
+    code, log, _ = run_to_exit("inspected.py", "--port", "0", tmp_path=tmp_path, env=env)
+    assert code == 1, log
+    assert "could not start: inspector: INSPECTOR_API_KEY has a " in log, log
+    assert "only visible ASCII characters can travel" in log
+    assert key not in log, "the key is a secret: the message never shows it"
+    assert "Traceback" not in log
