@@ -1,10 +1,17 @@
 """The worker manager: the main process that runs, watches and steers every process.
 
-One asyncio loop in the main process does everything, so no two actions race: it
-starts processes, reads their channels and exit sentinels, answers their commands,
-pushes state snapshots, respawns crashed servers with backoff, kills hung ones, and
-handles signals (which only record what to do; the loop acts). Control operations
-(restart, scale, manage) hold one lock, so back-to-back requests apply in order.
+Runs in: the main process.
+
+One asyncio loop in the main process does everything, so no two actions race. This
+module holds the policy and reads top down: what runs at start, what an exit means
+(expected, a failed replacement, or a crash to respawn with backoff), what the signals
+do (they only record; the loop acts), how a shutdown goes, and the public API. The
+mechanics live in rooms that get callbacks and never see the manager:
+
+- ``launcher``: spawn, stop, kill and reap processes, and the ack deadline;
+- ``operations``: restart and scale, serialised by one lock;
+- ``watchdog``: kill and replace processes whose heartbeats stopped;
+- ``table``: the registered workers, their slots and the state snapshot.
 """
 
 from __future__ import annotations
@@ -14,18 +21,13 @@ import contextlib
 import logging
 import multiprocessing
 import os
-import shutil
 import signal
 import socket
-import tempfile
 import threading
-import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from multiprocessing.process import BaseProcess
 from typing import Any, ClassVar
 
-from hurtle_worker_manager._runtime import STACK_SIGNAL, ProcessSpec, process_main
 from hurtle_worker_manager.channel import frame
 from hurtle_worker_manager.errors import (
     CommandError,
@@ -33,32 +35,30 @@ from hurtle_worker_manager.errors import (
     StartupError,
     WorkerManagerError,
 )
+from hurtle_worker_manager.launcher import Launcher
 from hurtle_worker_manager.messages import (
-    Ack,
     ChildMessage,
     Command,
     CommandReply,
-    Failure,
-    Heartbeat,
     ManageCommand,
-    Report,
     Request,
     RestartCommand,
     RestartResult,
     ScaleCommand,
     ScaleResult,
-    SetServing,
     StateUpdate,
     StatsCommand,
     StatsResult,
     TerminateCommand,
     encode,
 )
-from hurtle_worker_manager.process import ChannelProtocol, ProcessInstance, describe_exit
+from hurtle_worker_manager.operations import Operations
+from hurtle_worker_manager.process import ProcessInstance, describe_exit
 from hurtle_worker_manager.shared_ctx import SharedContext
 from hurtle_worker_manager.state import ProcessState
 from hurtle_worker_manager.table import ProcessTable
 from hurtle_worker_manager.target import import_path
+from hurtle_worker_manager.watchdog import HeartbeatWatchdog
 from hurtle_worker_manager.worker import Slot, Worker
 
 __all__ = ["WorkerManager"]
@@ -107,7 +107,7 @@ class WorkerManager:
         if workers > self.max_workers:
             raise ValueError(f"workers={workers} exceeds max_workers={self.max_workers}")
         context = multiprocessing.get_context(start_method)
-        self._new_process: Callable[..., BaseProcess] = context.Process  # type: ignore[attr-defined]
+        new_process: Callable[..., BaseProcess] = context.Process  # type: ignore[attr-defined]
         self.start_method = start_method
         self.prefix = prefix
         self.shared_ctx = shared_ctx if shared_ctx is not None else SharedContext()
@@ -126,14 +126,44 @@ class WorkerManager:
         for _ in range(workers):
             self._table.add_server(self._server_target, self._server_kwargs)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._control: asyncio.Lock | None = None
         self._stop: asyncio.Event | None = None
         self._fatal: WorkerManagerError | None = None
         self._shutting_down = False
         self._broadcast_pending = False
-        self._stack_dir = ""
         self._signals_seen = 0
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The rooms the manager delegates to; each gets callbacks, none sees the manager.
+        self._launcher = Launcher(
+            self._table,
+            new_process=new_process,
+            start_method=start_method,
+            shared_ctx=self.shared_ctx,
+            sockets=self.sockets,
+            graceful_timeout=graceful_timeout,
+            heartbeat_interval=heartbeat_interval,
+            loop_factory=loop_factory,
+            threshold=lambda: self.THRESHOLD,
+            on_message=self._on_message,
+            on_exit=self._after_exit,
+            changed=self._changed,
+            spawn_task=self._spawn_task,
+        )
+        self._operations = Operations(
+            self._table,
+            self._launcher,
+            server_target=self._server_target,
+            server_kwargs=self._server_kwargs,
+            graceful_timeout=graceful_timeout,
+            shutting_down=lambda: self._shutting_down,
+            changed=self._changed,
+            spawn_task=self._spawn_task,
+        )
+        self._watchdog = HeartbeatWatchdog(
+            self._table,
+            interval=heartbeat_interval,
+            timeout=heartbeat_timeout,
+            spawn_task=self._spawn_task,
+        )
 
     # --- registration ---
 
@@ -177,7 +207,7 @@ class WorkerManager:
         self._table.register(worker, workers)
         if self._loop is not None and auto_start and not self._shutting_down:
             for slot in worker.slots:
-                self._spawn(slot)
+                self._launcher.spawn(slot)
         return worker
 
     # --- reading state ---
@@ -216,13 +246,13 @@ class WorkerManager:
         if self._loop is not None:
             raise WorkerManagerError("This WorkerManager is already running")
         self._loop = asyncio.get_running_loop()
-        self._control = asyncio.Lock()
         self._stop = asyncio.Event()
         self._shutting_down = False
         self.shared_ctx.lock()
-        self._stack_dir = tempfile.mkdtemp(prefix="hurtle-")
+        self._launcher.open()
+        self._operations.open()
         restore_signals = self._install_signals()
-        watchdog = self._spawn_task(self._watch_heartbeats())
+        watchdog = self._spawn_task(self._watchdog.run())
         try:
             logger.info(
                 "%s [pid %d] starting %d server worker(s)",
@@ -233,7 +263,7 @@ class WorkerManager:
             for worker in self._start_order():
                 if worker.auto_start:
                     for slot in worker.slots:
-                        self._spawn(slot)
+                        self._launcher.spawn(slot)
             await self._wait_for_startup()
             if self._fatal is None and not self._stop.is_set():
                 logger.info("%s ready: %s", self.main_name, ", ".join(self.server_names()))
@@ -244,7 +274,7 @@ class WorkerManager:
             restore_signals()
             for task in list(self._tasks):
                 task.cancel()
-            shutil.rmtree(self._stack_dir, ignore_errors=True)
+            self._launcher.close()
             self._loop = None
         if self._fatal is not None:
             raise self._fatal
@@ -268,7 +298,7 @@ class WorkerManager:
         assert self._stop is not None
         servers = [slot.current for slot in self._server_slots() if slot.current is not None]
         waiting = asyncio.ensure_future(
-            asyncio.gather(*(self._await_ready(instance) for instance in servers))
+            asyncio.gather(*(self._launcher.await_ready(instance) for instance in servers))
         )
         stopped = self._spawn_task(self._stop.wait())
         done, _ = await asyncio.wait({waiting, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -283,147 +313,6 @@ class WorkerManager:
             waiting.cancel()
             with contextlib.suppress(asyncio.CancelledError, StartupError):
                 await waiting
-
-    async def _await_ready(self, instance: ProcessInstance) -> None:
-        """Wait for ``instance``'s ack (``THRESHOLD``); raises ``StartupError``."""
-        timeout = self.THRESHOLD / 10
-        try:
-            await asyncio.wait_for(asyncio.shield(instance.ready), timeout)
-        except asyncio.TimeoutError:
-            raise StartupError(
-                f"{instance.name} did not acknowledge its start within {timeout:g} s "
-                f"(WorkerManager.THRESHOLD = {self.THRESHOLD}, in units of 0.1 s). If it "
-                "legitimately needs longer, raise WorkerManager.THRESHOLD before run().",
-                instance.name,
-            ) from None
-
-    async def _enforce_ack(self, instance: ProcessInstance) -> None:
-        """Kill a server that does not ack in time; its exit is then handled like a crash."""
-        try:
-            await self._await_ready(instance)
-        except StartupError as exc:
-            if instance.alive:
-                instance.failure = Failure(error=str(exc))
-                instance.signal(signal.SIGKILL)
-
-    # --- starting, stopping and reaping processes ---
-
-    def _spawn(self, slot: Slot, *, reloaded_files: tuple[str, ...] = ()) -> ProcessInstance:
-        """Start a new instance for ``slot``.
-
-        It becomes the slot's current instance unless a live one holds the slot, in
-        which case it starts beside it (the caller swaps them once it is ready).
-        """
-        slot.cancel_respawn()
-        slot.generations += 1
-        if slot.generations > 1:
-            slot.restart_at = datetime.now(timezone.utc)
-        worker = slot.worker
-        ours, theirs = socket.socketpair()
-        stack_path = os.path.join(self._stack_dir, f"{slot.name}.{slot.generations}.stack")
-        spec = ProcessSpec(
-            name=slot.name,
-            generation=slot.generations,
-            target=worker.target,
-            server=worker.server,
-            parent_pid=os.getpid(),
-            heartbeat_interval=self.heartbeat_interval,
-            stack_path=stack_path,
-            log_level=logging.getLogger().getEffectiveLevel(),
-            loop_factory=self.loop_factory,
-            reloaded_files=reloaded_files,
-            inherited_peer_fd=ours.fileno() if self.start_method == "fork" else -1,
-        )
-        sockets = self.sockets if worker.server else ()
-        process = self._new_process(
-            target=process_main,
-            name=slot.name,
-            args=(spec, theirs, dict(worker.kwargs), self.shared_ctx, sockets),
-        )
-        instance = ProcessInstance(slot, slot.generations, process, stack_path)
-        if slot.current is not None and slot.current.alive:
-            slot.incoming.append(instance)
-        else:
-            slot.current = instance
-        self._table.instances.add(instance)
-        try:
-            process.start()
-        except Exception as exc:
-            ours.close()
-            instance.failure = Failure(error=f"could not start: {exc}")
-            instance.record_exit(None)
-            self._table.instances.discard(instance)
-            logger.error("Could not start %s: %s", slot.name, exc)
-            self._changed()
-            return instance
-        finally:
-            theirs.close()
-        instance.mark_started()
-        loop = asyncio.get_running_loop()
-        self._spawn_task(
-            loop.connect_accepted_socket(lambda: ChannelProtocol(instance, self._on_message), ours)
-        )
-        loop.add_reader(process.sentinel, self._reap, instance)
-        if worker.server:
-            self._spawn_task(self._enforce_ack(instance))
-        logger.info("Started %s", instance.label)
-        self._changed()
-        return instance
-
-    def _stop_instance(self, instance: ProcessInstance, timeout: float | None = None) -> None:
-        """Ask ``instance`` to stop (SIGTERM); kill it if it outlives the graceful timeout."""
-        if not instance.alive or instance.state is ProcessState.TERMINATED:
-            return
-        instance.set_state(ProcessState.TERMINATED)
-        instance.signal(signal.SIGTERM)
-        assert self._loop is not None
-        instance.kill_timer = self._loop.call_later(
-            self.graceful_timeout if timeout is None else timeout,
-            self._kill,
-            instance,
-            "it did not stop within the graceful timeout",
-        )
-        self._changed()
-
-    def _kill(self, instance: ProcessInstance, why: str) -> None:
-        if instance.alive:
-            logger.warning("Killing %s: %s", instance.label, why)
-            instance.signal(signal.SIGKILL)
-
-    def _retire(self, slot: Slot) -> None:
-        """Take the slot's current instance out of service and stop it gracefully."""
-        old, slot.current = slot.current, None
-        if old is not None and old.alive:
-            slot.retiring.append(old)
-            self._stop_instance(old)
-
-    def _reap(self, instance: ProcessInstance) -> None:
-        """The exit sentinel fired: stop watching it and collect the exit status."""
-        assert self._loop is not None
-        self._loop.remove_reader(instance.process.sentinel)
-        self._collect(instance)
-
-    def _collect(self, instance: ProcessInstance) -> None:
-        assert self._loop is not None
-        process = instance.process
-        process.join(0)
-        if process.exitcode is None:  # the sentinel closed a moment before the exit completed
-            self._loop.call_later(0.005, self._collect, instance)
-            return
-        code = process.exitcode
-        process.close()
-        self._spawn_task(self._finish_exit(instance, code))
-
-    async def _finish_exit(self, instance: ProcessInstance, code: int) -> None:
-        """Record an exit after the channel delivered the process's last messages."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.shield(instance.channel_closed), 0.5)
-        if instance.transport is not None:
-            instance.transport.close()
-        instance.record_exit(code)
-        self._table.instances.discard(instance)
-        self._after_exit(instance)
-        self._changed()
 
     def _after_exit(self, instance: ProcessInstance) -> None:
         """Decide what an exit means: expected, a failed replacement, or a crash to repair."""
@@ -479,7 +368,7 @@ class WorkerManager:
         slot.respawn_timer = None
         registered = self._table.workers.get(slot.worker.name) is slot.worker
         if not self._shutting_down and slot.current is None and registered:
-            self._spawn(slot)
+            self._launcher.spawn(slot)
 
     def _forget_if_untracked(self, worker: Worker) -> None:
         if worker.tracked or any(slot.live() for slot in worker.slots):
@@ -497,7 +386,7 @@ class WorkerManager:
         if live:
             logger.info("Stopping %d process(es)", len(live))
         for instance in live:
-            self._stop_instance(instance)
+            self._launcher.stop(instance)
         waits = [instance.exited for instance in self._table.instances]
         if waits:
             _, pending = await asyncio.wait(waits, timeout=self.graceful_timeout + 5)
@@ -510,22 +399,10 @@ class WorkerManager:
     # --- messages from processes ---
 
     def _on_message(self, instance: ProcessInstance, message: ChildMessage) -> None:
-        if isinstance(message, Heartbeat):
-            instance.last_beat = time.monotonic()
-        elif isinstance(message, Report):
-            instance.reports[message.key] = message.payload
-            self._changed()
-        elif isinstance(message, Ack):
-            if instance.mark_acked():
-                logger.info("%s is ready", instance.label)
-                self._changed()
-        elif isinstance(message, SetServing):
-            instance.serving = message.serving
-            self._changed()
-        elif isinstance(message, Failure):
-            instance.failure = message
-        elif isinstance(message, Request):
+        if isinstance(message, Request):
             self._spawn_task(self._answer(instance, message))
+        elif instance.record(message):
+            self._changed()
 
     async def _answer(self, instance: ProcessInstance, request: Request) -> None:
         try:
@@ -536,8 +413,7 @@ class WorkerManager:
         except Exception as exc:
             logger.exception("Command %r from %s failed", request.command, instance.label)
             reply = CommandReply(id=request.id, error=f"internal error: {exc}")
-        if instance.transport is not None and not instance.transport.is_closing():
-            instance.transport.write(frame(encode(reply)))
+        instance.send(frame(encode(reply)))
 
     async def execute(
         self, command: Command, *, origin: str = ""
@@ -594,50 +470,9 @@ class WorkerManager:
         """
         self._require_running()
         slots = self._table.select_for_restart(tuple(names), all_workers)
-        accepted: asyncio.Future[RestartResult] = asyncio.get_running_loop().create_future()
-        operation = self._spawn_task(
-            self._restart(slots, zero_downtime, tuple(reloaded_files), accepted)
+        return await self._operations.restart(
+            slots, zero_downtime=zero_downtime, wait=wait, reloaded_files=tuple(reloaded_files)
         )
-        return await (operation if wait else _first(accepted, operation))  # type: ignore[no-any-return]
-
-    async def _restart(
-        self,
-        slots: list[Slot],
-        zero_downtime: bool,
-        reloaded_files: tuple[str, ...],
-        accepted: asyncio.Future[RestartResult],
-    ) -> RestartResult:
-        assert self._control is not None
-        async with self._control:
-            if self._shutting_down:
-                raise CommandError("The server is shutting down")
-            slots = [s for s in slots if self._table.workers.get(s.worker.name) is s.worker]
-            result = RestartResult(restarted=[slot.name for slot in slots])
-            if not zero_downtime:
-                for slot in slots:
-                    self._retire(slot)
-            fresh = [self._spawn(slot, reloaded_files=reloaded_files) for slot in slots]
-            _resolve(accepted, result)
-            outcomes = await asyncio.gather(
-                *(self._await_ready(new) for new in fresh), return_exceptions=True
-            )
-            errors = []
-            for slot, new, outcome in zip(slots, fresh, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    errors.append(str(outcome))
-                    if new in slot.incoming:  # zero downtime: drop the failed newcomer
-                        slot.incoming.remove(new)
-                        slot.retiring.append(new)
-                        self._stop_instance(new, timeout=1.0)
-                elif new in slot.incoming:  # zero downtime: the newcomer takes over
-                    slot.incoming.remove(new)
-                    self._retire(slot)
-                    slot.current = new
-                    self._changed()
-            if errors:
-                kept = " (the old process keeps serving)" if zero_downtime else ""
-                raise CommandError("Restart failed" + kept + ": " + "; ".join(errors))
-            return result
 
     # --- scaling ---
 
@@ -654,9 +489,7 @@ class WorkerManager:
             raise CommandError(
                 f"Cannot scale to {replicas} workers: choose 1 to {self.max_workers}"
             )
-        accepted: asyncio.Future[ScaleResult] = asyncio.get_running_loop().create_future()
-        operation = self._spawn_task(self._scale(lambda _: replicas, accepted))
-        return await (operation if wait else _first(accepted, operation))  # type: ignore[no-any-return]
+        return await self._operations.scale(lambda _: replicas, wait=wait)
 
     async def scale_by(self, delta: int) -> ScaleResult:
         """Add (or remove, if negative) ``delta`` server workers, within 1 to ``max_workers``.
@@ -664,80 +497,15 @@ class WorkerManager:
         The count is taken when the operation runs, so queued requests add up.
         """
         self._require_running()
-        accepted: asyncio.Future[ScaleResult] = asyncio.get_running_loop().create_future()
 
         def target(current: int) -> int:
             return max(1, min(self.max_workers, current + delta))
 
-        return await self._spawn_task(self._scale(target, accepted))  # type: ignore[no-any-return]
-
-    async def _scale(
-        self, target: Callable[[int], int], accepted: asyncio.Future[ScaleResult]
-    ) -> ScaleResult:
-        assert self._control is not None
-        async with self._control:
-            if self._shutting_down:
-                raise CommandError("The server is shutting down")
-            servers = self._table.servers()
-            replicas = target(len(servers))
-            if replicas == len(servers):
-                logger.info("No change needed: there are already %d workers", replicas)
-            else:
-                logger.info("Scaling from %d to %d workers", len(servers), replicas)
-            started = []
-            for _ in range(replicas - len(servers)):
-                worker = self._table.add_server(self._server_target, self._server_kwargs)
-                started.append(self._spawn(worker.slots[0]))
-            stopping = []
-            for worker in reversed(servers[replicas:]):  # the newest go first
-                del self._table.workers[worker.name]
-                for slot in worker.slots:
-                    slot.cancel_respawn()
-                    self._retire(slot)
-                    stopping.extend(slot.retiring)
-            self._changed()
-            _resolve(accepted, ScaleResult(replicas=replicas, workers=self.server_names()))
-            outcomes = await asyncio.gather(
-                *(self._await_ready(new) for new in started), return_exceptions=True
-            )
-            if stopping:
-                await asyncio.wait([i.exited for i in stopping], timeout=self.graceful_timeout + 5)
-            errors = [str(outcome) for outcome in outcomes if isinstance(outcome, BaseException)]
-            if errors:
-                raise CommandError("Scaling started workers that failed: " + "; ".join(errors))
-            return ScaleResult(replicas=replicas, workers=self.server_names())
+        return await self._operations.scale(target, wait=True)
 
     def stats(self) -> StatsResult:
         """RSS, CPU time and uptime of every live process."""
         return self._table.stats()
-
-    # --- heartbeats ---
-
-    async def _watch_heartbeats(self) -> None:
-        """Kill and replace processes whose main loop stopped sending heartbeats."""
-        while True:
-            await asyncio.sleep(min(self.heartbeat_interval, self.heartbeat_timeout / 2))
-            now = time.monotonic()
-            for instance in self._table.live():
-                if instance.last_beat is None or instance.hung:
-                    continue
-                silent = now - instance.last_beat
-                if silent > self.heartbeat_timeout:
-                    instance.hung = True
-                    self._spawn_task(self._replace_hung(instance, silent))
-
-    async def _replace_hung(self, instance: ProcessInstance, silent: float) -> None:
-        logger.error(
-            "%s sent no heartbeat for %.1f s: its main loop is stuck. Dumping its stack, "
-            "then replacing it.",
-            instance.label,
-            silent,
-        )
-        instance.signal(STACK_SIGNAL)
-        stack = await _read_when_written(instance.stack_path, deadline=1.0)
-        logger.error("Stack of %s:\n%s", instance.label, stack or "(no stack could be read)")
-        instance.failure = Failure(error=f"hung: no heartbeat for {silent:.1f} s")
-        instance.signal(signal.SIGKILL)
 
     # --- state broadcast ---
 
@@ -752,9 +520,7 @@ class WorkerManager:
         self._broadcast_pending = False
         data = frame(encode(self._table.snapshot()))
         for instance in self._table.instances:
-            transport = instance.transport
-            if transport is not None and not transport.is_closing():
-                transport.write(data)
+            instance.send(data)
 
     # --- signals ---
 
@@ -828,55 +594,8 @@ async def _log_errors(coro: Any) -> None:
         logger.error("%s", exc)
 
 
-async def _first(accepted: asyncio.Future[Any], operation: asyncio.Task[Any]) -> Any:
-    """The accepted result, or the operation's error if it failed before accepting."""
-    await asyncio.wait({accepted, operation}, return_when=asyncio.FIRST_COMPLETED)
-    if accepted.done():
-        operation.add_done_callback(_log_operation_error)
-        return accepted.result()
-    return operation.result()
-
-
-def _log_operation_error(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("%s", task.exception())
-
-
-def _resolve(future: asyncio.Future[Any], value: Any) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
 def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
     try:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
-
-
-async def _read_when_written(path: str, deadline: float) -> str:
-    """Wait up to ``deadline`` seconds for a file to be written and stop growing."""
-    end = time.monotonic() + deadline
-    last_size = -1
-    while time.monotonic() < end:
-        size = _file_size(path)
-        if size and size == last_size:
-            break
-        last_size = size
-        await asyncio.sleep(0.05)
-    return _read_small_file(path)
-
-
-def _file_size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
-def _read_small_file(path: str) -> str:
-    try:
-        with open(path) as file:
-            return file.read()
-    except OSError:
-        return ""

@@ -21,7 +21,16 @@ import msgspec
 
 from hurtle_worker_manager.channel import FrameDecoder, FrameError
 from hurtle_worker_manager.errors import StartupError
-from hurtle_worker_manager.messages import ChildMessage, Failure, ProcessEntry, decode_child_message
+from hurtle_worker_manager.messages import (
+    Ack,
+    ChildMessage,
+    Failure,
+    Heartbeat,
+    ProcessEntry,
+    Report,
+    SetServing,
+    decode_child_message,
+)
 from hurtle_worker_manager.state import LIVE_STATES, ProcessState, check_transition
 
 if TYPE_CHECKING:
@@ -108,6 +117,33 @@ class ProcessInstance:
         if not self.ready.done():
             self.ready.set_result(None)
         return True
+
+    def record(self, message: ChildMessage) -> bool:
+        """Record what a message from the process says about it; True if its entry changed.
+
+        Requests (commands to the manager) are not records: the caller answers them.
+        """
+        if isinstance(message, Heartbeat):
+            self.last_beat = time.monotonic()
+        elif isinstance(message, Report):
+            self.reports[message.key] = message.payload
+            return True
+        elif isinstance(message, Ack):
+            if self.mark_acked():
+                logger.info("%s is ready", self.label)
+                return True
+        elif isinstance(message, SetServing):
+            self.serving = message.serving
+            return True
+        elif isinstance(message, Failure):
+            self.failure = message
+        return False
+
+    def send(self, data: bytes) -> None:
+        """Write framed bytes to the process's channel, unless it is gone or closing."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
 
     def signal(self, sig: int) -> None:
         """Send ``sig`` to this process alone (never to a process group)."""
