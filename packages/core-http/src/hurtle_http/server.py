@@ -286,7 +286,7 @@ class HttpServer:
         loop = self.loop
         await asyncio.sleep(0)  # asyncio creates accepted transports in a task
         await asyncio.sleep(0)
-        while self._accepted and loop.time() < deadline:
+        while self._accepted and loop.time() < deadline:  # noqa: ASYNC110 - a weak set cannot signal
             await asyncio.sleep(0.005)
 
     async def _serve_backlog(self, limit: int = 4096) -> None:

@@ -132,10 +132,16 @@ def build_app(inspector: Inspector) -> InspectorApp:
         return envelope("health", "ok")
 
     def ready(request: Request) -> HTTPResponse:
-        entries = multiplexer.entries.values()
-        if any(entry.server and entry.state == "ACKED" for entry in entries):
+        entries = multiplexer.entries
+        failed = sorted(name for name, entry in entries.items() if entry.failed is not None)
+        if any(entry.server and entry.state == "ACKED" for entry in entries.values()):
+            if failed:  # still serving: stay in the pool, but say what is wrong
+                return envelope("ready", f"degraded: {', '.join(failed)} failed (crash loop)")
             return envelope("ready", "ready")
-        return error_envelope("ready", "No server worker is ready", 503)
+        message = "No server worker is ready"
+        if failed:
+            message += f"; {', '.join(failed)} failed (crash loop)"
+        return error_envelope("ready", message, 503)
 
     app.add_route(health, "/health", ("GET",))
     app.add_route(ready, "/ready", ("GET",))

@@ -80,6 +80,8 @@ def entry_to_dict(entry: ProcessEntry) -> dict[str, Any]:
         data["serving"] = entry.serving
     if entry.exit_code is not None:
         data["exit_code"] = entry.exit_code
+    if entry.failed is not None:
+        data["failed"] = entry.failed
     for key, payload in entry.reports.items():
         data[key] = msgspec.msgpack.decode(payload)
     return data

@@ -12,6 +12,8 @@ import itertools
 import os
 from typing import Any
 
+import msgspec
+
 from hurtle_worker_manager import _platform
 from hurtle_worker_manager.errors import CommandError
 from hurtle_worker_manager.messages import ProcessEntry, ProcessStats, StateUpdate, StatsResult
@@ -94,9 +96,13 @@ class ProcessTable:
                     starts=slot.generations,
                     restart_at=slot.restart_at,
                     generation=slot.generations,
+                    failed=slot.failed,
                 )
             for instance in slot.instances():
-                entries[self.key(instance)] = instance.entry()
+                entry = instance.entry()
+                if slot.failed is not None and instance is slot.current:
+                    entry = msgspec.structs.replace(entry, failed=slot.failed)
+                entries[self.key(instance)] = entry
         for instance in self.instances:  # draining instances of removed workers
             entries.setdefault(self.key(instance), instance.entry())
         return StateUpdate(main_pid=os.getpid(), processes=entries, max_workers=self.max_workers)

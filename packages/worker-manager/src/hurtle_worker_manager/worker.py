@@ -31,12 +31,13 @@ class Worker:
     restartable: bool = False
     tracked: bool = True
     auto_start: bool = True
+    respawn: bool = False
     slots: list[Slot] = field(default_factory=list)
 
     @property
     def respawns(self) -> bool:
-        """Whether an unexpected death is repaired automatically (servers, transient)."""
-        return self.server or self.transient
+        """Whether an unexpected death is repaired automatically (servers, transient, respawn)."""
+        return self.server or self.transient or self.respawn
 
 
 @dataclass(eq=False)
@@ -53,6 +54,8 @@ class Slot:
     crash_streak: int = 0
     start_failures: int = 0
     respawn_timer: asyncio.TimerHandle | None = None
+    failed: str | None = None
+    """Why the slot is marked failed (a crash loop at run time); None while healthy."""
 
     def instances(self) -> list[ProcessInstance]:
         """Every instance the manager still tracks for this slot."""
@@ -71,6 +74,8 @@ class Slot:
 
     def display_state(self) -> ProcessState:
         """The slot's state when it has no current instance."""
+        if self.failed is not None:
+            return ProcessState.FAILED
         if self.respawn_timer is not None:
             return ProcessState.RESTARTING
         return ProcessState.NONE
