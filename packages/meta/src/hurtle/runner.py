@@ -74,6 +74,7 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         start_method = "spawn"
     _use_start_method(start_method)
     sockets: list[socket.socket] = []
+    standby: Any = None
     try:
         app._open_shared_context()
         await _dispatch(app, "main_process_start")
@@ -101,7 +102,8 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         if options.auto_reload:
             _register_reloader(app, manager, options)
         if options.inspector:
-            sockets.append(_register_inspector(app, manager, options, start_method))
+            inspector_sock, standby = _register_inspector(app, manager, options, start_method)
+            sockets.append(inspector_sock)
         await _dispatch(app, "main_process_ready")
         logger.info(
             "%s serving on %s with %d worker(s)",
@@ -119,6 +121,8 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         except Exception:
             logger.exception("A main_process_stop listener failed")
         app._attach_manager(None)
+        if standby is not None:
+            await standby.close()
         for sock in sockets:
             sock.close()
 
@@ -213,9 +217,12 @@ def _register_reloader(app: Hurtle, manager: WorkerManager, options: RunOptions)
 
 def _register_inspector(
     app: Hurtle, manager: WorkerManager, options: RunOptions, start_method: str
-) -> socket.socket:
+) -> tuple[socket.socket, Any]:
+    """Register ``Hurtle-Inspector-0`` (respawned with the servers' backoff when it crashes)
+    and its stand-in, which answers the port from this process while the inspector is down.
+    """
     try:
-        from hurtle_inspector import InspectorConfigError, InspectorSettings
+        from hurtle_inspector import InspectorConfigError, InspectorSettings, Standby
     except ImportError as exc:
         raise StartupFailed(f"the inspector is enabled but cannot be imported: {exc}") from exc
     try:
@@ -235,8 +242,16 @@ def _register_inspector(
         {"sock": sock, "settings": settings},
         transient=False,
         restartable=True,
+        respawn=True,
     )
-    return sock
+    standby = Standby(
+        sock,
+        ssl_context=settings.ssl_context(),
+        process=f"{manager.prefix}-Inspector-0",
+        stopping=lambda: manager.stopping,
+    )
+    manager.on_change(standby.update)
+    return sock, standby
 
 
 def _mode(app: Hurtle, options: RunOptions) -> str:
