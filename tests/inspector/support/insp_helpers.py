@@ -164,6 +164,7 @@ def start_app(
     server_kwargs: dict[str, object] | None = None,
     max_workers: int = 6,
     wait_ready: bool = True,
+    manager: dict[str, object] | None = None,
 ) -> RunningApp:
     """Start ``insp_main.py`` and wait until the inspector answers (and servers are ready)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -174,6 +175,7 @@ def start_app(
         "inspector_class": inspector_class,
         "server_kwargs": server_kwargs or {},
         "max_workers": max_workers,
+        "manager": manager or {},
     }
     stderr = open(folder / "stderr.log", "wb")  # noqa: SIM115 - the child owns it
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), PYTHONUNBUFFERED="1")

@@ -43,6 +43,7 @@ def main(options: dict[str, object]) -> None:
         start_method=str(options.get("start_method", "fork")),
         max_workers=int(options.get("max_workers", 6)),  # type: ignore[call-overload]
         graceful_timeout=5.0,
+        **dict(options.get("manager", {})),  # type: ignore[call-overload]
     )
     kwargs: dict[str, object] = {"sock": inspector_sock, "settings": settings}
     line = {

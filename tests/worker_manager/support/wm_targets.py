@@ -19,12 +19,15 @@ async def server(
     drain_seconds: float = 0.0,
     fail_if_generation_above: int = 0,
     ack_only_first: bool = False,
+    fail_while_exists: str = "",
     **_: Any,
 ) -> None:
     """An async server: acks, reports what it sees, waits for the stop request."""
     mux = get_multiplexer()
     if fail_if_generation_above and mux.generation > fail_if_generation_above:
         raise RuntimeError(f"generation {mux.generation} refuses to start")
+    if fail_while_exists and mux.generation > 1 and _flag_exists(fail_while_exists):
+        raise RuntimeError(f"generation {mux.generation} refuses to start while the flag exists")
     if fail_before_ack:
         raise RuntimeError("boom while starting")
     stop = asyncio.Event()
@@ -173,19 +176,5 @@ async def counting_server(*, step: float = 0.02, **_: Any) -> None:
             pass
 
 
-def orphan_maker(*, count: int = 3, **_: Any) -> None:
-    """Double-forks ``count`` grandchildren that exit at once: orphans for PID 1 to reap."""
-    for _ in range(count):
-        pid = os.fork()
-        if pid == 0:
-            if os.fork() == 0:
-                time.sleep(0.2)
-                os._exit(3)
-            os._exit(0)
-        os.waitpid(pid, 0)
-    get_multiplexer().report("orphans", count)
-    try:
-        while True:
-            time.sleep(0.05)
-    except KeyboardInterrupt:
-        pass
+def _flag_exists(path: str) -> bool:
+    return os.path.exists(path)

@@ -134,7 +134,22 @@ class Inspector:
                 rss=row.rss,
                 cpu_seconds=row.cpu_seconds,
                 http=_decode_http(row.reports.get("http")),
+                failed=entry.failed if entry is not None else None,
             )
+        for name, entry in entries.items():  # a failed slot waiting for its next try
+            if entry.failed is not None and name not in workers:
+                workers[name] = WorkerStats(
+                    server=entry.server,
+                    pid=0,
+                    state=entry.state,
+                    generation=entry.generation,
+                    starts=entry.starts,
+                    uptime=0.0,
+                    rss=None,
+                    cpu_seconds=None,
+                    http=None,
+                    failed=entry.failed,
+                )
         return StatsOutcome(workers=workers)
 
     async def _outcome(self, reply: Reply, waiting: bool, timeout: float, action: str) -> Any:

@@ -158,6 +158,8 @@ class WorkerStats(msgspec.Struct, frozen=True):
     rss: int | None
     cpu_seconds: float | None
     http: RequestStats | None
+    failed: str | None = None
+    """Why the process's slot is marked failed (a crash loop at run time), else null."""
 
 
 class StatsOutcome(msgspec.Struct, frozen=True):

@@ -148,14 +148,19 @@ def build_app(inspector: Inspector, *, metrics_only: bool = False) -> InspectorA
         return envelope("health", "ok")
 
     def ready(request: Request) -> HTTPResponse:
+        entries = multiplexer.entries
+        # wm-reliability: failed slots (crash loop) are named; issue 11 asks /ready to
+        # reveal nothing else: the lead decides (see the prod-plumbing report).
+        failed = sorted(name for name, entry in entries.items() if entry.failed is not None)
         reason = not_ready_reason(
-            multiplexer.entries,
-            phase=multiplexer.phase,
-            min_ready=min_ready,
-            stopping=app.stopping,
+            entries, phase=multiplexer.phase, min_ready=min_ready, stopping=app.stopping
         )
         if not reason:
+            if failed:  # still serving: stay in the pool, but say what is wrong
+                return envelope("ready", f"degraded: {', '.join(failed)} failed (crash loop)")
             return envelope("ready", "ready")
+        if failed and not app.stopping and multiplexer.phase not in DRAINING_PHASES:
+            reason += f"; {', '.join(failed)} failed (crash loop)"
         return error_envelope("ready", reason, 503)
 
     async def metrics(request: Request) -> HTTPResponse:

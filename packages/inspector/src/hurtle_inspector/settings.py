@@ -25,7 +25,7 @@ from hurtle_inspector.inspector import Inspector
 from hurtle_worker_manager import TargetError
 from hurtle_worker_manager.target import import_path, resolve
 
-__all__ = ["DEFAULT_CLASS", "InspectorSettings", "load_inspector_class"]
+__all__ = ["DEFAULT_CLASS", "InspectorSettings", "key_problem", "load_inspector_class"]
 
 logger = logging.getLogger("hurtle.inspector")
 
@@ -108,6 +108,13 @@ class InspectorSettings(msgspec.Struct, frozen=True):
                 "INSPECTOR_API_KEY must be a non-empty string (or unset for no authentication), "
                 f"got a {type(self.api_key).__name__}"
             )
+        if self.api_key is not None and (problem := key_problem(self.api_key)):
+            raise InspectorConfigError(
+                f"INSPECTOR_API_KEY {problem}: a client sends the key in an HTTP header "
+                "(Authorization: Bearer <key>), where only visible ASCII characters can travel, "
+                "so this key could never match. Use letters, digits and punctuation, e.g. the "
+                "output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+            )
         for name in ("app_name", "mode", "server"):
             if not isinstance(getattr(self, name), str):
                 raise InspectorConfigError(f"The inspector's {name} must be a string")
@@ -180,6 +187,19 @@ def load_inspector_class(path: str) -> type[Inspector]:
         )
     command_table(obj)
     return obj
+
+
+def key_problem(key: str) -> str:
+    """What makes ``key`` unusable as a bearer token ('' when nothing does).
+
+    Only visible ASCII (``!`` to ``~``) can be sent in an HTTP header value and survive the
+    ``Bearer`` parsing; the message names the first bad character's position, never the key.
+    """
+    for position, char in enumerate(key, 1):
+        if not "!" <= char <= "~":
+            kind = "a space or control character" if char.isascii() else "a non-ASCII character"
+            return f"has {kind} at position {position}"
+    return ""
 
 
 def _class_path(inspector_class: type[Inspector] | str) -> str:

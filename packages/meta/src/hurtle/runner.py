@@ -78,6 +78,7 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         start_method = "spawn"
     _use_start_method(start_method)
     sockets: list[socket.socket] = []
+    standby: Any = None
     try:
         app._open_shared_context()
         await _dispatch(app, "main_process_start")
@@ -112,7 +113,9 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         if options.auto_reload:
             _register_reloader(app, manager, options)
         if options.inspector:
-            inspector_socks = _register_inspector(app, manager, options, start_method, activated)
+            inspector_socks, standby = _register_inspector(
+                app, manager, options, start_method, activated
+            )
             sockets.extend(s for s in inspector_socks if s not in sockets)
         await _dispatch(app, "main_process_ready")
         logger.info(
@@ -131,6 +134,8 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         except Exception:
             logger.exception("A main_process_stop listener failed")
         app._attach_manager(None)
+        if standby is not None:
+            await standby.close()
         for sock in sockets:
             sock.close()
 
@@ -280,9 +285,14 @@ def _register_inspector(
     options: RunOptions,
     start_method: str,
     inherited: Mapping[str, socket.socket],
-) -> list[socket.socket]:
+) -> tuple[list[socket.socket], Any]:
+    """Register ``Hurtle-Inspector-0`` (respawned with the servers' backoff when it crashes)
+    and its stand-in, which answers the port from this process while the inspector is down.
+
+    Returns the inspector's sockets (its own, and the metrics one if any) and the stand-in.
+    """
     try:
-        from hurtle_inspector import InspectorConfigError, InspectorSettings
+        from hurtle_inspector import InspectorConfigError, InspectorSettings, Standby
     except ImportError as exc:
         raise StartupFailed(f"the inspector is enabled but cannot be imported: {exc}") from exc
     try:
@@ -306,8 +316,22 @@ def _register_inspector(
         metrics = _bind(host, settings.metrics_port, None, app, start_method, what)
     if metrics is not None:
         kwargs["metrics_sock"] = metrics
-    manager.manage("Inspector", INSPECTOR_TARGET, kwargs, transient=False, restartable=True)
-    return [sock] if metrics is None else [sock, metrics]
+    manager.manage(
+        "Inspector",
+        INSPECTOR_TARGET,
+        kwargs,
+        transient=False,
+        restartable=True,
+        respawn=True,
+    )
+    standby = Standby(
+        sock,
+        ssl_context=settings.ssl_context(),
+        process=f"{manager.prefix}-Inspector-0",
+        stopping=lambda: manager.stopping,
+    )
+    manager.on_change(standby.update)
+    return ([sock] if metrics is None else [sock, metrics]), standby
 
 
 def _mode(app: Hurtle, options: RunOptions) -> str:

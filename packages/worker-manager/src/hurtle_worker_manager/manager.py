@@ -38,6 +38,7 @@ from hurtle_worker_manager.errors import (
 )
 from hurtle_worker_manager.launcher import Launcher
 from hurtle_worker_manager.messages import (
+    Ack,
     ChildMessage,
     Command,
     CommandReply,
@@ -69,7 +70,6 @@ __all__ = ["WorkerManager"]
 
 logger = logging.getLogger("hurtle.manager")
 
-_STABLE_AFTER = 10.0  # seconds a respawned process must live before backoff resets
 _BROADCAST_DELAY = 0.01
 
 
@@ -86,6 +86,12 @@ class WorkerManager:
     ``recycling`` replaces server workers that reached a limit; ``pre_stop_delay`` keeps
     serving, not ready, that many seconds before a shutdown drains; ``reap_orphans``
     (default: when PID 1) reaps every child, also ones the manager did not start.
+    A crashed server (or a ``transient``/``respawn`` custom process) is respawned after
+    ``respawn_backoff`` seconds, doubling up to ``respawn_backoff_max`` while it keeps
+    crashing; the delay resets once an instance has served ``respawn_stable_after``
+    seconds after its ack. ``crash_loop_limit`` deaths in a row before the ack stop the
+    server while it starts; once it serves they mark the slot failed instead (state,
+    log), and it is retried at the capped delay while the other workers serve.
     """
 
     THRESHOLD: ClassVar[int] = 300
@@ -106,6 +112,7 @@ class WorkerManager:
         heartbeat_timeout: float = 30.0,
         respawn_backoff: float = 0.1,
         respawn_backoff_max: float = 10.0,
+        respawn_stable_after: float = 5.0,
         crash_loop_limit: int = 5,
         loop_factory: str | None = None,
         prefix: str = "Hurtle",
@@ -130,6 +137,7 @@ class WorkerManager:
         self.heartbeat_timeout = heartbeat_timeout
         self.respawn_backoff = respawn_backoff
         self.respawn_backoff_max = respawn_backoff_max
+        self.respawn_stable_after = respawn_stable_after
         self.crash_loop_limit = crash_loop_limit
         self.loop_factory = loop_factory
         self._server_target = import_path(server)
@@ -142,6 +150,8 @@ class WorkerManager:
         self._stop: asyncio.Event | None = None
         self._fatal: WorkerManagerError | None = None
         self._shutting_down = False
+        self._serving = False  # every server acked at start: crash loops no longer stop it
+        self._state_listeners: list[Callable[[StateUpdate], None]] = []
         self._broadcast_pending = False
         self._signals_seen = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -201,16 +211,19 @@ class WorkerManager:
         auto_start: bool = True,
         workers: int = 1,
         restart: str = "",
+        respawn: bool = False,
     ) -> Worker:
         """Register a custom process ``Hurtle-<name>-<i>`` for i in 0..workers-1.
 
         ``transient`` processes are restarted with the servers (and respawned when they
         crash); ``restartable`` allows a restart by name (default: ``transient``);
         untracked workers are forgotten once none of their processes runs;
-        ``auto_start=False`` registers without starting. Called while running, the new
-        processes start at once. ``restart`` is what follows an exit: ``"always"`` a new
-        process (after the servers' backoff), ``"on-failure"`` only after a failure,
-        ``"never"`` none (the state keeps its exit code); "" keeps ``transient``'s rule.
+        ``auto_start=False`` registers without starting; ``respawn`` repairs a crash
+        with the servers' backoff without making the process transient (the inspector).
+        ``restart`` is what follows an exit: ``"always"`` a new process (after the
+        servers' backoff), ``"on-failure"`` only after a failure, ``"never"`` none (the
+        state keeps its exit code); "" keeps the ``transient``/``respawn`` rule. Called
+        while running, the new processes start at once.
         """
         if not name or "#" in name:
             raise ValueError(f"Invalid worker name {name!r}")
@@ -231,6 +244,7 @@ class WorkerManager:
             tracked=tracked,
             auto_start=auto_start,
             restart=restart,
+            respawn=respawn,
         )
         self._table.register(worker, workers)
         if self._loop is not None and auto_start and not self._shutting_down:
@@ -257,6 +271,19 @@ class WorkerManager:
     def server_names(self) -> list[str]:
         """Names of the server processes, oldest first."""
         return self._table.server_names()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the manager is shutting down (commands are refused from now on)."""
+        return self._shutting_down
+
+    def on_change(self, callback: Callable[[StateUpdate], None]) -> None:
+        """Call ``callback(snapshot)`` in the main process whenever the state changed.
+
+        Calls are coalesced like the snapshots pushed to the processes, and made from
+        the manager's loop: the callback must not block. Its errors are logged.
+        """
+        self._state_listeners.append(callback)
 
     @property
     def running(self) -> bool:
@@ -297,6 +324,7 @@ class WorkerManager:
                         self._launcher.spawn(slot)
             await self._wait_for_startup()
             if self._fatal is None and not self._stop.is_set():
+                self._serving = True
                 logger.info("%s ready: %s", self.main_name, ", ".join(self.server_names()))
                 self._production.started()
                 await self._stop.wait()
@@ -308,6 +336,7 @@ class WorkerManager:
                 task.cancel()
             self._launcher.close()
             self._production.notifier.close()
+            self._serving = False
             self._loop = None
         if self._fatal is not None:
             raise self._fatal
@@ -382,29 +411,52 @@ class WorkerManager:
         return self._table.workers.get(slot.worker.name) is slot.worker
 
     def _schedule_respawn(self, slot: Slot, dead: ProcessInstance) -> None:
-        """Respawn after an exponential backoff; stop everything on a crash loop."""
-        stable = dead.uptime() > _STABLE_AFTER
-        if dead.acked or stable or not slot.worker.server:
+        """Respawn after an exponential backoff; a crash loop stops the start, or marks the slot.
+
+        While the server starts, ``crash_loop_limit`` deaths in a row before the ack stop
+        everything (the code cannot serve). Once it serves, the slot is marked failed and
+        retried at the capped delay: its siblings keep serving.
+        """
+        if dead.acked or not slot.worker.server:
             slot.start_failures = 0
         elif not dead.hung:
             slot.start_failures += 1
+        if dead.served_for() >= self.respawn_stable_after:
+            slot.crash_streak = 0  # it served for a stable period: not a crash loop
         if self.crash_loop_limit and slot.start_failures >= self.crash_loop_limit:
-            self._fatal = CrashLoopError(
-                f"{slot.name} died {slot.start_failures} times in a row before it was ready; "
-                f"stopping the server. Last error: {dead.failure_text()}"
-            )
-            logger.critical("%s", self._fatal)
-            assert self._stop is not None
-            self._stop.set()
-            return
-        if stable:
-            slot.crash_streak = 0
+            if not self._serving:
+                self._fatal = CrashLoopError(
+                    f"{slot.name} died {slot.start_failures} times in a row before it was "
+                    f"ready; stopping the server. Last error: {dead.failure_text()}"
+                )
+                logger.critical("%s", self._fatal)
+                assert self._stop is not None
+                self._stop.set()
+                return
+            self._mark_failed(slot, dead)
         delay = min(self.respawn_backoff * 2**slot.crash_streak, self.respawn_backoff_max)
         slot.crash_streak += 1
         slot.current = None
         logger.warning("Respawning %s in %.2f s", slot.name, delay)
         assert self._loop is not None
         slot.respawn_timer = self._loop.call_later(delay, self._respawn, slot)
+
+    def _mark_failed(self, slot: Slot, dead: ProcessInstance) -> None:
+        first = slot.failed is None
+        slot.failed = (
+            f"crash loop: died {slot.start_failures} times in a row before it was ready; "
+            f"last error: {dead.failure_text()}"
+        )
+        if first:
+            logger.error(
+                "%s is FAILED: it died %d times in a row before it was ready (last error: %s). "
+                "The other workers keep serving; it is retried every %g s at most until one "
+                "instance starts.",
+                slot.name,
+                slot.start_failures,
+                dead.failure_text(),
+                self.respawn_backoff_max,
+            )
 
     def _respawn(self, slot: Slot) -> None:
         slot.respawn_timer = None
@@ -449,6 +501,10 @@ class WorkerManager:
         if isinstance(message, Request):
             self._spawn_task(self._answer(instance, message))
         elif instance.record(message):
+            slot = instance.slot
+            if slot.failed is not None and isinstance(message, Ack) and instance.acked:
+                slot.failed = None
+                logger.info("%s recovered: %s serves again", slot.name, instance.label)
             self._changed()
 
     async def _answer(self, instance: ProcessInstance, request: Request) -> None:
@@ -580,9 +636,15 @@ class WorkerManager:
 
     def _broadcast(self) -> None:
         self._broadcast_pending = False
-        data = frame(encode(self._table.snapshot()))
+        snapshot = self._table.snapshot()
+        data = frame(encode(snapshot))
         for instance in self._table.instances:
             instance.send(data)
+        for listener in self._state_listeners:
+            try:
+                listener(snapshot)
+            except Exception:
+                logger.exception("A state listener (WorkerManager.on_change) failed")
 
     # --- signals ---
 

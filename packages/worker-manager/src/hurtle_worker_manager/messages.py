@@ -153,6 +153,8 @@ class ProcessEntry(msgspec.Struct, frozen=True, omit_defaults=True):
     serving: bool | None = None
     exit_code: int | None = None
     reports: dict[str, msgspec.Raw] = {}
+    failed: str | None = None
+    """Set while the slot is in a crash loop at run time: why it is marked failed."""
     restarts: dict[str, int] = {}
     """The slot's restarts by reason: exit, signal, hang, recycle, reload, restart."""
     reason: str = ""

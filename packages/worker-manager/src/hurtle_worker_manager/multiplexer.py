@@ -84,6 +84,8 @@ def entry_to_dict(entry: ProcessEntry) -> dict[str, Any]:
         data["restarts"] = dict(entry.restarts)
     if entry.reason:
         data["reason"] = entry.reason
+    if entry.failed is not None:
+        data["failed"] = entry.failed
     for key, payload in entry.reports.items():
         data[key] = msgspec.msgpack.decode(payload)
     return data

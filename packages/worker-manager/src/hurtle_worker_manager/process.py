@@ -72,6 +72,7 @@ class ProcessInstance:
         self.failure: Failure | None = None
         self.last_beat: float | None = None
         self.acked = False
+        self.acked_monotonic = 0.0
         self.hung = False
         self.transport: asyncio.Transport | None = None
         self.channel_closed: asyncio.Future[None] = loop.create_future()
@@ -117,6 +118,7 @@ class ProcessInstance:
             return False
         self.set_state(ProcessState.ACKED)
         self.acked = True
+        self.acked_monotonic = time.monotonic()
         if not self.ready.done():
             self.ready.set_result(None)
         return True
@@ -155,6 +157,10 @@ class ProcessInstance:
                 os.kill(self.pid, sig)
             except ProcessLookupError:
                 pass
+
+    def served_for(self) -> float:
+        """Seconds since the process acknowledged its start (0 if it never did)."""
+        return time.monotonic() - self.acked_monotonic if self.acked_monotonic else 0.0
 
     def uptime(self) -> float:
         """Seconds since the process started."""

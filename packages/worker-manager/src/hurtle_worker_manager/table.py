@@ -100,9 +100,13 @@ class ProcessTable:
                     restart_at=slot.restart_at,
                     generation=slot.generations,
                     restarts=dict(slot.restarts),
+                    failed=slot.failed,
                 )
             for instance in slot.instances():
-                entries[self.key(instance)] = instance.entry()
+                entry = instance.entry()
+                if slot.failed is not None and instance is slot.current:
+                    entry = msgspec.structs.replace(entry, failed=slot.failed)
+                entries[self.key(instance)] = entry
         for instance in self.instances:  # draining instances of removed workers
             entries.setdefault(self.key(instance), instance.entry())
         return StateUpdate(

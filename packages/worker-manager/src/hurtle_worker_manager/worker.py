@@ -31,16 +31,20 @@ class Worker:
     restartable: bool = False
     tracked: bool = True
     auto_start: bool = True
+    respawn: bool = False
     slots: list[Slot] = field(default_factory=list)
     restart: str = ""
     """A custom process's restart policy: "always", "on-failure", "never" ("": the default)."""
 
     @property
     def respawns(self) -> bool:
-        """Whether an unexpected death is repaired automatically (servers, transient)."""
+        """Whether an unexpected death is repaired automatically (servers, transient, respawn).
+
+        A custom process's ``restart`` policy, when set, decides instead.
+        """
         if self.restart:
             return self.restart != "never"
-        return self.server or self.transient
+        return self.server or self.transient or self.respawn
 
     def respawns_after(self, failed: bool) -> bool:
         """Whether an exit (``failed`` or clean) of a current process is followed by a new one."""
@@ -71,6 +75,9 @@ class Slot:
         self.restarts[reason] = self.restarts.get(reason, 0) + 1
         self.next_reason = reason
 
+    failed: str | None = None
+    """Why the slot is marked failed (a crash loop at run time); None while healthy."""
+
     def instances(self) -> list[ProcessInstance]:
         """Every instance the manager still tracks for this slot."""
         current = [self.current] if self.current is not None else []
@@ -88,6 +95,8 @@ class Slot:
 
     def display_state(self) -> ProcessState:
         """The slot's state when it has no current instance."""
+        if self.failed is not None:
+            return ProcessState.FAILED
         if self.respawn_timer is not None:
             return ProcessState.RESTARTING
         return ProcessState.NONE
