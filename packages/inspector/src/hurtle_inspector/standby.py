@@ -99,9 +99,13 @@ class Standby:
         return self._server is not None
 
     def update(self, state: StateUpdate) -> None:
-        """Serve while the inspector's entry is not ACKED (or the server stops); else don't."""
+        """Serve while the inspector's entry is not ACKED; else don't.
+
+        A shutdown's pre-stop delay (phase ``draining``) leaves the inspector serving, with
+        ``/ready`` at 503: the stand-in waits until the inspector is asked to stop.
+        """
         entry = state.processes.get(self._process)
-        down = entry is None or entry.state != "ACKED" or self._app.stopping()
+        down = entry is None or entry.state != "ACKED"
         self._want(down)
 
     def _want(self, serving: bool) -> None:
