@@ -238,3 +238,31 @@ def test_notifier_from_environ_is_the_default(
             await wait_until(lambda: notify.with_line("READY=1"), what="READY=1")
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("policy", "reason"),
+    [
+        (RecyclePolicy(max_lifetime=0.5, max_lifetime_jitter=0.2), "max_lifetime"),
+        (RecyclePolicy(max_rss=1024 * 1024, rss_samples=2), "max_rss"),  # always over 1 MiB
+    ],
+)
+def test_lifetime_and_rss_limits_recycle(
+    policy: RecyclePolicy, reason: str, manager_log: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        manager = WorkerManager("wm_targets:server", workers=1, recycling=policy)
+        manager._production.recycle_interval = 0.1
+        async with running(manager):
+            await wait_until(
+                lambda: (
+                    manager.workers["Hurtle-Server-0-0"]["generation"] >= 2
+                    and manager.workers["Hurtle-Server-0-0"]["state"] == "ACKED"
+                ),
+                what=f"a recycle by {reason}",
+            )
+            entry = manager.workers["Hurtle-Server-0-0"]
+            assert entry["reason"] == "recycle" and entry["restarts"]["recycle"] >= 1
+
+    asyncio.run(scenario())
+    assert f"{reason} reached" in manager_log.text
