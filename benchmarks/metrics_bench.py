@@ -1,7 +1,8 @@
 """How long one /metrics scrape takes to render, Hurtle's renderer vs prometheus_client.
 
-Usage (from the repo root, in an environment with both installed, e.g. the inspector's
-test env): ``python benchmarks/metrics_bench.py [--processes 64] [--rounds 2000]``.
+Usage (from the repo root, in an environment with both installed, e.g. the meta test env):
+``python benchmarks/metrics_bench.py [--processes 64] [--rounds 2000] [--live 64]``.
+``--live N`` also times ``GET /metrics`` on a real app with N fork workers.
 
 Both produce the same families from the same 64-process stats answer: Hurtle's renderer
 (``hurtle_inspector.metrics.render_metrics``) and a prometheus_client custom collector fed
@@ -156,10 +157,66 @@ def proc_reads(count: int, rounds: int) -> tuple[float, float]:
     return statistics.median(samples) * 1e3, samples[int(len(samples) * 0.99)] * 1e3
 
 
+def live(workers: int, rounds: int) -> tuple[float, float, int]:
+    """Median and p99 ms of ``GET /metrics`` on a real app with ``workers`` fork workers."""
+    import http.client
+    import re
+    import signal
+    import tempfile
+
+    script = Path(__file__).resolve().parent / "servers" / "metrics_app.py"
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(workers)], stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        port = 0
+        deadline = time.monotonic() + 120
+        while not port:
+            found = re.search(
+                r"Inspector listening on http://127\.0\.0\.1:(\d+)", Path(log.name).read_text()
+            )
+            if found:
+                port = int(found.group(1))
+            elif time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit("the app did not start:\n" + Path(log.name).read_text()[-2000:])
+            else:
+                time.sleep(0.2)
+
+        def scrape() -> bytes:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                conn.request("GET", "/metrics")
+                return conn.getresponse().read()
+            finally:
+                conn.close()
+
+        deadline = time.monotonic() + 300
+        acked = f'hurtle_workers{{state="ACKED"}} {workers}'.encode()
+        while acked not in scrape():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{workers} workers did not start within 300 s")
+            time.sleep(0.5)
+        samples = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            size = len(scrape())
+            samples.append(time.perf_counter() - start)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(120)
+        log.close()
+    samples.sort()
+    return statistics.median(samples) * 1e3, samples[int(len(samples) * 0.99)] * 1e3, size
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument(
+        "--live", type=int, default=0, help="also scrape a real app with N fork workers"
+    )
     options = parser.parse_args()
     stats, entries = fixture(options.processes)
     rows = []
@@ -178,6 +235,12 @@ def main() -> None:
         f"\n/proc reads (RSS + CPU) of {options.processes} live processes: "
         f"median {median:.3f} ms, p99 {p99:.3f} ms"
     )
+    if options.live:
+        median, p99, size = live(options.live, 200)
+        print(
+            f"GET /metrics on a live app with {options.live} workers (200 scrapes, "
+            f"{size} bytes): median {median:.3f} ms, p99 {p99:.3f} ms"
+        )
 
 
 if __name__ == "__main__":
