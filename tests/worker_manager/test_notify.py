@@ -95,6 +95,7 @@ def test_a_vanished_service_manager_is_logged_once_never_raised(
     assert not notifier.stopping()
     warnings = [r for r in caplog.records if "Cannot notify" in r.getMessage()]
     assert len(warnings) == 1
+    notifier.close()
 
 
 def test_monotonic_usec_is_the_monotonic_clock() -> None:
