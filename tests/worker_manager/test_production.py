@@ -72,7 +72,8 @@ def test_reload_is_reloading_then_ready_once_the_new_workers_serve(
             reloading = await asyncio.to_thread(notify.wait_for, "RELOADING=1")
             assert before <= int(reloading.fields["MONOTONIC_USEC"]) <= monotonic_usec()
             await reload
-            await asyncio.to_thread(notify.wait_for, "READY=1", count=2)
+            again = await asyncio.to_thread(notify.wait_for, "READY=1", count=2)
+            assert again.fields["STATUS"] == "2 of 2 server workers serving"
             generations = {e["generation"] for e in acked_servers(manager).values()}
             assert generations == {2}, "READY=1 comes once the new generation serves"
             entries = manager.workers

@@ -30,6 +30,7 @@ from hurtle_worker_manager import _platform
 from hurtle_worker_manager.notify import Notifier
 from hurtle_worker_manager.process import ProcessInstance
 from hurtle_worker_manager.reaper import is_init, reap_orphans
+from hurtle_worker_manager.state import ProcessState
 from hurtle_worker_manager.recycling import RecyclePolicy, RecycleWatch
 from hurtle_worker_manager.table import ProcessTable
 from hurtle_worker_manager.worker import Slot
@@ -107,13 +108,15 @@ class Production:
         self._set_phase("stopping")
 
     def status(self) -> str:
-        """``2 of 2 server workers serving`` (and any starting or draining)."""
+        """``2 of 2 server workers serving``: server slots with an acked, serving instance."""
         servers = [slot for worker in self._table.servers() for slot in worker.slots]
         serving = sum(
             1
             for slot in servers
-            for instance in slot.instances()
-            if instance.acked and instance.alive and instance.serving is not False
+            if any(
+                instance.state is ProcessState.ACKED and instance.serving is not False
+                for instance in slot.instances()
+            )
         )
         return f"{serving} of {len(servers)} server workers serving"
 
