@@ -30,8 +30,8 @@ from hurtle_worker_manager import _platform
 from hurtle_worker_manager.notify import Notifier
 from hurtle_worker_manager.process import ProcessInstance
 from hurtle_worker_manager.reaper import is_init, reap_orphans
-from hurtle_worker_manager.state import ProcessState
 from hurtle_worker_manager.recycling import RecyclePolicy, RecycleWatch
+from hurtle_worker_manager.state import ProcessState
 from hurtle_worker_manager.table import ProcessTable
 from hurtle_worker_manager.worker import Slot
 
