@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import sys
 from pathlib import Path
 
-from meta_helpers import served, wait_until
+from meta_helpers import served, start, wait_until
 
 WRAPPER = Path(__file__).resolve().parent.parent / "_shared" / "listen_wrapper.py"
 
@@ -63,3 +64,26 @@ def test_server_and_inspector_adopt_the_sockets_a_service_manager_passed(
         wait_until(lambda: inspector_ready() == 200, what="/ready 200 over the passed unix fd 4")
         log = server.log()
         assert "6457" not in log, "the inspector did not bind its default port"
+
+
+def test_the_server_serves_on_an_inherited_unix_socket(tmp_path: Path) -> None:
+    info = tmp_path / "listen.json"
+    path = str(tmp_path / "app.sock")
+    wrapper = (sys.executable, str(WRAPPER), "--info", str(info), "--unix", path, "app", "--")
+    server = start("full.py", "--port", "0", tmp_path=tmp_path, wrapper=wrapper)
+    try:
+        server.wait_log(r"serving on http\+unix://" + re.escape(path))
+
+        def answer() -> int:
+            conn = UnixHTTPConnection(path)
+            try:
+                conn.request("GET", "/")
+                return conn.getresponse().status
+            except OSError:
+                return 0
+            finally:
+                conn.close()
+
+        wait_until(lambda: answer() == 200, what="GET / over the passed unix socket")
+    finally:
+        assert server.stop() == 0
