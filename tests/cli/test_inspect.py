@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from cli_helpers import hurtle
+from cli_helpers import hurtle, run_hurtle
 from fake_inspector import API_KEY, Running
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -338,6 +338,22 @@ def test_usage_errors_exit_2(args: tuple[str, ...], message: str) -> None:
     assert result.exit_code == 2, result.output
     assert message in result.stderr, result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("key", ["ключ", "clé", "a key"])
+def test_an_api_key_no_inspector_can_accept_is_a_usage_error(inspector: Running, key: str) -> None:
+    for result in (
+        hurtle("inspect", "-p", inspector.port, "-k", key),
+        hurtle("inspect", "-p", inspector.port, env={"HURTLE_INSPECTOR_API_KEY": key}),
+    ):
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("Error: --api-key has a "), result.stderr
+        assert "carries only visible ASCII" in result.stderr
+        assert "Traceback" not in result.output
+    child = run_hurtle("inspect", "-p", inspector.port, "-k", key)
+    assert child.returncode == 2, child.stderr
+    assert child.stderr.startswith("Error: --api-key has a "), child.stderr
+    assert inspector.requests("/") == [], "nothing was sent"
 
 
 def test_host_forms(inspector: Running) -> None:

@@ -104,6 +104,22 @@ def test_every_option(project: str, tmp_path: Path) -> None:
     }
 
 
+def test_recycling_options_reach_run(project: str) -> None:
+    result = hurtle(
+        "serve", project, "--max-requests", "1000", "--max-requests-jitter", "50",
+        "--max-lifetime", "3600", "--max-rss", "512",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert _run_line(result.stdout)[1] == {
+        "max_requests": 1000,
+        "max_requests_jitter": 50,
+        "max_lifetime": 3600.0,
+        "max_rss": 512,
+    }
+    refused = hurtle("serve", project, "--max-requests", "-1")
+    assert refused.exit_code == 2, refused.output
+
+
 def test_short_options_and_negations(project: str) -> None:
     result = hurtle(
         "serve", "-H", "::1", "-p", "8001", "-w", "2", "--access-log", "--no-inspector", project

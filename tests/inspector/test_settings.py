@@ -107,6 +107,22 @@ def test_invalid_values_are_config_errors(config: dict[str, object], message: st
         _settings(**config)
 
 
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("clé", "has a non-ASCII character at position 3"),
+        ("ключ", "has a non-ASCII character at position 1"),
+        ("two words", "has a space or control character at position 4"),
+        ("tab\tkey", "has a space or control character at position 4"),
+    ],
+)
+def test_an_api_key_that_cannot_travel_in_a_header_is_refused(key: str, problem: str) -> None:
+    with pytest.raises(InspectorConfigError, match=f"INSPECTOR_API_KEY {problem}: ") as caught:
+        _settings(INSPECTOR_API_KEY=key)
+    assert key not in str(caught.value)
+    assert _settings(INSPECTOR_API_KEY="Ab9-._~+/=!#$%&'*^`|").api_key is not None
+
+
 def test_unreadable_or_invalid_tls_files_are_config_errors(
     tmp_path: Path, certificate: tuple[str, str]
 ) -> None:

@@ -70,3 +70,101 @@ def test_half_a_tls_setting_for_the_inspector_is_a_startup_error(tmp_path: Path)
     assert code == 1, log
     assert "could not start: inspector:" in log
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("key", ["clé-secrète", "key with space", "ключ"])
+def test_an_api_key_no_client_can_send_is_a_startup_error(tmp_path: Path, key: str) -> None:
+    env = {**ENV, "HURTLE_INSPECTOR_API_KEY": key}
+    code, log, _ = run_to_exit("inspected.py", "--port", "0", tmp_path=tmp_path, env=env)
+    assert code == 1, log
+    assert "could not start: inspector: INSPECTOR_API_KEY has a " in log, log
+    assert "only visible ASCII characters can travel" in log
+    assert key not in log, "the key is a secret: the message never shows it"
+    assert "Traceback" not in log
+
+
+def _ask(port: int, method: str, path: str, body: object = None) -> tuple[int, Any] | str:
+    """One request with a 3 s deadline: (status, body), or what went wrong instead."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+    try:
+        payload = None if body is None else json.dumps(body).encode()
+        conn.request(method, path, body=payload)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    except TimeoutError:
+        return "hung"
+    except OSError as exc:
+        return type(exc).__name__
+    finally:
+        conn.close()
+
+
+def test_a_killed_inspector_is_respawned_and_its_port_never_hangs(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    with served("inspected.py", tmp_path=tmp_path, env=ENV) as server:
+        port = int(server.wait_log(r"Inspector listening on http://127\.0\.0\.1:(\d+)").group(1))
+        first = wait_until(
+            lambda: (
+                (r := call(port, "GET", "/"))[0] == 200
+                and r[1]["result"]["workers"]["Hurtle-Inspector-0"]["pid"]
+            ),
+            what="the inspector's pid",
+        )
+        os.kill(first, signal.SIGKILL)
+        answers = []
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:  # probe all through the outage
+            answer = _ask(port, "GET", "/health")
+            answers.append(answer)
+            assert answer != "hung", f"no answer within 3 s: {answers}"
+            time.sleep(0.01)
+        down = [a for a in answers if isinstance(a, tuple) and a[0] == 503]
+        assert down, f"no 503 while the inspector was down: {answers}"
+        assert down[0][1] == {
+            "meta": {"action": "health"},
+            "error": "The inspector is restarting: retry in a moment",
+        }
+        assert all(a in ("ConnectionRefusedError",) or a[0] in (200, 503) for a in answers)
+        second = wait_until(
+            lambda: (
+                (r := call(port, "GET", "/"))[0] == 200
+                and r[1]["result"]["workers"]["Hurtle-Inspector-0"]["pid"] != first
+                and r[1]["result"]["workers"]["Hurtle-Inspector-0"]["state"] == "ACKED"
+                and r[1]["result"]["workers"]["Hurtle-Inspector-0"]
+            ),
+            what="a respawned inspector",
+        )
+        assert second["starts"] == 2
+        assert "Respawning Hurtle-Inspector-0 in 0.10 s" in server.log()
+        status, scaled = call(port, "POST", "/scale", {"replicas": 3, "wait": True})
+        assert status == 200, scaled
+
+
+@pytest.mark.parametrize("delay", [0.005, 0.01, 0.015])
+def test_a_command_just_after_shutdown_gets_the_documented_409(
+    tmp_path: Path, delay: float
+) -> None:
+    import threading
+    import time
+
+    with served("inspected.py", tmp_path=tmp_path, env=ENV) as server:
+        port = int(server.wait_log(r"Inspector listening on http://127\.0\.0\.1:(\d+)").group(1))
+        wait_until(lambda: call(port, "GET", "/health")[0] == 200, what="the inspector")
+        late: list[object] = []
+
+        def scale_soon() -> None:
+            time.sleep(delay)
+            late.append(_ask(port, "POST", "/scale", {"replicas": 3}))
+
+        thread = threading.Thread(target=scale_soon)
+        thread.start()
+        status, _ = call(port, "POST", "/shutdown")
+        thread.join(10)
+        assert status == 200
+        assert late and isinstance(late[0], tuple), late
+        assert late[0][0] == 409, late
+        assert late[0][1]["error"] == "The manager refused: The server is shutting down"
+        assert server.process.wait(30) == 0

@@ -69,6 +69,7 @@ class RunningApp:
     api_key: str | None = None
     cafile: str | None = None
     seen: set[int] = field(default_factory=set)
+    metrics_port: int | None = None
 
     @property
     def pid(self) -> int:
@@ -163,6 +164,7 @@ def start_app(
     server_kwargs: dict[str, object] | None = None,
     max_workers: int = 6,
     wait_ready: bool = True,
+    manager: dict[str, object] | None = None,
 ) -> RunningApp:
     """Start ``insp_main.py`` and wait until the inspector answers (and servers are ready)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -173,6 +175,7 @@ def start_app(
         "inspector_class": inspector_class,
         "server_kwargs": server_kwargs or {},
         "max_workers": max_workers,
+        "manager": manager or {},
     }
     stderr = open(folder / "stderr.log", "wb")  # noqa: SIM115 - the child owns it
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), PYTHONUNBUFFERED="1")
@@ -202,6 +205,7 @@ def start_app(
         ports["inspector_port"],
         api_key=str(key) if key else None,
         cafile=str(cert) if cert else None,
+        metrics_port=ports.get("metrics_port"),
     )
     try:
         wait_until(lambda: _answers(app, "/health"), what="the inspector to answer /health")

@@ -43,19 +43,24 @@ def main(options: dict[str, object]) -> None:
         start_method=str(options.get("start_method", "fork")),
         max_workers=int(options.get("max_workers", 6)),  # type: ignore[call-overload]
         graceful_timeout=5.0,
+        **dict(options.get("manager", {})),  # type: ignore[call-overload]
     )
-    manager.manage(
-        "Inspector",
-        "hurtle_inspector:serve_inspector",
-        {"sock": inspector_sock, "settings": settings},
-        transient=False,
-        restartable=True,
-    )
+    kwargs: dict[str, object] = {"sock": inspector_sock, "settings": settings}
     line = {
         "pid": os.getpid(),
         "app_port": app_sock.getsockname()[1],
         "inspector_port": inspector_sock.getsockname()[1],
     }
+    if settings.metrics_port is not None:
+        kwargs["metrics_sock"] = bind_socket(settings.metrics_host or "127.0.0.1", 0)
+        line["metrics_port"] = kwargs["metrics_sock"].getsockname()[1]  # type: ignore[attr-defined]
+    manager.manage(
+        "Inspector",
+        "hurtle_inspector:serve_inspector",
+        kwargs,
+        transient=False,
+        restartable=True,
+    )
     print(json.dumps(line), flush=True)
     os.dup2(2, 1)  # from now on, what any process prints goes to the log
     manager.run()

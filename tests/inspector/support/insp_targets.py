@@ -36,6 +36,7 @@ async def http_server(
     slow_ack: float = 0.0,
     fail_above: int = 0,
     report_ext: bool = False,
+    fail_while_exists: str = "",
     **_: Any,
 ) -> None:
     """Serve ``build_app()`` on the manager's socket until asked to stop.
@@ -47,6 +48,8 @@ async def http_server(
     mux = get_multiplexer()
     if fail_above and mux.generation > fail_above:
         raise RuntimeError(f"generation {mux.generation} refuses to start")
+    if fail_while_exists and mux.generation > 1 and _exists(fail_while_exists):
+        raise RuntimeError(f"generation {mux.generation} refuses to start while the flag exists")
     stop = asyncio.Event()
     mux.on_stop(stop.set)
 

@@ -140,15 +140,19 @@ def start(
     tmp_path: Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    wrapper: tuple[str, ...] = (),
 ) -> Server:
-    """Start ``python <script> args`` with its output in a log file under ``tmp_path``."""
+    """Start ``python <script> args`` with its output in a log file under ``tmp_path``.
+
+    ``wrapper`` is a command that execs the rest (e.g. a socket-activation wrapper).
+    """
     log_path = tmp_path / f"{Path(script).stem}.{time.monotonic_ns()}.log"
     path = script if os.path.isabs(script) else str(APPS / script)
     mark = uuid.uuid4().hex
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "HURTLE_TEST_MARK": mark, **(env or {})}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, path, *args],
+            [*wrapper, sys.executable, path, *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=full_env,
@@ -167,12 +171,13 @@ def served(
     ready: bool = True,
     port_args: tuple[str, ...] = ("--port", "0"),
     cafile: Path | None = None,
+    wrapper: tuple[str, ...] = (),
 ) -> Iterator[Server]:
     """A running app (listening, and with every server acked when ``ready``).
 
     With ``cafile`` the client speaks HTTPS and trusts that certificate.
     """
-    server = start(script, *port_args, *args, tmp_path=tmp_path, env=env, cwd=cwd)
+    server = start(script, *port_args, *args, tmp_path=tmp_path, env=env, cwd=cwd, wrapper=wrapper)
     if cafile is not None:
         server.tls = ssl.create_default_context(cafile=str(cafile))
         server.tls.check_hostname = False

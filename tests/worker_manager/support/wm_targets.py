@@ -19,12 +19,15 @@ async def server(
     drain_seconds: float = 0.0,
     fail_if_generation_above: int = 0,
     ack_only_first: bool = False,
+    fail_while_exists: str = "",
     **_: Any,
 ) -> None:
     """An async server: acks, reports what it sees, waits for the stop request."""
     mux = get_multiplexer()
     if fail_if_generation_above and mux.generation > fail_if_generation_above:
         raise RuntimeError(f"generation {mux.generation} refuses to start")
+    if fail_while_exists and mux.generation > 1 and _flag_exists(fail_while_exists):
+        raise RuntimeError(f"generation {mux.generation} refuses to start while the flag exists")
     if fail_before_ack:
         raise RuntimeError("boom while starting")
     stop = asyncio.Event()
@@ -180,3 +183,23 @@ async def acking_custom(**_: Any) -> None:
             break
         await asyncio.sleep(0.02)
     await stop.wait()
+
+
+async def counting_server(*, step: float = 0.02, **_: Any) -> None:
+    """Acks, then reports ``{"served": n}`` with n growing by one every ``step`` seconds."""
+    mux = get_multiplexer()
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.ack()
+    served = 0
+    while not stop.is_set():
+        served += 1
+        mux.report("count", {"served": served, "label": "not a number"})
+        try:
+            await asyncio.wait_for(stop.wait(), step)
+        except asyncio.TimeoutError:
+            pass
+
+
+def _flag_exists(path: str) -> bool:
+    return os.path.exists(path)

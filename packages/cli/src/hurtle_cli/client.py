@@ -94,6 +94,8 @@ class Endpoint:
             chosen = DEFAULT_PORT
         if not 0 < chosen < 65536:
             raise EndpointError(f"port {chosen} is out of range (1-65535)")
+        if api_key:
+            _check_api_key(api_key)
         return cls(
             host=name,
             port=chosen,
@@ -123,6 +125,18 @@ class Endpoint:
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
+
+
+def _check_api_key(key: str) -> None:
+    """Refuse a key no inspector can match: headers carry only visible ASCII."""
+    for position, char in enumerate(key, 1):
+        if not "!" <= char <= "~":
+            kind = "a space or control character" if char.isascii() else "a non-ASCII character"
+            raise EndpointError(
+                f"--api-key has {kind} at position {position}: the key travels in an HTTP "
+                "header (Authorization: Bearer KEY), which carries only visible ASCII, and an "
+                "inspector accepts only such keys. Check the key (or HURTLE_INSPECTOR_API_KEY)."
+            )
 
 
 def _split_host(text: str, original: str) -> tuple[str, int | None]:

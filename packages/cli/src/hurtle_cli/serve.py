@@ -46,6 +46,9 @@ def run_kwargs(ctx: click.Context) -> dict[str, object]:
     for name in ("host", "port", "workers", "fast", "single_process", "access_log", "debug"):
         if _given(ctx, name):
             kwargs[name] = p[name]
+    for name in ("max_requests", "max_requests_jitter", "max_lifetime", "max_rss"):
+        if _given(ctx, name):
+            kwargs[name] = p[name]
     if _given(ctx, "inspector"):
         kwargs["inspector"] = p["inspector"]
     if p["dev"]:
@@ -101,6 +104,26 @@ _FILE = click.Path(exists=True, dir_okay=False)
 )
 @click.option("--tls-cert", type=_FILE, help="PEM certificate (chain): serve HTTPS.")
 @click.option("--tls-key", type=_FILE, help="PEM private key of --tls-cert.")
+@click.option(
+    "--max-requests",
+    type=click.IntRange(0),
+    help="Replace a worker (zero downtime) after this many responses (0: never).",
+)
+@click.option(
+    "--max-requests-jitter",
+    type=click.IntRange(0),
+    help="Add 0 to N to each worker's --max-requests, so they do not recycle together.",
+)
+@click.option(
+    "--max-lifetime",
+    type=click.FloatRange(0),
+    help="Replace a worker after this many seconds (0: never).",
+)
+@click.option(
+    "--max-rss",
+    type=click.IntRange(0),
+    help="Replace a worker whose resident memory stays above this many MiB (0: never).",
+)
 @click.option(
     "--debug", is_flag=True, help="Debug logging, and tracebacks for errors of this command."
 )

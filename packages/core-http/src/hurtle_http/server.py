@@ -14,6 +14,7 @@ import inspect
 import logging
 import socket
 import ssl as _ssl
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -139,6 +140,9 @@ class HttpServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[HttpProtocol] = set()
+        # Accepted by the loop but not made yet (connection_made is queued, or a TLS
+        # handshake runs): the drain waits for them. Weak, so a failed handshake leaves none.
+        self._accepted: weakref.WeakSet[HttpProtocol] = weakref.WeakSet()
         self._no_connections = asyncio.Event()
         self._closed = asyncio.Event()
         self._stopping: asyncio.Task[None] | None = None
@@ -173,7 +177,7 @@ class HttpServer:
             listening = self.sock.dup()
             try:
                 self._server = await loop.create_server(
-                    lambda: HttpProtocol(self),
+                    self._accept,
                     sock=listening,
                     ssl=self.ssl,
                     backlog=self.backlog,
@@ -210,14 +214,22 @@ class HttpServer:
                 conn.abort()
         self._tick_handle = loop.call_later(self.limits.tick(draining=self.draining), self._tick)
 
+    def _accept(self) -> HttpProtocol:
+        """The protocol factory: the loop calls it when it accepts a connection."""
+        conn = HttpProtocol(self)
+        self._accepted.add(conn)
+        return conn
+
     def connection_made(self, conn: HttpProtocol) -> None:
         """Called by a protocol when its connection opens."""
+        self._accepted.discard(conn)
         self._connections.add(conn)
         self.stats.connections += 1
         self._no_connections.clear()
 
     def connection_lost(self, conn: HttpProtocol) -> None:
         """Called by a protocol when its connection is gone."""
+        self._accepted.discard(conn)
         if conn in self._connections:
             self._connections.discard(conn)
             self.stats.connections -= 1
@@ -253,12 +265,16 @@ class HttpServer:
         if self.close_listener:
             await self._serve_backlog()
             self.sock.close()
+        deadline = self.loop.time() + graceful_timeout
         await self._dispatch_safely("before_server_stop")
         for conn in list(self._connections):
             conn.begin_drain(self.websocket_close_code)
+        await self._wait_for_accepted(deadline)  # they begin draining once made
         if self._connections:
             try:
-                await asyncio.wait_for(self._no_connections.wait(), graceful_timeout)
+                await asyncio.wait_for(
+                    self._no_connections.wait(), max(0.0, deadline - self.loop.time())
+                )
             except asyncio.TimeoutError:
                 logger.warning(
                     "%d connection(s) still busy after the %.1f s graceful timeout: closing them",
@@ -268,6 +284,18 @@ class HttpServer:
         await self._close_now()
         await self._dispatch_safely("after_server_stop")
         self._closed.set()
+
+    async def _wait_for_accepted(self, deadline: float) -> None:
+        """Let every connection the loop accepted before the listener closed be made.
+
+        A plain accept is made within a loop turn or two; a TLS one after its handshake,
+        which ``ssl_handshake_timeout`` bounds. One that fails vanishes from the weak set.
+        """
+        loop = self.loop
+        await asyncio.sleep(0)  # asyncio creates accepted transports in a task
+        await asyncio.sleep(0)
+        while self._accepted and loop.time() < deadline:  # noqa: ASYNC110 - a weak set cannot signal
+            await asyncio.sleep(0.005)
 
     async def _serve_backlog(self, limit: int = 4096) -> None:
         """Take over the connections already queued on the socket; they drain like the rest."""

@@ -16,6 +16,7 @@ from hurtle_inspector.errors import (
 from hurtle_inspector.inspector import Inspector
 from hurtle_inspector.service import build_app, serve_inspector
 from hurtle_inspector.settings import InspectorSettings
+from hurtle_inspector.standby import Standby
 
 __all__ = [
     "Inspector",
@@ -24,6 +25,7 @@ __all__ = [
     "InspectorRequestError",
     "InspectorSettings",
     "InspectorTimeoutError",
+    "Standby",
     "__version__",
     "build_app",
     "serve_inspector",

@@ -126,10 +126,21 @@ class Inspector:
         """Pid, state, generation, uptime, RSS, CPU time and HTTP counters of every process."""
         result = await self._outcome(self.multiplexer.stats(), False, _QUICK, "stats")
         assert isinstance(result, StatsResult), result
-        workers = {
-            row.name: extend_row(row, WorkerStats, http=_decode_http(row.reports.get("http")))
-            for row in result.processes
-        }
+        entries = self.multiplexer.entries
+        workers = {}
+        for row in result.processes:
+            entry = entries.get(row.name)
+            workers[row.name] = extend_row(
+                row,
+                WorkerStats,
+                http=_decode_http(row.reports.get("http")),
+                failed=entry.failed if entry is not None else None,
+            )
+        for name, entry in entries.items():  # a failed slot waiting for its next try
+            if entry.failed is not None and name not in workers:
+                workers[name] = extend_row(
+                    entry, WorkerStats, uptime=0.0, rss=None, cpu_seconds=None, http=None
+                )
         return StatsOutcome(workers=workers)
 
     async def _outcome(self, reply: Reply, waiting: bool, timeout: float, action: str) -> Any:

@@ -163,6 +163,8 @@ class WorkerStats(ProcessRow, frozen=True, omit_defaults=False, kw_only=True):
     rss: int | None
     cpu_seconds: float | None
     http: RequestStats | None
+    failed: str | None = None
+    """Why the process's slot is marked failed (a crash loop at run time), else null."""
 
 
 class StatsOutcome(msgspec.Struct, frozen=True):

@@ -3,7 +3,10 @@
 Requests go through three gates in order: authentication (every path but ``/health`` and
 ``/ready`` when an API key is set), routing (one route per command of the class's table,
 so anything else is a 404 and a wrong method a 405), then argument decoding. Every
-answer, errors included, is an envelope of ``schema``.
+answer, errors included, is an envelope of ``schema``, except ``/metrics`` (the
+Prometheus text format). When the server shuts down, the inspector keeps answering
+(``/ready`` with 503) until the server workers have drained, so that probes and
+scrapers see the drain instead of a refused connection.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hmac
 import inspect
 import logging
 import socket
+import time
 from typing import Any
 
 import msgspec
@@ -32,9 +36,12 @@ from hurtle_http import (
 from hurtle_inspector.commands import CommandMethod, command_table, decode_arguments
 from hurtle_inspector.errors import InspectorRequestError
 from hurtle_inspector.inspector import Inspector
+from hurtle_inspector.metrics import CONTENT_TYPE, render_metrics
+from hurtle_inspector.probes import DRAINING_PHASES, is_ready, not_ready_reason
 from hurtle_inspector.schema import MAX_WAIT, Envelope, EnvelopeMeta, ErrorEnvelope
 from hurtle_inspector.settings import InspectorSettings, load_inspector_class
-from hurtle_worker_manager import CommandError, get_multiplexer
+from hurtle_worker_manager import CommandError, Multiplexer, get_multiplexer
+from hurtle_worker_manager.messages import StatsResult
 
 __all__ = ["InspectorApp", "build_app", "serve_inspector"]
 
@@ -42,6 +49,9 @@ logger = logging.getLogger("hurtle.inspector")
 
 STOP_TIMEOUT = 5.0
 """Seconds the inspector gives its open requests when it is asked to stop."""
+LINGER_MAX = 300.0
+"""The longest the inspector keeps answering probes while the server workers drain."""
+_SCRAPE_TIMEOUT = 5.0
 
 _encode = msgspec.json.Encoder().encode
 _JSON = "application/json"
@@ -75,6 +85,8 @@ class InspectorApp(HttpApp):
     """The inspector's HTTP app: every error, even a malformed request, is an envelope."""
 
     commands: list[str] = []  # noqa: RUF012 - set per instance by build_app
+    stopping: bool = False
+    """Set when the inspector was asked to stop: ``/ready`` answers 503 from then on."""
 
     def error_response(self, exc: BaseException, request: Request | None = None) -> HTTPResponse:
         """The error envelope for ``exc`` (500 with a generic message if unexpected)."""
@@ -96,8 +108,11 @@ class InspectorApp(HttpApp):
         return error_envelope(action, "The inspector failed to handle this request", 500)
 
 
-def build_app(inspector: Inspector) -> InspectorApp:
-    """The HTTP app serving ``inspector``'s commands, ``/health`` and ``/ready``."""
+def build_app(inspector: Inspector, *, metrics_only: bool = False) -> InspectorApp:
+    """The HTTP app serving ``inspector``'s commands, ``/health``, ``/ready`` and ``/metrics``.
+
+    ``metrics_only`` builds the app of the separate metrics address (``/metrics`` alone).
+    """
     config = Config(
         {
             "ACCESS_LOG": False,
@@ -109,8 +124,9 @@ def build_app(inspector: Inspector) -> InspectorApp:
         env_prefix=None,  # the app's HURTLE_* settings are not the inspector's
     )
     app = InspectorApp("Inspector", config=config)
-    app.commands = sorted(command_table(type(inspector)))
+    app.commands = [] if metrics_only else sorted(command_table(type(inspector)))
     api_key = inspector.settings.api_key
+    min_ready = inspector.settings.min_ready
     multiplexer = inspector.multiplexer
 
     if api_key is not None:
@@ -133,16 +149,54 @@ def build_app(inspector: Inspector) -> InspectorApp:
         return envelope("health", "ok")
 
     def ready(request: Request) -> HTTPResponse:
-        entries = multiplexer.entries.values()
-        if any(entry.server and entry.state == "ACKED" for entry in entries):
+        entries = multiplexer.entries
+        # wm-reliability: failed slots (crash loop) are named; issue 11 asks /ready to
+        # reveal nothing else: the lead decides (see the prod-plumbing report).
+        failed = sorted(name for name, entry in entries.items() if entry.failed is not None)
+        reason = not_ready_reason(
+            entries, phase=multiplexer.phase, min_ready=min_ready, stopping=app.stopping
+        )
+        if not reason:
+            if failed:  # still serving: stay in the pool, but say what is wrong
+                return envelope("ready", f"degraded: {', '.join(failed)} failed (crash loop)")
             return envelope("ready", "ready")
-        return error_envelope("ready", "No server worker is ready", 503)
+        if failed and not app.stopping and multiplexer.phase not in DRAINING_PHASES:
+            reason += f"; {', '.join(failed)} failed (crash loop)"
+        return error_envelope("ready", reason, 503)
 
+    async def metrics(request: Request) -> HTTPResponse:
+        try:
+            result = await asyncio.wait_for(
+                asyncio.ensure_future(multiplexer.stats()), _SCRAPE_TIMEOUT
+            )
+        except (asyncio.TimeoutError, CommandError) as exc:
+            logger.warning("Metrics: the manager did not answer: %s", exc or "timeout")
+            return raw(b"# the manager did not answer\n", 503, content_type=CONTENT_TYPE)
+        assert isinstance(result, StatsResult), result
+        body = render_metrics(
+            result,
+            multiplexer.entries,
+            totals=multiplexer.totals,
+            phase=multiplexer.phase,
+            ready=_ready(multiplexer, min_ready, app.stopping),
+            main=(f"{multiplexer.name.split('-', 1)[0]}-Main", multiplexer.main_pid),
+        )
+        return raw(body, content_type=CONTENT_TYPE)
+
+    app.add_route(metrics, "/metrics", ("GET",))
+    if metrics_only:
+        return app
     app.add_route(health, "/health", ("GET",))
     app.add_route(ready, "/ready", ("GET",))
     for command in command_table(type(inspector)).values():
         app.add_route(_handler(inspector, command), command.path, (command.method,))
     return app
+
+
+def _ready(multiplexer: Multiplexer, min_ready: int, stopping: bool) -> bool:
+    return is_ready(
+        multiplexer.entries, phase=multiplexer.phase, min_ready=min_ready, stopping=stopping
+    )
 
 
 def _handler(inspector: Inspector, command: CommandMethod) -> Any:
@@ -172,23 +226,64 @@ def _handler(inspector: Inspector, command: CommandMethod) -> Any:
     return handle
 
 
-async def serve_inspector(sock: socket.socket, settings: InspectorSettings) -> None:
+async def serve_inspector(
+    sock: socket.socket, settings: InspectorSettings, metrics_sock: socket.socket | None = None
+) -> None:
     """Serve the inspector on the listening ``sock`` until the manager asks it to stop.
 
     The target of the ``Hurtle-Inspector-0`` managed process: it acks once listening,
-    logs ``Inspector listening on http(s)://host:port`` and drains on stop.
+    logs ``Inspector listening on http(s)://host:port`` and drains on stop. With
+    ``metrics_sock``, ``/metrics`` is also served there (same TLS and API key).
     """
     multiplexer = get_multiplexer()
     settings.check()
     inspector = load_inspector_class(settings.inspector_class)(multiplexer, settings)
-    app = build_app(inspector)
+    apps = [build_app(inspector)]
     stop = asyncio.Event()
-    multiplexer.on_stop(stop.set)
-    server = await serve(app, sock, ssl=settings.ssl_context(), ready=multiplexer.ack)
+
+    def on_stop() -> None:
+        for app in apps:
+            app.stopping = True
+        stop.set()
+
+    multiplexer.on_stop(on_stop)
+    context = settings.ssl_context()
+    servers = []
+    if metrics_sock is not None:
+        apps.append(build_app(inspector, metrics_only=True))
+        servers.append(await serve(apps[1], metrics_sock, ssl=context))
+    server = await serve(apps[0], sock, ssl=context, ready=multiplexer.ack)
+    servers.insert(0, server)
     try:
         for warning in settings.exposure_warnings():
             logger.warning("%s", warning)
-        logger.info("Inspector listening on %s", settings.url(server.port))
+        where = sock.getsockname() if sock.family == socket.AF_UNIX else settings.url(server.port)
+        logger.info("Inspector listening on %s", where)
+        if metrics_sock is not None:
+            logger.info("Inspector metrics on %s", _where(metrics_sock, settings.secure))
         await stop.wait()
+        await _linger(multiplexer)
     finally:
-        await server.stop(STOP_TIMEOUT)
+        await asyncio.gather(*(item.stop(STOP_TIMEOUT) for item in servers))
+
+
+async def _linger(multiplexer: Multiplexer) -> None:
+    """While the whole server shuts down, keep answering until no server worker is left."""
+    deadline = time.monotonic() + LINGER_MAX
+    while time.monotonic() < deadline and multiplexer.phase in DRAINING_PHASES:
+        live = [
+            entry
+            for entry in multiplexer.entries.values()
+            if entry.server and entry.state in ("STARTED", "ACKED", "TERMINATED")
+        ]
+        if not live:
+            return
+        await asyncio.sleep(0.05)
+
+
+def _where(sock: socket.socket, secure: bool) -> str:
+    name = sock.getsockname()
+    if not isinstance(name, tuple):
+        return str(name)
+    host = f"[{name[0]}]" if ":" in name[0] else name[0]
+    return f"{'https' if secure else 'http'}://{host}:{name[1]}"

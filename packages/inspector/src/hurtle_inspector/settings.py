@@ -14,6 +14,7 @@ import logging
 import os
 import ssl
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
@@ -24,7 +25,7 @@ from hurtle_inspector.inspector import Inspector
 from hurtle_worker_manager import TargetError
 from hurtle_worker_manager.target import import_path, resolve
 
-__all__ = ["DEFAULT_CLASS", "InspectorSettings", "load_inspector_class"]
+__all__ = ["DEFAULT_CLASS", "InspectorSettings", "key_problem", "load_inspector_class"]
 
 logger = logging.getLogger("hurtle.inspector")
 
@@ -48,6 +49,9 @@ class InspectorSettings(msgspec.Struct, frozen=True):
     mode: str = ""
     server: str = ""
     extra: dict[str, object] = {}
+    min_ready: int = 1
+    metrics_host: str | None = None
+    metrics_port: int | None = None
 
     @classmethod
     def from_config(
@@ -80,6 +84,7 @@ class InspectorSettings(msgspec.Struct, frozen=True):
             mode=mode,
             server=server,
             extra=dict(extra) if extra else {},
+            **_probe_settings(config),
         )
         settings.check()
         return settings
@@ -103,6 +108,13 @@ class InspectorSettings(msgspec.Struct, frozen=True):
                 "INSPECTOR_API_KEY must be a non-empty string (or unset for no authentication), "
                 f"got a {type(self.api_key).__name__}"
             )
+        if self.api_key is not None and (problem := key_problem(self.api_key)):
+            raise InspectorConfigError(
+                f"INSPECTOR_API_KEY {problem}: a client sends the key in an HTTP header "
+                "(Authorization: Bearer <key>), where only visible ASCII characters can travel, "
+                "so this key could never match. Use letters, digits and punctuation, e.g. the "
+                "output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+            )
         for name in ("app_name", "mode", "server"):
             if not isinstance(getattr(self, name), str):
                 raise InspectorConfigError(f"The inspector's {name} must be a string")
@@ -112,6 +124,7 @@ class InspectorSettings(msgspec.Struct, frozen=True):
             raise InspectorConfigError(
                 f"The inspector's extra info must be JSON-encodable: {exc}"
             ) from None
+        _check_probe_settings(self)
         self.ssl_context()
         load_inspector_class(self.inspector_class)
 
@@ -176,6 +189,19 @@ def load_inspector_class(path: str) -> type[Inspector]:
     return obj
 
 
+def key_problem(key: str) -> str:
+    """What makes ``key`` unusable as a bearer token ('' when nothing does).
+
+    Only visible ASCII (``!`` to ``~``) can be sent in an HTTP header value and survive the
+    ``Bearer`` parsing; the message names the first bad character's position, never the key.
+    """
+    for position, char in enumerate(key, 1):
+        if not "!" <= char <= "~":
+            kind = "a space or control character" if char.isascii() else "a non-ASCII character"
+            return f"has {kind} at position {position}"
+    return ""
+
+
 def _class_path(inspector_class: type[Inspector] | str) -> str:
     if isinstance(inspector_class, str):
         return inspector_class
@@ -196,6 +222,45 @@ def _class_path(inspector_class: type[Inspector] | str) -> str:
             "define it once, at module level"
         )
     return path
+
+
+def _probe_settings(config: Mapping[str, object] | Config) -> dict[str, Any]:
+    """``INSPECTOR_MIN_READY``, ``INSPECTOR_METRICS_HOST`` and ``INSPECTOR_METRICS_PORT``."""
+    found: dict[str, Any] = {}
+    min_ready = config.get("INSPECTOR_MIN_READY")
+    if min_ready is not None and min_ready != "":
+        found["min_ready"] = _int_setting("INSPECTOR_MIN_READY", min_ready)
+    host = _optional_str(config, "INSPECTOR_METRICS_HOST")
+    port = config.get("INSPECTOR_METRICS_PORT")
+    if port is not None and port != "":
+        found["metrics_port"] = _int_setting("INSPECTOR_METRICS_PORT", port)
+        found["metrics_host"] = host if host is not None else "localhost"
+    elif host is not None:
+        raise InspectorConfigError(
+            "INSPECTOR_METRICS_HOST is set but INSPECTOR_METRICS_PORT is not: set the port "
+            "to serve /metrics on its own address, or unset the host"
+        )
+    return found
+
+
+def _int_setting(key: str, value: object) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InspectorConfigError(f"{key} must be an integer, got {value!r}")
+    return value
+
+
+def _check_probe_settings(settings: InspectorSettings) -> None:
+    min_ready = settings.min_ready
+    if isinstance(min_ready, bool) or not isinstance(min_ready, int) or min_ready < 1:
+        raise InspectorConfigError(f"INSPECTOR_MIN_READY must be 1 or more, got {min_ready!r}")
+    port = settings.metrics_port
+    bad_port = isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535
+    if port is not None and bad_port:
+        raise InspectorConfigError(
+            f"INSPECTOR_METRICS_PORT must be an integer from 0 to 65535, got {port!r}"
+        )
 
 
 def _optional_str(config: Mapping[str, object] | Config, key: str) -> str | None:

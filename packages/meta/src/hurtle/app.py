@@ -141,6 +141,12 @@ class Hurtle(HttpApp):
         inspector: bool | None = None,
         factory: str | None = None,
         backlog: int | None = None,
+        max_requests: int | None = None,
+        max_requests_jitter: int | None = None,
+        max_lifetime: float | None = None,
+        max_lifetime_jitter: float | None = None,
+        max_rss: int | None = None,
+        pre_stop_delay: float | None = None,
     ) -> None:
         """Serve the app until SIGINT/SIGTERM (or ``app.m.terminate()``), then drain.
 
@@ -150,7 +156,22 @@ class Hurtle(HttpApp):
         an ``SSLContext`` with the fork start method). ``factory`` is the import path of
         the factory that built this app, for workers started with ``spawn``.
         A failed start logs one message and exits with status 1.
+
+        Recycling (each a zero-downtime restart of one worker at a time): ``max_requests``
+        (+ ``max_requests_jitter``) responses, ``max_lifetime`` (+ ``max_lifetime_jitter``)
+        seconds, ``max_rss`` MiB of resident memory (``MAX_RSS_SAMPLES`` samples in a row).
+        ``pre_stop_delay``: seconds a shutdown keeps serving with ``/ready`` at 503 before
+        the drain. Each sets the config key of its upper-case name (``HURTLE_*`` too).
         """
+        production = {
+            "MAX_REQUESTS": max_requests,
+            "MAX_REQUESTS_JITTER": max_requests_jitter,
+            "MAX_LIFETIME": max_lifetime,
+            "MAX_LIFETIME_JITTER": max_lifetime_jitter,
+            "MAX_RSS": max_rss,
+            "PRE_STOP_DELAY": pre_stop_delay,
+        }
+        self.config.update({key: value for key, value in production.items() if value is not None})
         _refuse_nested_run(self)
         options = resolve_options(
             self,

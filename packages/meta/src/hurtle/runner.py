@@ -25,6 +25,7 @@ from hurtle import reloader
 from hurtle.errors import HurtleError
 from hurtle.errors import StartupError as AppStartupError
 from hurtle.loader import AppRef
+from hurtle.worker import STATS_KEY
 from hurtle_http import HttpApp, HurtleHttpError, create_ssl_context
 from hurtle_http import __version__ as http_version
 from hurtle_worker_manager import (
@@ -32,8 +33,11 @@ from hurtle_worker_manager import (
     CrashLoopError,
     StartupError,
     WorkerManager,
+    WorkerManagerError,
     bind_tcp,
 )
+from hurtle_worker_manager.activation import inherited_sockets
+from hurtle_worker_manager.recycling import RecyclePolicy
 from hurtle_worker_manager.sockets import address_in_use
 
 if TYPE_CHECKING:
@@ -91,13 +95,19 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         start_method = "spawn"
     _use_start_method(start_method)
     sockets: list[socket.socket] = []
+    standby: Any = None
     try:
         app.binding.open_shared_context()
         await _dispatch(app, "main_process_start")
         app.shared_ctx.lock()
         tls = _tls_for_workers(options.ssl, start_method)
-        sock = _bind(options.host, options.port, options.backlog, app, start_method, "The server")
-        sockets.append(sock)
+        activated = _activated_sockets()
+        sockets.extend(activated.values())
+        sock = activated.get("server") or _bind(
+            options.host, options.port, options.backlog, app, start_method, "The server"
+        )
+        if sock not in sockets:
+            sockets.append(sock)
         manager = WorkerManager(
             WORKER_TARGET,
             workers=options.workers,
@@ -113,12 +123,17 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
             heartbeat_timeout=float(app.config.HEARTBEAT_TIMEOUT),
             crash_loop_limit=0 if options.auto_reload else 5,
             loop_factory=LOOP_FACTORY,
+            recycling=_recycling(app),
+            pre_stop_delay=_number(app, "PRE_STOP_DELAY"),
         )
         app.binding.attach_manager(manager)
         if options.auto_reload:
             _register_reloader(app, manager, options)
         if options.inspector:
-            sockets.append(_register_inspector(app, manager, options, start_method))
+            inspector_socks, standby = _register_inspector(
+                app, manager, options, start_method, activated
+            )
+            sockets.extend(s for s in inspector_socks if s not in sockets)
         await _dispatch(app, "main_process_ready")
         logger.info(
             "%s serving on %s with %d worker(s)",
@@ -136,6 +151,8 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         except Exception:
             logger.exception("A main_process_stop listener failed")
         app.binding.attach_manager(None)
+        if standby is not None:
+            await standby.close()
         for sock in sockets:
             sock.close()
 
@@ -160,6 +177,57 @@ async def _dispatch(app: Hurtle, event: str) -> None:
         if app.config.DEBUG:
             logger.exception("The %s listener failed", event)
         raise AppStartupError(f"a {event} listener failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _number(app: Hurtle, key: str) -> float:
+    value = app.config[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise AppStartupError(f"{key} must be a number, 0 or more, got {value!r}")
+    return float(value)
+
+
+def _recycling(app: Hurtle) -> RecyclePolicy:
+    """The recycling policy of ``MAX_REQUESTS``, ``MAX_LIFETIME``, ``MAX_RSS`` (MiB)..."""
+    config = app.config
+    try:
+        return RecyclePolicy(
+            max_requests=config.MAX_REQUESTS,
+            max_requests_jitter=config.MAX_REQUESTS_JITTER,
+            max_lifetime=_number(app, "MAX_LIFETIME"),
+            max_lifetime_jitter=_number(app, "MAX_LIFETIME_JITTER"),
+            max_rss=int(_number(app, "MAX_RSS") * 1024 * 1024),
+            rss_samples=config.MAX_RSS_SAMPLES,
+            requests_report=(STATS_KEY, "served"),
+        )
+    except ValueError as exc:
+        raise AppStartupError(f"recycling: {exc}") from None
+
+
+def _activated_sockets() -> dict[str, socket.socket]:
+    """Sockets passed by a service manager (``LISTEN_FDS``), as ``server``/``inspector``.
+
+    A socket named ``inspector`` (``FileDescriptorName=inspector``) serves the inspector,
+    one named ``metrics`` its ``/metrics``; the other one serves the app. Extra sockets
+    are refused: say which is which.
+    """
+    try:
+        inherited = inherited_sockets()
+    except WorkerManagerError as exc:
+        raise AppStartupError(str(exc)) from None
+    found: dict[str, socket.socket] = {}
+    for item in inherited:
+        role = item.name if item.name in ("inspector", "metrics") else "server"
+        if role in found:
+            for other in inherited:
+                other.sock.close()
+            raise AppStartupError(
+                f"socket activation passed {len(inherited)} sockets "
+                f"({', '.join(i.name or '?' for i in inherited)}): Hurtle uses one for the "
+                "server and one named 'inspector' (FileDescriptorName=inspector)"
+            )
+        found[role] = item.sock
+        logger.info("Adopted the %s socket passed by the service manager", role)
+    return found
 
 
 def _bind(
@@ -225,10 +293,19 @@ def _register_reloader(app: Hurtle, manager: WorkerManager, options: RunOptions)
 
 
 def _register_inspector(
-    app: Hurtle, manager: WorkerManager, options: RunOptions, start_method: str
-) -> socket.socket:
+    app: Hurtle,
+    manager: WorkerManager,
+    options: RunOptions,
+    start_method: str,
+    inherited: Mapping[str, socket.socket],
+) -> tuple[list[socket.socket], Any]:
+    """Register ``Hurtle-Inspector-0`` (respawned with the servers' backoff when it crashes)
+    and its stand-in, which answers the port from this process while the inspector is down.
+
+    Returns the inspector's sockets (its own, and the metrics one if any) and the stand-in.
+    """
     try:
-        from hurtle_inspector import InspectorConfigError, InspectorSettings
+        from hurtle_inspector import InspectorConfigError, InspectorSettings, Standby
     except ImportError as exc:
         raise AppStartupError(f"the inspector is enabled but cannot be imported: {exc}") from exc
     try:
@@ -241,15 +318,33 @@ def _register_inspector(
         )
     except InspectorConfigError as exc:
         raise AppStartupError(f"inspector: {exc}") from exc
-    sock = _bind(settings.host, settings.port, None, app, start_method, "The inspector")
+    sock = inherited.get("inspector") or _bind(
+        settings.host, settings.port, None, app, start_method, "The inspector"
+    )
+    kwargs: dict[str, Any] = {"sock": sock, "settings": settings}
+    metrics = inherited.get("metrics")
+    if metrics is None and settings.metrics_port is not None:
+        host = settings.metrics_host or "localhost"
+        what = "The inspector's metrics address"
+        metrics = _bind(host, settings.metrics_port, None, app, start_method, what)
+    if metrics is not None:
+        kwargs["metrics_sock"] = metrics
     manager.manage(
         "Inspector",
         INSPECTOR_TARGET,
-        {"sock": sock, "settings": settings},
+        kwargs,
         transient=False,
         restartable=True,
+        respawn=True,
     )
-    return sock
+    standby = Standby(
+        sock,
+        ssl_context=settings.ssl_context(),
+        process=f"{manager.prefix}-Inspector-0",
+        stopping=lambda: manager.stopping,
+    )
+    manager.on_change(standby.update)
+    return ([sock] if metrics is None else [sock, metrics]), standby
 
 
 def _mode(app: Hurtle, options: RunOptions) -> str:
@@ -260,6 +355,8 @@ def _mode(app: Hurtle, options: RunOptions) -> str:
 
 
 def _url(sock: socket.socket, secure: bool) -> str:
+    if sock.family == socket.AF_UNIX:
+        return f"{'https' if secure else 'http'}+unix://{sock.getsockname()}"
     host, port = sock.getsockname()[:2]
     if ":" in host:
         host = f"[{host}]"

@@ -11,6 +11,7 @@ mechanics live in rooms that get callbacks and never see the manager:
 - ``launcher``: spawn, stop, kill and reap processes, and the ack deadline;
 - ``operations``: restart and scale, serialised by one lock;
 - ``watchdog``: kill and replace processes whose heartbeats stopped;
+- ``production``: systemd notifications, the phase, recycling and PID 1 reaping;
 - ``table``: the registered workers, their slots and the state snapshot.
 """
 
@@ -38,6 +39,7 @@ from hurtle_worker_manager.errors import (
 )
 from hurtle_worker_manager.launcher import Launcher
 from hurtle_worker_manager.messages import (
+    Ack,
     ChildMessage,
     Command,
     CommandReply,
@@ -53,8 +55,11 @@ from hurtle_worker_manager.messages import (
     TerminateCommand,
     encode,
 )
+from hurtle_worker_manager.notify import Notifier
 from hurtle_worker_manager.operations import Operations
 from hurtle_worker_manager.process import ProcessInstance, describe_exit
+from hurtle_worker_manager.production import Production
+from hurtle_worker_manager.recycling import RecyclePolicy
 from hurtle_worker_manager.shared_ctx import SharedContext
 from hurtle_worker_manager.state import ProcessState
 from hurtle_worker_manager.table import ProcessTable
@@ -66,7 +71,6 @@ __all__ = ["WorkerManager"]
 
 logger = logging.getLogger("hurtle.manager")
 
-_STABLE_AFTER = 10.0  # seconds a respawned process must live before backoff resets
 _BROADCAST_DELAY = 0.01
 
 
@@ -78,6 +82,17 @@ class WorkerManager:
     ``sockets`` are bound once here and handed to every server generation. ``run()``
     blocks until shutdown; it raises ``StartupError`` (after stopping everything) when
     a process fails to start, and ``CrashLoopError`` when one keeps dying at start.
+
+    Production: ``notifier`` talks to systemd (default: from ``$NOTIFY_SOCKET``);
+    ``recycling`` replaces server workers that reached a limit; ``pre_stop_delay`` keeps
+    serving, not ready, that many seconds before a shutdown drains; ``reap_orphans``
+    (default: when PID 1) reaps every child, also ones the manager did not start.
+    A crashed server (or a ``transient``/``respawn`` custom process) is respawned after
+    ``respawn_backoff`` seconds, doubling up to ``respawn_backoff_max`` while it keeps
+    crashing; the delay resets once an instance has served ``respawn_stable_after``
+    seconds after its ack. ``crash_loop_limit`` deaths in a row before the ack stop the
+    server while it starts; once it serves they mark the slot failed instead (state,
+    log), and it is retried at the capped delay while the other workers serve.
     """
 
     THRESHOLD: ClassVar[int] = 300
@@ -98,9 +113,14 @@ class WorkerManager:
         heartbeat_timeout: float = 30.0,
         respawn_backoff: float = 0.1,
         respawn_backoff_max: float = 10.0,
+        respawn_stable_after: float = 5.0,
         crash_loop_limit: int = 5,
         loop_factory: str | None = None,
         prefix: str = "Hurtle",
+        notifier: Notifier | None = None,
+        recycling: RecyclePolicy | None = None,
+        pre_stop_delay: float = 0.0,
+        reap_orphans: bool | None = None,
     ) -> None:
         if not _is_int(workers) or workers < 1:
             raise UsageError(f"Cannot serve with {workers!r} workers: at least 1 is needed")
@@ -118,6 +138,7 @@ class WorkerManager:
         self.heartbeat_timeout = heartbeat_timeout
         self.respawn_backoff = respawn_backoff
         self.respawn_backoff_max = respawn_backoff_max
+        self.respawn_stable_after = respawn_stable_after
         self.crash_loop_limit = crash_loop_limit
         self.loop_factory = loop_factory
         self._server_target = import_path(server)
@@ -130,6 +151,8 @@ class WorkerManager:
         self._stop: asyncio.Event | None = None
         self._fatal: WorkerManagerError | None = None
         self._shutting_down = False
+        self._serving = False  # every server acked at start: crash loops no longer stop it
+        self._state_listeners: list[Callable[[StateUpdate], None]] = []
         self._broadcast_pending = False
         self._signals_seen = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -159,6 +182,15 @@ class WorkerManager:
             changed=self._changed,
             spawn_task=self._spawn_task,
         )
+        self.pre_stop_delay = pre_stop_delay
+        self._production = Production(
+            self._table,
+            notifier=notifier if notifier is not None else Notifier.from_environ(),
+            recycling=recycling if recycling is not None else RecyclePolicy(),
+            changed=self._changed,
+            recycle=self._recycle,
+            reap=reap_orphans,
+        )
         self._watchdog = HeartbeatWatchdog(
             self._table,
             interval=heartbeat_interval,
@@ -179,14 +211,20 @@ class WorkerManager:
         tracked: bool = True,
         auto_start: bool = True,
         workers: int = 1,
+        restart: str = "",
+        respawn: bool = False,
     ) -> ProcessGroup:
         """Register a custom process ``Hurtle-<name>-<i>`` for i in 0..workers-1.
 
         ``transient`` processes are restarted with the servers (and respawned when they
         crash); ``restartable`` allows a restart by name (default: ``transient``);
         untracked workers are forgotten once none of their processes runs;
-        ``auto_start=False`` registers without starting. Called while running, the new
-        processes start at once.
+        ``auto_start=False`` registers without starting; ``respawn`` repairs a crash
+        with the servers' backoff without making the process transient (the inspector).
+        ``restart`` is what follows an exit: ``"always"`` a new process (after the
+        servers' backoff), ``"on-failure"`` only after a failure, ``"never"`` none (the
+        state keeps its exit code); "" keeps the ``transient``/``respawn`` rule. Called
+        while running, the new processes start at once.
         """
         if not name or "#" in name:
             raise UsageError(f"Invalid worker name {name!r}: use a non-empty name without '#'")
@@ -196,6 +234,8 @@ class WorkerManager:
             raise UsageError("Cannot create a transient worker that is not restartable")
         if not _is_int(workers) or workers < 1:
             raise UsageError(f"A worker needs at least 1 process, got {workers!r}")
+        if restart not in ("", "always", "on-failure", "never"):
+            raise UsageError(f"restart must be 'always', 'on-failure' or 'never', got {restart!r}")
         worker = ProcessGroup(
             name=name,
             target=import_path(func),
@@ -204,6 +244,8 @@ class WorkerManager:
             restartable=restartable,
             tracked=tracked,
             auto_start=auto_start,
+            restart=restart,
+            respawn=respawn,
         )
         self._table.register(worker, workers)
         if self._loop is not None and auto_start and not self._shutting_down:
@@ -232,6 +274,19 @@ class WorkerManager:
         return self._table.server_names()
 
     @property
+    def stopping(self) -> bool:
+        """Whether the manager is shutting down (commands are refused from now on)."""
+        return self._shutting_down
+
+    def on_change(self, callback: Callable[[StateUpdate], None]) -> None:
+        """Call ``callback(snapshot)`` in the main process whenever the state changed.
+
+        Calls are coalesced like the snapshots pushed to the processes, and made from
+        the manager's loop: the callback must not block. Its errors are logged.
+        """
+        self._state_listeners.append(callback)
+
+    @property
     def running(self) -> bool:
         """Whether ``run()``/``serve()`` is in progress."""
         return self._loop is not None
@@ -254,6 +309,9 @@ class WorkerManager:
         self._operations.open()
         restore_signals = self._install_signals()
         watchdog = self._spawn_task(self._watchdog.run())
+        self._production.starting()
+        for loop in self._production.loops():
+            self._spawn_task(loop)
         try:
             logger.info(
                 "%s [pid %d] starting %d server worker(s)",
@@ -267,7 +325,9 @@ class WorkerManager:
                         self._launcher.spawn(slot)
             await self._wait_for_startup()
             if self._fatal is None and not self._stop.is_set():
+                self._serving = True
                 logger.info("%s ready: %s", self.main_name, ", ".join(self.server_names()))
+                self._production.started()
                 await self._stop.wait()
         finally:
             watchdog.cancel()
@@ -276,6 +336,8 @@ class WorkerManager:
             for task in list(self._tasks):
                 task.cancel()
             self._launcher.close()
+            self._production.notifier.close()
+            self._serving = False
             self._loop = None
         if self._fatal is not None:
             raise self._fatal
@@ -319,6 +381,7 @@ class WorkerManager:
         """Decide what an exit means: expected, a failed replacement, or a crash to repair."""
         slot = instance.slot
         how = describe_exit(instance.exit_code)
+        self._table.absorb(instance)
         if instance in slot.retiring:
             slot.retiring.remove(instance)
             logger.info("%s stopped (%s)", instance.label, how)
@@ -332,38 +395,69 @@ class WorkerManager:
             log("%s stopped (%s)", instance.label, how)
         elif instance.state is ProcessState.COMPLETED and not slot.worker.server:
             logger.info("%s completed", instance.label)
-            self._forget_if_untracked(slot.worker)
+            if slot.worker.respawns_after(failed=False) and self._registered(slot):
+                slot.note_restart("exit")
+                self._schedule_respawn(slot, instance)
+            else:
+                self._forget_if_untracked(slot.worker)
         else:
             logger.error("%s died unexpectedly: %s", instance.label, instance.failure_text())
-            if slot.worker.respawns and self._table.workers.get(slot.worker.name) is slot.worker:
+            if slot.worker.respawns_after(failed=True) and self._registered(slot):
+                slot.note_restart(instance.exit_reason())
                 self._schedule_respawn(slot, instance)
             else:
                 self._forget_if_untracked(slot.worker)
 
+    def _registered(self, slot: Slot) -> bool:
+        return self._table.workers.get(slot.worker.name) is slot.worker
+
     def _schedule_respawn(self, slot: Slot, dead: ProcessInstance) -> None:
-        """Respawn after an exponential backoff; stop everything on a crash loop."""
-        stable = dead.uptime() > _STABLE_AFTER
-        if dead.acked or stable or not slot.worker.server:
+        """Respawn after an exponential backoff; a crash loop stops the start, or marks the slot.
+
+        While the server starts, ``crash_loop_limit`` deaths in a row before the ack stop
+        everything (the code cannot serve). Once it serves, the slot is marked failed and
+        retried at the capped delay: its siblings keep serving.
+        """
+        if dead.acked or not slot.worker.server:
             slot.start_failures = 0
         elif not dead.hung:
             slot.start_failures += 1
+        if dead.served_for() >= self.respawn_stable_after:
+            slot.crash_streak = 0  # it served for a stable period: not a crash loop
         if self.crash_loop_limit and slot.start_failures >= self.crash_loop_limit:
-            self._fatal = CrashLoopError(
-                f"{slot.name} died {slot.start_failures} times in a row before it was ready; "
-                f"stopping the server. Last error: {dead.failure_text()}"
-            )
-            logger.critical("%s", self._fatal)
-            assert self._stop is not None
-            self._stop.set()
-            return
-        if stable:
-            slot.crash_streak = 0
+            if not self._serving:
+                self._fatal = CrashLoopError(
+                    f"{slot.name} died {slot.start_failures} times in a row before it was "
+                    f"ready; stopping the server. Last error: {dead.failure_text()}"
+                )
+                logger.critical("%s", self._fatal)
+                assert self._stop is not None
+                self._stop.set()
+                return
+            self._mark_failed(slot, dead)
         delay = min(self.respawn_backoff * 2**slot.crash_streak, self.respawn_backoff_max)
         slot.crash_streak += 1
         slot.current = None
         logger.warning("Respawning %s in %.2f s", slot.name, delay)
         assert self._loop is not None
         slot.respawn_timer = self._loop.call_later(delay, self._respawn, slot)
+
+    def _mark_failed(self, slot: Slot, dead: ProcessInstance) -> None:
+        first = slot.failed is None
+        slot.failed = (
+            f"crash loop: died {slot.start_failures} times in a row before it was ready; "
+            f"last error: {dead.failure_text()}"
+        )
+        if first:
+            logger.error(
+                "%s is FAILED: it died %d times in a row before it was ready (last error: %s). "
+                "The other workers keep serving; it is retried every %g s at most until one "
+                "instance starts.",
+                slot.name,
+                slot.start_failures,
+                dead.failure_text(),
+                self.respawn_backoff_max,
+            )
 
     def _respawn(self, slot: Slot) -> None:
         slot.respawn_timer = None
@@ -383,6 +477,11 @@ class WorkerManager:
         self._shutting_down = True
         for slot in self._table.slots():
             slot.cancel_respawn()
+        self._production.draining()
+        if self.pre_stop_delay > 0 and self._fatal is None and self._table.live():
+            logger.info("Not ready; serving %g s more before draining", self.pre_stop_delay)
+            await asyncio.sleep(self.pre_stop_delay)
+        self._production.stopping()
         live = self._table.live()
         if live:
             logger.info("Stopping %d process(es)", len(live))
@@ -403,6 +502,10 @@ class WorkerManager:
         if isinstance(message, Request):
             self._spawn_task(self._answer(instance, message))
         elif instance.record(message):
+            slot = instance.slot
+            if slot.failed is not None and isinstance(message, Ack) and instance.acked:
+                slot.failed = None
+                logger.info("%s recovered: %s serves again", slot.name, instance.label)
             self._changed()
 
     async def _answer(self, instance: ProcessInstance, request: Request) -> None:
@@ -445,6 +548,7 @@ class WorkerManager:
                 tracked=command.tracked,
                 auto_start=command.auto_start,
                 workers=command.workers,
+                restart=command.restart,
             )
             return None
         if isinstance(command, StatsCommand):
@@ -471,8 +575,22 @@ class WorkerManager:
         """
         self._require_running()
         slots = self._table.select_for_restart(tuple(names), all_workers)
+        reload = (all_workers or not names) and not self._shutting_down
+        if reload:
+            self._production.reloading()
         return await self._operations.restart(
-            slots, zero_downtime=zero_downtime, wait=wait, reloaded_files=tuple(reloaded_files)
+            slots,
+            zero_downtime=zero_downtime,
+            wait=wait,
+            reloaded_files=tuple(reloaded_files),
+            reason="reload" if reload else "restart",
+            on_done=self._production.reloaded if reload else None,
+        )
+
+    async def _recycle(self, slot: Slot) -> None:
+        """Replace one server worker with zero downtime (a recycling policy said so)."""
+        await self._operations.restart(
+            [slot], zero_downtime=True, wait=True, reloaded_files=(), reason="recycle"
         )
 
     # --- scaling ---
@@ -519,9 +637,15 @@ class WorkerManager:
 
     def _broadcast(self) -> None:
         self._broadcast_pending = False
-        data = frame(encode(self._table.snapshot()))
+        snapshot = self._table.snapshot()
+        data = frame(encode(snapshot))
         for instance in self._table.instances:
             instance.send(data)
+        for listener in self._state_listeners:
+            try:
+                listener(snapshot)
+            except Exception:
+                logger.exception("A state listener (WorkerManager.on_change) failed")
 
     # --- signals ---
 

@@ -92,6 +92,7 @@ class ManageCommand(_Message, tag="manage", frozen=True):
     tracked: bool = False
     auto_start: bool = True
     workers: int = 1
+    restart: str = ""
 
 
 class StatsCommand(_Message, tag="stats", frozen=True):
@@ -180,17 +181,30 @@ class ProcessEntry(ProcessRow, frozen=True, omit_defaults=True):
 
     reports: dict[str, msgspec.Raw] = {}
     current: bool = True
+    failed: str | None = None
+    """Set while the slot is in a crash loop at run time: why it is marked failed."""
+    restarts: dict[str, int] = {}
+    """The slot's restarts by reason: exit, signal, hang, recycle, reload, restart."""
+    reason: str = ""
+    """Why this instance replaced the previous one (a ``restarts`` key), "" for a first start."""
 
 
 class StateUpdate(_Message, tag="state", frozen=True):
     """A snapshot of every process's entry, pushed whenever something changed.
 
     ``max_workers`` is the manager's upper bound for scaling (0 from older managers).
+    ``phase`` is the manager's: ``starting``, ``ready``, ``reloading``, ``draining`` (a
+    shutdown's pre-stop delay: still serving, not ready) or ``stopping`` ("" from older
+    managers). ``totals`` sums the numeric fields of every report of the processes that
+    have exited (by report key), so that counters survive restarts; add the live
+    processes' reports to get a total.
     """
 
     main_pid: int
     processes: dict[str, ProcessEntry]
     max_workers: int = 0
+    phase: str = ""
+    totals: dict[str, dict[str, float]] = {}
 
 
 class RestartResult(msgspec.Struct, frozen=True, tag="restart"):
@@ -213,6 +227,8 @@ class ProcessStats(ProcessEntry, frozen=True, omit_defaults=True, kw_only=True):
     uptime: float
     rss: int | None = None
     cpu_seconds: float | None = None
+    heartbeat_age: float | None = None
+    """Seconds since the process's loop last sent a heartbeat (None before the first)."""
 
 
 RowT = TypeVar("RowT", bound=ProcessRow)
@@ -264,6 +280,12 @@ def entry_to_dict(entry: ProcessEntry) -> dict[str, Any]:
         data["serving"] = entry.serving
     if entry.exit_code is not None:
         data["exit_code"] = entry.exit_code
+    if entry.restarts:
+        data["restarts"] = dict(entry.restarts)
+    if entry.reason:
+        data["reason"] = entry.reason
+    if entry.failed is not None:
+        data["failed"] = entry.failed
     for key, payload in entry.reports.items():
         data[key] = msgspec.msgpack.decode(payload)
     return data

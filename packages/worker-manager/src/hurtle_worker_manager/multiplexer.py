@@ -171,6 +171,21 @@ class Multiplexer:
         return self._snapshot.max_workers
 
     @property
+    def main_pid(self) -> int:
+        """The main process's pid (where the manager runs)."""
+        return self._snapshot.main_pid
+
+    @property
+    def phase(self) -> str:
+        """The manager's phase: starting, ready, reloading, draining, stopping ("" if unknown)."""
+        return self._snapshot.phase
+
+    @property
+    def totals(self) -> dict[str, dict[str, float]]:
+        """Report counters summed over every process that has exited, by report key."""
+        return self._snapshot.totals
+
+    @property
     def entries(self) -> dict[str, ProcessEntry]:
         """The typed state entries (reports still encoded), as last pushed by the manager."""
         return dict(self._snapshot.processes)
@@ -242,6 +257,7 @@ class Multiplexer:
         tracked: bool = False,
         auto_start: bool = True,
         workers: int = 1,
+        restart: str = "",
     ) -> Reply:
         """Start a custom process from this one; ``func`` must be importable by path."""
         return self.send_command(
@@ -254,6 +270,7 @@ class Multiplexer:
                 tracked=tracked,
                 auto_start=auto_start,
                 workers=workers,
+                restart=restart,
             )
         )
 

@@ -65,10 +65,20 @@ class Operations:
         zero_downtime: bool,
         wait: bool,
         reloaded_files: tuple[str, ...],
+        reason: str = "restart",
+        on_done: Callable[[], None] | None = None,
     ) -> RestartResult:
-        """Restart ``slots``; see ``WorkerManager.restart``."""
+        """Restart ``slots``; see ``WorkerManager.restart``.
+
+        ``reason`` is counted in each slot's restarts; ``on_done`` runs when the operation
+        ends, however it ends.
+        """
         accepted: asyncio.Future[RestartResult] = asyncio.get_running_loop().create_future()
-        operation = self._spawn_task(self._restart(slots, zero_downtime, reloaded_files, accepted))
+        operation = self._spawn_task(
+            self._restart(slots, zero_downtime, reloaded_files, accepted, reason)
+        )
+        if on_done is not None:
+            operation.add_done_callback(lambda _: on_done())
         return await (operation if wait else _first(accepted, operation))  # type: ignore[no-any-return]
 
     async def _restart(
@@ -77,6 +87,7 @@ class Operations:
         zero_downtime: bool,
         reloaded_files: tuple[str, ...],
         accepted: asyncio.Future[RestartResult],
+        reason: str = "restart",
     ) -> RestartResult:
         launcher = self._launcher
         async with self._lock:
@@ -87,6 +98,8 @@ class Operations:
             if not zero_downtime:
                 for slot in slots:
                     launcher.retire(slot)
+            for slot in slots:
+                slot.note_restart(reason)
             fresh = [launcher.spawn(slot, reloaded_files=reloaded_files) for slot in slots]
             _resolve(accepted, result)
             outcomes = await asyncio.gather(

@@ -74,11 +74,15 @@ class ProcessInstance:
         self.failure: Failure | None = None
         self.last_beat: float | None = None
         self.acked = False
+        self.acked_monotonic = 0.0
         self.hung = False
         self.transport: asyncio.Transport | None = None
         self.channel_closed: asyncio.Future[None] = loop.create_future()
         self.kill_timer: asyncio.TimerHandle | None = None
         self.ready: asyncio.Future[None] = loop.create_future()
+        self.reason = slot.next_reason
+        slot.next_reason = ""
+        self.recycle_watch: object | None = None  # a recycling.RecycleWatch, set by the manager
         self.exited: asyncio.Future[int | None] = loop.create_future()
 
     @property
@@ -116,6 +120,7 @@ class ProcessInstance:
             return False
         self.set_state(ProcessState.ACKED)
         self.acked = True
+        self.acked_monotonic = time.monotonic()
         if not self.ready.done():
             self.ready.set_result(None)
         return True
@@ -155,6 +160,10 @@ class ProcessInstance:
             except ProcessLookupError:
                 pass
 
+    def served_for(self) -> float:
+        """Seconds since the process acknowledged its start (0 if it never did)."""
+        return time.monotonic() - self.acked_monotonic if self.acked_monotonic else 0.0
+
     def uptime(self) -> float:
         """Seconds since the process started."""
         return time.monotonic() - self.started_monotonic if self.started_monotonic else 0.0
@@ -165,6 +174,14 @@ class ProcessInstance:
         if self.failure is not None:
             return f"{self.failure.error} ({reason})"
         return reason
+
+    def exit_reason(self) -> str:
+        """Why an unexpected exit happened, as a restart reason: hang, signal or exit."""
+        if self.hung:
+            return "hang"
+        if self.exit_code is not None and self.exit_code < 0:
+            return "signal"
+        return "exit"
 
     def record_exit(self, code: int | None) -> None:
         """The OS process is gone and reaped."""
@@ -209,6 +226,8 @@ class ProcessInstance:
             exit_code=self.exit_code,
             reports=dict(self.reports),
             current=self.current,
+            restarts=dict(self.slot.restarts),
+            reason=self.reason,
         )
 
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from typing import Any
+
+import msgspec
 
 from hurtle_worker_manager import _platform
 from hurtle_worker_manager.errors import CommandError, UsageError
@@ -41,6 +44,8 @@ class ProcessTable:
         self.max_workers = 0
         self.workers: dict[str, ProcessGroup] = {}
         self.instances: set[ProcessInstance] = set()
+        self.phase = ""
+        self.totals: dict[str, dict[str, float]] = {}
         self._server_numbers = itertools.count()
 
     @property
@@ -101,12 +106,39 @@ class ProcessTable:
                     state=slot.display_state().value,
                     restart_at=slot.restart_at,
                     generation=slot.generations,
+                    restarts=dict(slot.restarts),
+                    failed=slot.failed,
                 )
             for instance in slot.instances():
-                entries[self.key(instance)] = instance.entry()
+                entry = instance.entry()
+                if slot.failed is not None and instance is slot.current:
+                    entry = msgspec.structs.replace(entry, failed=slot.failed)
+                entries[self.key(instance)] = entry
         for instance in self.instances:  # draining instances of removed workers
             entries.setdefault(self.key(instance), instance.entry())
-        return StateUpdate(main_pid=os.getpid(), processes=entries, max_workers=self.max_workers)
+        return StateUpdate(
+            main_pid=os.getpid(),
+            processes=entries,
+            max_workers=self.max_workers,
+            phase=self.phase,
+            totals={key: dict(values) for key, values in self.totals.items()},
+        )
+
+    def absorb(self, instance: ProcessInstance) -> None:
+        """Add the numeric fields of an exited instance's reports to ``totals``.
+
+        The manager does not know what a report means; it keeps the sums of whatever
+        numbers a map-shaped report holds, so that counters survive restarts.
+        """
+        for key, payload in instance.reports.items():
+            try:
+                fields = _numbers(payload)
+            except msgspec.DecodeError:
+                continue
+            if fields:
+                total = self.totals.setdefault(key, {})
+                for name, value in fields.items():
+                    total[name] = total.get(name, 0) + value
 
     def as_dicts(self) -> dict[str, dict[str, Any]]:
         """The reference's view: plain dicts by name, with the main process's pid."""
@@ -118,6 +150,7 @@ class ProcessTable:
     def stats(self) -> StatsResult:
         """RSS, CPU time and uptime of every live process, read from the OS now."""
         rows = []
+        now = time.monotonic()
         for instance in sorted(self.live(), key=self.key):
             assert instance.pid is not None
             rows.append(
@@ -128,6 +161,11 @@ class ProcessTable:
                     uptime=round(instance.uptime(), 3),
                     rss=_platform.rss_bytes(instance.pid),
                     cpu_seconds=_platform.cpu_seconds(instance.pid),
+                    heartbeat_age=(
+                        round(now - instance.last_beat, 3)
+                        if instance.last_beat is not None
+                        else None
+                    ),
                 )
             )
         return StatsResult(processes=rows)
@@ -161,6 +199,18 @@ class ProcessTable:
             known = ", ".join(slot.name for slot in slots)
             raise CommandError(f"No process named {', '.join(unknown)} (known: {known})")
         return chosen
+
+
+_decode_map = msgspec.msgpack.Decoder(dict[str, object]).decode
+
+
+def _numbers(payload: msgspec.Raw) -> dict[str, float]:
+    data = _decode_map(payload)
+    return {
+        name: value
+        for name, value in data.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
 
 
 def _check_restartable(slot: Slot) -> None:

@@ -38,12 +38,26 @@ class ProcessGroup:
     restartable: bool = False
     tracked: bool = True
     auto_start: bool = True
+    respawn: bool = False
     slots: list[Slot] = field(default_factory=list)
+    restart: str = ""
+    """A custom process's restart policy: "always", "on-failure", "never" ("": the default)."""
 
     @property
     def respawns(self) -> bool:
-        """Whether an unexpected death is repaired automatically (servers, transient)."""
-        return self.server or self.transient
+        """Whether an unexpected death is repaired automatically (servers, transient, respawn).
+
+        A custom process's ``restart`` policy, when set, decides instead.
+        """
+        if self.restart:
+            return self.restart != "never"
+        return self.server or self.transient or self.respawn
+
+    def respawns_after(self, failed: bool) -> bool:
+        """Whether an exit (``failed`` or clean) of a current process is followed by a new one."""
+        if self.restart == "always":
+            return True
+        return failed and self.respawns
 
 
 @dataclass(eq=False)
@@ -60,6 +74,16 @@ class Slot:
     crash_streak: int = 0
     start_failures: int = 0
     respawn_timer: asyncio.TimerHandle | None = None
+    restarts: dict[str, int] = field(default_factory=dict)
+    next_reason: str = ""
+
+    def note_restart(self, reason: str) -> None:
+        """Count a restart of this slot by ``reason``; its next instance carries the reason."""
+        self.restarts[reason] = self.restarts.get(reason, 0) + 1
+        self.next_reason = reason
+
+    failed: str | None = None
+    """Why the slot is marked failed (a crash loop at run time); None while healthy."""
 
     def instances(self) -> list[ProcessInstance]:
         """Every instance the manager still tracks for this slot."""
@@ -78,6 +102,8 @@ class Slot:
 
     def display_state(self) -> ProcessState:
         """The slot's state when it has no current instance."""
+        if self.failed is not None:
+            return ProcessState.FAILED
         if self.respawn_timer is not None:
             return ProcessState.RESTARTING
         return ProcessState.NONE

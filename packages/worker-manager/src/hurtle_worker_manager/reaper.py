@@ -1,0 +1,94 @@
+"""Reaping children the manager did not start, as PID 1 of a container must.
+
+In a PID namespace (a container started without an init such as tini) the main process
+is PID 1, and every orphaned process of the namespace becomes its child: a grandchild
+whose parent exited (a double fork, a shell's background job) is re-parented to us, and
+stays a zombie until we wait for it. The manager reaps its own processes through
+multiprocessing; ``reap_orphans`` waits for the others and only them (waiting for a
+managed process here would steal its exit status from the manager).
+
+``become_subreaper()`` gives a main process that is not PID 1 the same role for its own
+descendants (Linux ``PR_SET_CHILD_SUBREAPER``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import multiprocessing.process
+import os
+import sys
+from collections.abc import Collection
+
+__all__ = ["become_subreaper", "is_init", "reap_orphans", "zombie_children"]
+
+logger = logging.getLogger("hurtle.manager")
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def is_init() -> bool:
+    """Whether this process is PID 1 of its PID namespace."""
+    return os.getpid() == 1
+
+
+def become_subreaper(enable: bool = True) -> bool:
+    """Adopt our orphaned descendants (Linux); False where the kernel cannot do it.
+
+    ``enable=False`` gives the role up again.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return False
+    return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, int(enable), 0, 0, 0) == 0)
+
+
+def zombie_children(parent: int | None = None) -> list[int]:
+    """Pids of the exited, not yet reaped children of ``parent`` (this process), from /proc."""
+    parent = os.getpid() if parent is None else parent
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == b"Z" and int(fields[1]) == parent:
+            found.append(int(entry))
+    return found
+
+
+def reap_orphans(managed: Collection[int]) -> list[tuple[int, int]]:
+    """Wait for every exited child that is not in ``managed``; (pid, status) of each.
+
+    Safe to call often: it never blocks and never touches a managed process, nor one that
+    this process started with multiprocessing (whose ``join`` needs the exit status).
+    """
+    reaped = []
+    known = set(managed) | _multiprocessing_children()
+    for pid in zombie_children():
+        if pid in known:
+            continue
+        try:
+            waited, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        if waited:
+            reaped.append((pid, status))
+            logger.debug("Reaped orphan process %d (status %d)", pid, status)
+    return reaped
+
+
+def _multiprocessing_children() -> set[int]:
+    children = getattr(multiprocessing.process, "_children", ())
+    return {child._popen.pid for child in children if getattr(child, "_popen", None) is not None}
