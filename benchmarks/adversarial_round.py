@@ -424,7 +424,7 @@ async def inspector_inputs(target: Target, plan: Plan) -> Outcome:
             status, _ = await loop.run_in_executor(
                 None, lambda m=method, p=path, b=body: inspect_call(run.inspector_port, m, p, raw=b)
             )
-            outcome.add(status in expected, f"{method} {path[:20]} -> {status}")
+            outcome.add(status in expected, f"{method} {path[:20]} {body[:12]!r} -> {status}")
         ok, why = await one_request(run.server.port)
         outcome.add(ok, f"app after: {why}")
     return outcome
