@@ -7,17 +7,27 @@ Only the standard library and pytest: each suite's conftest puts this folder on
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-__all__ = ["alive", "children_of", "make_certificate", "marked", "wait_for_exit", "wait_until"]
+__all__ = [
+    "acked_servers",
+    "alive",
+    "children_of",
+    "make_certificate",
+    "marked",
+    "wait_for_exit",
+    "wait_until",
+    "wait_until_async",
+]
 
 
 def wait_until(
@@ -32,15 +42,56 @@ def wait_until(
     On timeout the test fails naming ``what`` (a callable is asked for the state it saw)
     and the predicate's last value.
     """
-    deadline = time.monotonic() + timeout
+    poll = _poller(predicate, what, timeout)
+    while not (result := poll()):
+        time.sleep(interval)
+    return result[0]
+
+
+async def wait_until_async(
+    predicate: Callable[[], Any],
+    *,
+    what: str | Callable[[], str],
+    timeout: float = 20.0,
+    interval: float = 0.02,
+) -> Any:
+    """``wait_until`` for code running in an event loop: the loop keeps running between polls."""
+    poll = _poller(predicate, what, timeout)
     while True:
+        if result := poll():
+            return result[0]
+        await asyncio.sleep(interval)
+
+
+def _poller(
+    predicate: Callable[[], Any], what: str | Callable[[], str], timeout: float
+) -> Callable[[], tuple[Any] | None]:
+    """One poll: ``(value,)`` once ``predicate`` is truthy, None before; fails at the deadline."""
+    deadline = time.monotonic() + timeout
+
+    def poll() -> tuple[Any] | None:
         value = predicate()
         if value:
-            return value
+            return (value,)
         if time.monotonic() > deadline:
             seen = what() if callable(what) else what
             pytest.fail(f"timed out after {timeout} s waiting for {seen} (last: {value!r})")
-        time.sleep(interval)
+        return None
+
+    return poll
+
+
+def acked_servers(workers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The current (not starting beside or draining) server entries that are ACKED.
+
+    ``workers`` is any view of the worker state: ``manager.workers``, ``app.m.workers``
+    or the ``workers`` of the inspector's ``GET /``.
+    """
+    return {
+        name: entry
+        for name, entry in workers.items()
+        if entry.get("server") and entry.get("state") == "ACKED" and entry.get("current", True)
+    }
 
 
 def alive(pid: int) -> bool:

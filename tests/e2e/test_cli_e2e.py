@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import make_certificate, marked, wait_until
+from testkit import acked_servers, make_certificate, marked, wait_until
 
 SUPPORT = Path(__file__).parent / "support"
 HURTLE = str(Path(sys.executable).parent / "hurtle")
@@ -114,12 +114,7 @@ class Served:
     def servers(
         self, *extra: object, env: dict[str, str] | None = None
     ) -> dict[str, dict[str, Any]]:
-        workers = self.info(*extra, env=env)["workers"]
-        return {
-            name: entry
-            for name, entry in workers.items()
-            if entry.get("server") and entry.get("state") == "ACKED" and "#" not in name
-        }
+        return acked_servers(self.info(*extra, env=env)["workers"])
 
     def get(self, path: str = "/") -> int:
         conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)

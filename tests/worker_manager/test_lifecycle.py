@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import pytest
+import testkit
 from wm_helpers import START_METHODS, acked_servers, alive, running, wait_until
 
 from hurtle_worker_manager import StartupError, WorkerManager
@@ -44,6 +46,33 @@ def test_each_process_reads_the_whole_table_locally() -> None:
             await wait_until(
                 lambda: all(manager.workers[n].get("seen") == names for n in names),
                 what="both workers to see both acked workers in their own state table",
+            )
+
+    asyncio.run(scenario())
+
+
+def test_reading_the_table_needs_no_answer_from_the_manager(tmp_path: Path) -> None:
+    path = tmp_path / "reads.txt"
+    path.touch()
+
+    def reads() -> list[str]:
+        return path.read_text().splitlines()
+
+    async def scenario() -> None:
+        kwargs = {"path": str(path)}
+        manager = WorkerManager("wm_targets:table_reader", workers=1, server_kwargs=kwargs)
+        async with running(manager):
+            await wait_until(
+                lambda: "Hurtle-Server-0-0" in reads()[-1:],
+                what="the worker to read itself as ACKED in its own table",
+            )
+            # The manager shares this thread's event loop: from here until the end of the
+            # block it answers nothing. A read that needed the manager would stall; reads
+            # from the local snapshot go on.
+            before = len(reads())
+            testkit.wait_until(
+                lambda: len(reads()) >= before + 20 and reads()[-1] == "Hurtle-Server-0-0",
+                what=lambda: f"20 more reads while the manager is blocked (saw {len(reads())})",
             )
 
     asyncio.run(scenario())

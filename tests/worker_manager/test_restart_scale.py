@@ -6,6 +6,7 @@ import asyncio
 import os
 
 import pytest
+from testkit import children_of
 from wm_helpers import START_METHODS, acked_servers, alive, running, wait_until
 
 from hurtle_worker_manager import CommandError, WorkerManager
@@ -102,7 +103,7 @@ def test_concurrent_restarts_are_serialised_and_leave_no_orphan() -> None:
             live = {e["pid"] for e in servers.values()}
 
             def only_current_alive() -> bool:
-                children = _children(os.getpid())
+                children = children_of(os.getpid())
                 return children & (first_pids | live) == live and not (children & first_pids)
 
             await wait_until(only_current_alive, what="every replaced worker to exit")
@@ -229,17 +230,6 @@ def test_a_worker_can_restart_itself() -> None:
             )
 
     asyncio.run(scenario())
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as children:
-                found.update(int(p) for p in children.read().split())
-        except OSError:
-            pass
-    return {p for p in found if alive(p)}
 
 
 def test_a_replacement_that_never_acks_is_killed_and_respawned(

@@ -130,13 +130,13 @@ class RunningApp:
 
     def acked_servers(self) -> dict[str, dict[str, Any]]:
         """Current (not draining) server entries that are ACKED."""
-        return {n: e for n, e in self.servers().items() if e["state"] == "ACKED" and "#" not in n}
+        return testkit.acked_servers(self.info()["workers"])
 
     def settled(self, count: int) -> dict[str, dict[str, Any]] | None:
         """The servers when exactly ``count`` are ACKED and nothing starts or drains."""
         servers = self.servers()
         if len(servers) == count and all(
-            e["state"] == "ACKED" and "#" not in n for n, e in servers.items()
+            e["state"] == "ACKED" and e["current"] for e in servers.values()
         ):
             return servers
         return None

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import testkit
 from testkit import (  # noqa: F401 - re-exported for the tests
     alive,
     children_of,
@@ -100,12 +101,7 @@ class Server:
 
     def acked_servers(self) -> dict[str, Any]:
         """Server entries that are ACKED (from a worker's own view of the state)."""
-        workers = self.get_json("/workers")
-        return {
-            name: entry
-            for name, entry in workers.items()
-            if entry.get("server") and entry.get("state") == "ACKED" and "#" not in name
-        }
+        return testkit.acked_servers(self.get_json("/workers"))
 
     def wait_acked(self, count: int, *, timeout: float = 20.0) -> dict[str, Any]:
         """Wait until a worker's view of the state shows exactly ``count`` acked servers."""

@@ -6,39 +6,21 @@ import asyncio
 import contextlib
 import os
 import signal
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
+import testkit
 from testkit import alive
+from testkit import wait_until_async as wait_until
 
 from hurtle_worker_manager import WorkerManager
 
 START_METHODS = ["spawn", "fork"]
 
 
-async def wait_until(
-    predicate: Callable[[], Any], *, timeout: float = 15.0, what: str = "condition"
-) -> Any:
-    """Poll ``predicate`` until it returns a truthy value; fail showing ``what`` otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def acked_servers(manager: WorkerManager) -> dict[str, dict[str, Any]]:
-    """The server entries that are ACKED."""
-    return {
-        name: entry
-        for name, entry in manager.workers.items()
-        if entry.get("server") and entry.get("state") == "ACKED" and "#" not in name
-    }
+    """The server entries that are ACKED (and current)."""
+    return testkit.acked_servers(manager.workers)
 
 
 def child_pids(manager: WorkerManager) -> set[int]:

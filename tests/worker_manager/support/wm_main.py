@@ -15,7 +15,7 @@ from hurtle_worker_manager import WorkerManager, WorkerManagerError
 
 async def announce(manager: WorkerManager) -> None:
     while True:
-        servers = [e for n, e in manager.workers.items() if e.get("server") and "#" not in n]
+        servers = [e for e in manager.workers.values() if e.get("server") and e["current"]]
         if servers and all(e["state"] == "ACKED" for e in servers):
             pids = [e["pid"] for n, e in manager.workers.items() if e.get("pid")]
             print("PIDS", *pids, flush=True)

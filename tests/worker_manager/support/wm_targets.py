@@ -62,6 +62,31 @@ async def viewer(**_: Any) -> None:
             pass
 
 
+async def table_reader(path: str, **_: Any) -> None:
+    """Acks, then keeps reading its state table, appending what it read to ``path``.
+
+    The file is a side channel the manager does not carry, so a test can watch the reads
+    while the manager's loop is blocked.
+    """
+    mux = get_multiplexer()
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.ack()
+    while not stop.is_set():
+        table = mux.workers
+        acked = sorted(name for name, entry in table.items() if entry.get("state") == "ACKED")
+        _append_line(path, ",".join(acked))
+        try:
+            await asyncio.wait_for(stop.wait(), 0.01)
+        except asyncio.TimeoutError:
+            pass
+
+
+def _append_line(path: str, line: str) -> None:
+    with open(path, "a") as out:
+        out.write(line + "\n")
+
+
 async def counter(**_: Any) -> None:
     """Increments the shared ``hits`` Value once per start, then serves until stopped."""
     mux = get_multiplexer()

@@ -5,7 +5,7 @@ standard library. ``hurtle serve`` imports the user's app by path and calls its 
 """
 
 from hurtle_cli.__about__ import __version__
-from hurtle_cli.client import Endpoint, InspectorClient, Reply
+from hurtle_cli.client import Endpoint, InspectorAnswer, InspectorClient, Reply
 from hurtle_cli.errors import (
     AppLoadError,
     AuthenticationError,
@@ -26,6 +26,7 @@ __all__ = [
     "Endpoint",
     "EndpointError",
     "HurtleCliError",
+    "InspectorAnswer",
     "InspectorClient",
     "InspectorUnreachableError",
     "ProtocolError",

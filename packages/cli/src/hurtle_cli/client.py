@@ -27,7 +27,14 @@ from hurtle_cli.errors import (
 )
 from hurtle_cli.results import Envelope
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "Endpoint", "InspectorClient", "Reply"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "Endpoint",
+    "InspectorAnswer",
+    "InspectorClient",
+    "Reply",
+]
 
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 6457
@@ -148,12 +155,16 @@ def _split_host(text: str, original: str) -> tuple[str, int | None]:
 
 
 @dataclass(frozen=True)
-class Reply:
+class InspectorAnswer:
     """A successful answer: the action that ran and its raw JSON result."""
 
     action: str
     result: msgspec.Raw
     status: int
+
+
+Reply = InspectorAnswer
+"""Former name of ``InspectorAnswer`` (kept for callers)."""
 
 
 class InspectorClient:
@@ -189,7 +200,7 @@ class InspectorClient:
         path: str,
         body: dict[str, object] | None = None,
         timeout: float | None = None,
-    ) -> Reply:
+    ) -> InspectorAnswer:
         """Send one request; return the answer or raise a precise ``HurtleCliError``."""
         limit = self.timeout if timeout is None else timeout
         headers = {
@@ -256,7 +267,9 @@ class InspectorClient:
             f"cannot reach the inspector at {ep.address}: {reason}{hint}"
         )
 
-    def _reply(self, action: str, response: http.client.HTTPResponse, data: bytes) -> Reply:
+    def _reply(
+        self, action: str, response: http.client.HTTPResponse, data: bytes
+    ) -> InspectorAnswer:
         status = response.status
         if status == 401:
             given = "" if self.endpoint.api_key else " (none was given)"
@@ -275,7 +288,7 @@ class InspectorClient:
         if status >= 300 or message is not None:
             text = message or f"HTTP {status} {response.reason}"
             raise CommandFailedError(f"{action} failed (HTTP {status}): {text}")
-        return Reply(envelope.meta.action or action, envelope.result, status)
+        return InspectorAnswer(envelope.meta.action or action, envelope.result, status)
 
 
 def _unknown_command(action: str, envelope: Envelope) -> str:

@@ -11,7 +11,7 @@ import click
 import msgspec
 
 from hurtle_cli._args import BUILTIN_COMMANDS, Call, parse_command
-from hurtle_cli.client import Endpoint, InspectorClient, Reply
+from hurtle_cli.client import Endpoint, InspectorAnswer, InspectorClient
 from hurtle_cli.errors import ProtocolError
 from hurtle_cli.output import STATS_COLUMNS, render_info, render_json, render_result, render_table
 from hurtle_cli.results import decode_info, decode_stats, info_rows
@@ -191,7 +191,7 @@ def _pretty() -> bool:
     return sys.stdout.isatty()
 
 
-def _lines(client: InspectorClient, call: Call, reply: Reply) -> list[str]:
+def _lines(client: InspectorClient, call: Call, reply: InspectorAnswer) -> list[str]:
     try:
         if call.action == "info":
             result = decode_info(reply.result)
@@ -209,7 +209,7 @@ def _lines(client: InspectorClient, call: Call, reply: Reply) -> list[str]:
 
 
 def _show(
-    client: InspectorClient, call: Call, reply: Reply, as_json: bool, color: bool | None
+    client: InspectorClient, call: Call, reply: InspectorAnswer, as_json: bool, color: bool | None
 ) -> None:
     if as_json:
         click.echo(render_json(reply.result, _pretty()))

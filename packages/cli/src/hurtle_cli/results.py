@@ -15,6 +15,7 @@ __all__ = [
     "Envelope",
     "HttpCounters",
     "InfoResult",
+    "ProcessRecord",
     "ProcessRow",
     "StatsEntry",
     "WorkerEntry",
@@ -49,9 +50,15 @@ class HttpCounters(msgspec.Struct):
     connections: int | None = None
 
 
-class WorkerEntry(msgspec.Struct):
-    """One process in ``GET /``'s ``workers`` (the main process has only a pid)."""
+class ProcessRecord(msgspec.Struct):
+    """One process as the inspector sends it, in ``GET /``'s ``workers`` or in ``stats``.
 
+    The reader side of the worker manager's process row (``ProcessRow`` and the
+    inspector's ``WorkerStats``), every field optional: the main process in ``GET /``
+    has only a pid, and ``stats`` may carry ``name`` in the row instead of the key.
+    """
+
+    name: str = ""
     pid: int | None = None
     server: bool | None = None
     state: str | None = None
@@ -60,25 +67,7 @@ class WorkerEntry(msgspec.Struct):
     generation: int | None = None
     restart_at: datetime | None = None
     serving: bool | None = None
-    http: HttpCounters | None = None
-    rss: int | None = None
-
-
-class InfoResult(msgspec.Struct):
-    """The result of ``GET /``: app info and the process table."""
-
-    info: dict[str, object] = {}
-    workers: dict[str, WorkerEntry] = {}
-
-
-class StatsEntry(msgspec.Struct):
-    """One live process in the result of ``stats`` (``name`` may be the key instead)."""
-
-    name: str = ""
-    pid: int | None = None
-    state: str | None = None
-    generation: int | None = None
-    starts: int | None = None
+    current: bool | None = None
     uptime: float | None = None
     rss: int | None = None
     cpu_seconds: float | None = None
@@ -87,12 +76,25 @@ class StatsEntry(msgspec.Struct):
     in_flight: int | None = None
 
 
+WorkerEntry = ProcessRecord
+"""Former name of a ``GET /`` process entry's reader (kept for callers)."""
+StatsEntry = ProcessRecord
+"""Former name of a ``stats`` process entry's reader (kept for callers)."""
+
+
+class InfoResult(msgspec.Struct):
+    """The result of ``GET /``: app info and the process table."""
+
+    info: dict[str, object] = {}
+    workers: dict[str, ProcessRecord] = {}
+
+
 class _StatsByName(msgspec.Struct):
-    workers: dict[str, StatsEntry]
+    workers: dict[str, ProcessRecord]
 
 
 class _StatsList(msgspec.Struct):
-    processes: list[StatsEntry]
+    processes: list[ProcessRecord]
 
 
 class ProcessRow(msgspec.Struct, frozen=True):
@@ -126,51 +128,38 @@ def info_rows(result: InfoResult, now: datetime | None = None) -> list[ProcessRo
             if start.tzinfo is None:
                 start = start.replace(tzinfo=timezone.utc)
             uptime = max(0.0, (now - start).total_seconds())
-        http = entry.http or HttpCounters()
-        rows.append(
-            ProcessRow(
-                name=name,
-                pid=entry.pid,
-                state=entry.state,
-                generation=entry.generation,
-                starts=entry.starts,
-                uptime=uptime,
-                rss=entry.rss,
-                requests=http.served,
-                in_flight=http.in_flight,
-            )
-        )
+        rows.append(_row(name, entry, uptime))
     return rows
 
 
 def decode_stats(raw: msgspec.Raw) -> list[ProcessRow]:
     """Decode the result of ``stats``: ``{"workers": {name: {...}}}``, a list of processes
     or ``{"processes": [...]}``; raises ``msgspec.DecodeError`` for anything else."""
-    entries: list[tuple[str, StatsEntry]]
+    entries: list[tuple[str, ProcessRecord]]
     try:
         by_name = msgspec.json.decode(raw, type=_StatsByName).workers
         entries = list(by_name.items())
     except msgspec.ValidationError:
         try:
-            listed = msgspec.json.decode(raw, type=list[StatsEntry])
+            listed = msgspec.json.decode(raw, type=list[ProcessRecord])
         except msgspec.ValidationError:
             listed = msgspec.json.decode(raw, type=_StatsList).processes
         entries = [(entry.name, entry) for entry in listed]
-    rows = []
-    for name, entry in entries:
-        http = entry.http or HttpCounters()
-        rows.append(
-            ProcessRow(
-                name=name or entry.name or "-",
-                pid=entry.pid,
-                state=entry.state,
-                generation=entry.generation,
-                starts=entry.starts,
-                uptime=entry.uptime,
-                rss=entry.rss,
-                cpu_seconds=entry.cpu_seconds,
-                requests=http.served if http.served is not None else entry.served,
-                in_flight=http.in_flight if http.in_flight is not None else entry.in_flight,
-            )
-        )
-    return rows
+    return [_row(name or entry.name or "-", entry, entry.uptime) for name, entry in entries]
+
+
+def _row(name: str, entry: ProcessRecord, uptime: float | None) -> ProcessRow:
+    """One display row; HTTP counters come from ``http`` or from flat fields."""
+    http = entry.http or HttpCounters()
+    return ProcessRow(
+        name=name,
+        pid=entry.pid,
+        state=entry.state,
+        generation=entry.generation,
+        starts=entry.starts,
+        uptime=uptime,
+        rss=entry.rss,
+        cpu_seconds=entry.cpu_seconds,
+        requests=http.served if http.served is not None else entry.served,
+        in_flight=http.in_flight if http.in_flight is not None else entry.in_flight,
+    )

@@ -26,7 +26,7 @@ import msgspec.inspect
 
 from hurtle_inspector.errors import InspectorConfigError, InspectorRequestError
 
-__all__ = ["RESERVED", "Command", "command_table", "decode_arguments"]
+__all__ = ["RESERVED", "Command", "CommandMethod", "command_table", "decode_arguments"]
 
 RESERVED = frozenset({"health", "ready"})
 """Paths answered without authentication; no command may take these names."""
@@ -36,7 +36,7 @@ _P = inspect.Parameter
 
 
 @dataclass(frozen=True)
-class Command:
+class CommandMethod:
     """One command: its name, its function, and how its arguments are read."""
 
     name: str
@@ -56,10 +56,13 @@ class Command:
         return "/" if self.name == "info" else f"/{self.name}"
 
 
-_tables: dict[type, dict[str, Command]] = {}
+Command = CommandMethod
+"""Former name of ``CommandMethod`` (kept for callers)."""
+
+_tables: dict[type, dict[str, CommandMethod]] = {}
 
 
-def command_table(cls: type) -> dict[str, Command]:
+def command_table(cls: type) -> dict[str, CommandMethod]:
     """The commands of ``cls`` by name; raises ``InspectorConfigError`` for a bad one."""
     table = _tables.get(cls)
     if table is None:
@@ -67,9 +70,9 @@ def command_table(cls: type) -> dict[str, Command]:
     return table
 
 
-def _build(cls: type) -> dict[str, Command]:
+def _build(cls: type) -> dict[str, CommandMethod]:
     seen: set[str] = set()
-    table: dict[str, Command] = {}
+    table: dict[str, CommandMethod] = {}
     for klass in cls.__mro__:
         if klass is object:
             continue
@@ -88,7 +91,7 @@ def _build(cls: type) -> dict[str, Command]:
     return table
 
 
-def _command(cls: type, name: str, function: Callable[..., Any]) -> Command:
+def _command(cls: type, name: str, function: Callable[..., Any]) -> CommandMethod:
     where = f"{cls.__qualname__}.{name}"
     try:
         hints = typing.get_type_hints(function)
@@ -114,7 +117,7 @@ def _command(cls: type, name: str, function: Callable[..., Any]) -> Command:
         hint = hints.get(rest[0].name)
         if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
             body_type = hint
-    return Command(name, function, signature, hints, body_type)
+    return CommandMethod(name, function, signature, hints, body_type)
 
 
 def _custom_type(info: msgspec.inspect.Type) -> bool:
@@ -131,7 +134,7 @@ def _custom_type(info: msgspec.inspect.Type) -> bool:
 
 
 def decode_arguments(
-    command: Command, body: bytes, query: list[tuple[str, str]]
+    command: CommandMethod, body: bytes, query: list[tuple[str, str]]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The positional and keyword arguments for ``command`` from a request.
 

@@ -23,8 +23,8 @@ from hurtle_inspector.schema import (
     AppInfo,
     InfoResult,
     ReloadBody,
-    ReloadOutcome,
     RestartBody,
+    RestartOutcome,
     ScaleBody,
     ScaleOutcome,
     ShutdownOutcome,
@@ -32,7 +32,13 @@ from hurtle_inspector.schema import (
     WorkerStats,
 )
 from hurtle_worker_manager import Multiplexer, Reply
-from hurtle_worker_manager.messages import RestartCommand, RestartResult, ScaleResult, StatsResult
+from hurtle_worker_manager.messages import (
+    RestartCommand,
+    RestartResult,
+    ScaleResult,
+    StatsResult,
+    extend_row,
+)
 
 if TYPE_CHECKING:
     from hurtle_inspector.settings import InspectorSettings
@@ -79,7 +85,7 @@ class Inspector:
         workers = _info.jsonable(self.multiplexer.workers)
         return InfoResult(info=self._app_info, workers=workers)
 
-    async def reload(self, body: ReloadBody) -> ReloadOutcome:
+    async def reload(self, body: ReloadBody) -> RestartOutcome:
         """Restart every server worker (and other transient process)."""
         key = (body.zero_downtime, body.wait)
         queued = self._queued_reloads.get(key)
@@ -95,11 +101,11 @@ class Inspector:
             logger.info("A reload is already waiting for its turn: this one joins it")
         result = await self._outcome(asyncio.shield(queued), body.wait, body.timeout, "reload")
         assert isinstance(result, RestartResult), result
-        return ReloadOutcome(result.restarted, body.zero_downtime, body.wait)
+        return RestartOutcome(result.restarted, body.zero_downtime, body.wait)
 
-    async def restart(self, body: RestartBody) -> ReloadOutcome:
+    async def restart(self, body: RestartBody) -> RestartOutcome:
         """Restart the named processes (names as listed by ``GET /``)."""
-        known = sorted(name for name in self.multiplexer.entries if "#" not in name)
+        known = sorted(name for name, entry in self.multiplexer.entries.items() if entry.current)
         unknown = [name for name in body.names if name not in known]
         if unknown:
             raise InspectorRequestError(
@@ -111,7 +117,7 @@ class Inspector:
         turn = self._in_turn(lambda: self.multiplexer.send_command(command), "restart")
         result = await self._outcome(asyncio.shield(turn), body.wait, body.timeout, "restart")
         assert isinstance(result, RestartResult), result
-        return ReloadOutcome(result.restarted, body.zero_downtime, body.wait)
+        return RestartOutcome(result.restarted, body.zero_downtime, body.wait)
 
     async def scale(self, body: ScaleBody) -> ScaleOutcome:
         """Run exactly ``replicas`` server workers (1 to the manager's maximum)."""
@@ -138,31 +144,16 @@ class Inspector:
         workers = {}
         for row in result.processes:
             entry = entries.get(row.name)
-            workers[row.name] = WorkerStats(
-                server=entry.server if entry is not None else False,
-                pid=row.pid,
-                state=row.state,
-                generation=row.generation,
-                starts=row.starts,
-                uptime=row.uptime,
-                rss=row.rss,
-                cpu_seconds=row.cpu_seconds,
+            workers[row.name] = extend_row(
+                row,
+                WorkerStats,
                 http=_decode_http(row.reports.get("http")),
                 failed=entry.failed if entry is not None else None,
             )
         for name, entry in entries.items():  # a failed slot waiting for its next try
             if entry.failed is not None and name not in workers:
-                workers[name] = WorkerStats(
-                    server=entry.server,
-                    pid=0,
-                    state=entry.state,
-                    generation=entry.generation,
-                    starts=entry.starts,
-                    uptime=0.0,
-                    rss=None,
-                    cpu_seconds=None,
-                    http=None,
-                    failed=entry.failed,
+                workers[name] = extend_row(
+                    entry, WorkerStats, uptime=0.0, rss=None, cpu_seconds=None, http=None
                 )
         return StatsOutcome(workers=workers)
 

@@ -13,6 +13,7 @@ from typing import Annotated
 import msgspec
 
 from hurtle_http import RequestStats
+from hurtle_worker_manager.messages import ProcessRow
 
 __all__ = [
     "MAX_WAIT",
@@ -24,6 +25,7 @@ __all__ = [
     "ReloadBody",
     "ReloadOutcome",
     "RestartBody",
+    "RestartOutcome",
     "ScaleBody",
     "ScaleOutcome",
     "ShutdownOutcome",
@@ -124,12 +126,16 @@ class InfoResult(msgspec.Struct, frozen=True):
     workers: dict[str, object]
 
 
-class ReloadOutcome(msgspec.Struct, frozen=True):
+class RestartOutcome(msgspec.Struct, frozen=True):
     """``reload`` and ``restart``: the processes replaced, and whether the answer waited."""
 
     restarted: list[str]
     zero_downtime: bool
     waited: bool
+
+
+ReloadOutcome = RestartOutcome
+"""Former name of ``RestartOutcome`` (it answers ``restart`` as well as ``reload``)."""
 
 
 class ScaleOutcome(msgspec.Struct, frozen=True):
@@ -146,14 +152,13 @@ class ShutdownOutcome(msgspec.Struct, frozen=True):
     shutting_down: bool = True
 
 
-class WorkerStats(msgspec.Struct, frozen=True):
-    """One live process: identity, resources and (for servers) its HTTP counters."""
+class WorkerStats(ProcessRow, frozen=True, omit_defaults=False, kw_only=True):
+    """One live process: the manager's process row, its resources and its HTTP counters.
 
-    server: bool
-    pid: int
-    state: str
-    generation: int
-    starts: int
+    The row's fields (server, state, pid, generation, ...) are the worker manager's
+    ``ProcessRow``, written once; a missing value is ``null``.
+    """
+
     uptime: float
     rss: int | None
     cpu_seconds: float | None

@@ -29,7 +29,7 @@ from hurtle_http import (
     raw,
     serve,
 )
-from hurtle_inspector.commands import Command, command_table, decode_arguments
+from hurtle_inspector.commands import CommandMethod, command_table, decode_arguments
 from hurtle_inspector.errors import InspectorRequestError
 from hurtle_inspector.inspector import Inspector
 from hurtle_inspector.schema import MAX_WAIT, Envelope, EnvelopeMeta, ErrorEnvelope
@@ -150,7 +150,7 @@ def build_app(inspector: Inspector) -> InspectorApp:
     return app
 
 
-def _handler(inspector: Inspector, command: Command) -> Any:
+def _handler(inspector: Inspector, command: CommandMethod) -> Any:
     async def handle(request: Request) -> HTTPResponse:
         logger.info("Inspector action: %s", command.name)
         try:

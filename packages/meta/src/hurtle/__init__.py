@@ -20,7 +20,7 @@ manager (``WorkerManager`` for ``THRESHOLD``, ``SharedContext``)::
 from hurtle.__about__ import __version__
 from hurtle.app import Hurtle
 from hurtle.config import HurtleConfig
-from hurtle.errors import HurtleError, StartupFailed
+from hurtle.errors import HurtleError, StartupError, StartupFailed
 from hurtle_http import (
     BadRequest,
     Config,
@@ -77,6 +77,7 @@ __all__ = [
     "ServerError",
     "ServiceUnavailable",
     "SharedContext",
+    "StartupError",
     "StartupFailed",
     "Unauthorized",
     "WorkerManager",

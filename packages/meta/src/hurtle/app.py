@@ -6,18 +6,18 @@ import os
 import ssl as _ssl
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from hurtle import loader
+from hurtle.binding import ProcessBinding
 from hurtle.config import HurtleConfig
 from hurtle.errors import HurtleError
+from hurtle.options import resolve_options
+from hurtle.runner import run_app
 from hurtle_http import Config, HttpApp
 from hurtle_http.listeners import SERVER_EVENTS
 from hurtle_worker_manager import Multiplexer, SharedContext, WorkerManager, get_multiplexer
 from hurtle_worker_manager.errors import WorkerManagerError
-
-if TYPE_CHECKING:
-    from hurtle.options import RunOptions
 
 __all__ = ["MAIN_PROCESS_EVENTS", "Hurtle"]
 
@@ -58,10 +58,8 @@ class Hurtle(HttpApp):
         if inspector is not None:
             self.config.INSPECTOR = inspector
         self.inspector_class = inspector_class
-        self.shared_ctx = _closed_shared_context()
-        self._manager: WorkerManager | None = None
-        self._manager_pid = 0
-        self._multiplexer: Multiplexer | None = None
+        self.binding = ProcessBinding()
+        """The manager, multiplexer and shared context of the process this app runs in."""
         self.module = _caller_module()
         """The module that created the app: workers import it to find the app again."""
         loader.register(self)
@@ -89,10 +87,19 @@ class Hurtle(HttpApp):
     # Handles on the process system ------------------------------------------------------
 
     @property
+    def shared_ctx(self) -> SharedContext:
+        """Objects shared by every process; set them in ``main_process_start``."""
+        return self.binding.shared_ctx
+
+    @shared_ctx.setter
+    def shared_ctx(self, context: SharedContext) -> None:
+        self.binding.shared_ctx = context
+
+    @property
     def multiplexer(self) -> Multiplexer:
         """This process's handle on the manager (in workers and managed processes)."""
-        if self._multiplexer is not None:
-            return self._multiplexer
+        if self.binding.multiplexer is not None:
+            return self.binding.multiplexer
         try:
             return get_multiplexer()
         except WorkerManagerError:
@@ -107,12 +114,13 @@ class Hurtle(HttpApp):
     @property
     def manager(self) -> WorkerManager:
         """The ``WorkerManager`` (main process only, from ``main_process_ready`` on)."""
-        if self._manager is None or self._manager_pid != os.getpid():
+        manager = self.binding.manager
+        if manager is None:
             raise HurtleError(
                 "app.manager exists only in the main process, from main_process_ready on "
                 "(register custom processes there); in a worker use app.m instead"
             )
-        return self._manager
+        return manager
 
     # Running ------------------------------------------------------------------------------
 
@@ -143,9 +151,6 @@ class Hurtle(HttpApp):
         the factory that built this app, for workers started with ``spawn``.
         A failed start logs one message and exits with status 1.
         """
-        from hurtle.options import resolve_options
-        from hurtle.runner import run_app
-
         _refuse_nested_run(self)
         options = resolve_options(
             self,
@@ -165,38 +170,6 @@ class Hurtle(HttpApp):
             backlog=backlog,
         )
         run_app(self, options)
-
-    def _serve_single(self, options: RunOptions) -> None:
-        """Single-process mode: hurtle-http's own ``run`` in this process."""
-        HttpApp.run(
-            self,
-            options.host,
-            options.port,
-            ssl=options.ssl,
-            debug=options.debug,
-            access_log=options.access_log,
-            backlog=options.backlog,
-        )
-
-    # Wiring used by the main process and the workers ------------------------------------
-
-    def _open_shared_context(self) -> None:
-        self.shared_ctx = SharedContext()
-
-    def _attach_manager(self, manager: WorkerManager | None) -> None:
-        self._manager = manager
-        self._manager_pid = os.getpid()
-
-    def _enter_worker(self, multiplexer: Multiplexer) -> None:
-        self._multiplexer = multiplexer
-        self._manager = None
-        self.shared_ctx = multiplexer.shared_ctx
-
-
-def _closed_shared_context() -> SharedContext:
-    context = SharedContext()
-    context.lock()
-    return context
 
 
 def _caller_module() -> str:

@@ -19,14 +19,13 @@ import platform
 import socket
 import ssl as _ssl
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hurtle import reloader
-from hurtle.app import Hurtle
-from hurtle.errors import HurtleError, StartupFailed
+from hurtle.errors import HurtleError
+from hurtle.errors import StartupError as AppStartupError
 from hurtle.loader import AppRef
-from hurtle.options import RunOptions
-from hurtle_http import HurtleHttpError, create_ssl_context
+from hurtle_http import HttpApp, HurtleHttpError, create_ssl_context
 from hurtle_http import __version__ as http_version
 from hurtle_worker_manager import (
     AddressInUseError,
@@ -35,6 +34,11 @@ from hurtle_worker_manager import (
     WorkerManager,
     bind_tcp,
 )
+from hurtle_worker_manager.sockets import address_in_use
+
+if TYPE_CHECKING:
+    from hurtle.app import Hurtle
+    from hurtle.options import RunOptions
 
 __all__ = ["run_app"]
 
@@ -53,7 +57,7 @@ def run_app(app: Hurtle, options: RunOptions) -> None:
         if options.single_process:
             if options.inspector:
                 logger.warning("The inspector does not run in single-process mode")
-            app._serve_single(options)
+            _serve_single(app, options)
         else:
             asyncio.run(_serve_managed(app, options))
     except (HurtleError, HurtleHttpError) as exc:
@@ -61,6 +65,19 @@ def run_app(app: Hurtle, options: RunOptions) -> None:
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         logger.info("%s interrupted while starting", app.name)
+
+
+def _serve_single(app: Hurtle, options: RunOptions) -> None:
+    """Single-process mode: hurtle-http's own ``run`` in this process, no manager."""
+    HttpApp.run(
+        app,
+        options.host,
+        options.port,
+        ssl=options.ssl,
+        debug=options.debug,
+        access_log=options.access_log,
+        backlog=options.backlog,
+    )
 
 
 async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
@@ -76,7 +93,7 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
     sockets: list[socket.socket] = []
     standby: Any = None
     try:
-        app._open_shared_context()
+        app.binding.open_shared_context()
         await _dispatch(app, "main_process_start")
         app.shared_ctx.lock()
         tls = _tls_for_workers(options.ssl, start_method)
@@ -98,7 +115,7 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
             crash_loop_limit=0 if options.auto_reload else 5,
             loop_factory=LOOP_FACTORY,
         )
-        app._attach_manager(manager)
+        app.binding.attach_manager(manager)
         if options.auto_reload:
             _register_reloader(app, manager, options)
         if options.inspector:
@@ -114,13 +131,13 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         try:
             await manager.serve()
         except (StartupError, CrashLoopError) as exc:
-            raise StartupFailed(str(exc)) from exc
+            raise AppStartupError(str(exc)) from exc
     finally:
         try:
             await app.dispatch("main_process_stop")
         except Exception:
             logger.exception("A main_process_stop listener failed")
-        app._attach_manager(None)
+        app.binding.attach_manager(None)
         if standby is not None:
             await standby.close()
         for sock in sockets:
@@ -133,7 +150,7 @@ def _use_start_method(method: str) -> None:
     if current is None:
         multiprocessing.set_start_method(method)
     elif current != method:
-        raise StartupFailed(
+        raise AppStartupError(
             f"multiprocessing's start method is already {current!r} but the workers start "
             f"with {method!r}: objects in shared_ctx would not work across them. Set "
             f"Hurtle.start_method = {current!r}, or do not call set_start_method yourself"
@@ -146,7 +163,7 @@ async def _dispatch(app: Hurtle, event: str) -> None:
     except Exception as exc:
         if app.config.DEBUG:
             logger.exception("The %s listener failed", event)
-        raise StartupFailed(f"a {event} listener failed: {type(exc).__name__}: {exc}") from exc
+        raise AppStartupError(f"a {event} listener failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _bind(
@@ -155,15 +172,11 @@ def _bind(
     try:
         return bind_tcp(host, port, backlog=backlog or int(app.config.BACKLOG))
     except AddressInUseError:
-        hint = "stop the other server or choose another port"
-        if start_method == "spawn" and app.module == "__main__":
-            hint += (
-                '; if your script calls app.run() outside `if __name__ == "__main__":`, '
-                "every spawned worker runs it again: put it under that guard"
-            )
-        raise StartupFailed(f"{what}'s address {host}:{port} is already in use: {hint}") from None
+        unguarded = start_method == "spawn" and app.module == "__main__"
+        message = address_in_use(f"{what}'s address {host}:{port}", guard_hint=unguarded)
+        raise AppStartupError(message) from None
     except OSError as exc:
-        raise StartupFailed(f"{what} cannot listen on {host}:{port}: {exc}") from None
+        raise AppStartupError(f"{what} cannot listen on {host}:{port}: {exc}") from None
 
 
 def _tls_for_workers(
@@ -174,7 +187,7 @@ def _tls_for_workers(
         return None
     if isinstance(value, _ssl.SSLContext):
         if start_method != "fork":
-            raise StartupFailed(
+            raise AppStartupError(
                 "an ssl.SSLContext cannot be sent to spawned workers: pass "
                 "ssl={'cert': path, 'key': path}, or set Hurtle.start_method = 'fork'"
             )
@@ -224,7 +237,7 @@ def _register_inspector(
     try:
         from hurtle_inspector import InspectorConfigError, InspectorSettings, Standby
     except ImportError as exc:
-        raise StartupFailed(f"the inspector is enabled but cannot be imported: {exc}") from exc
+        raise AppStartupError(f"the inspector is enabled but cannot be imported: {exc}") from exc
     try:
         settings = InspectorSettings.from_config(
             app.config,
@@ -234,7 +247,7 @@ def _register_inspector(
             server=f"hurtle-http {http_version}, HTTP/1.1, {platform.python_implementation()}",
         )
     except InspectorConfigError as exc:
-        raise StartupFailed(f"inspector: {exc}") from exc
+        raise AppStartupError(f"inspector: {exc}") from exc
     sock = _bind(settings.host, settings.port, None, app, start_method, "The inspector")
     manager.manage(
         "Inspector",

@@ -40,7 +40,7 @@ async def serve_worker(app: AppRef, config: dict[str, Any], tls: TlsSetting = No
     hurtle_app.config.update(config)
     if multiplexer.reloaded_files:
         hurtle_app.config.RELOADED_FILES = ",".join(multiplexer.reloaded_files)
-    hurtle_app._enter_worker(multiplexer)
+    hurtle_app.binding.enter_worker(multiplexer)
     context = tls if isinstance(tls, _ssl.SSLContext) or tls is None else _load(tls)
     server = await serve(hurtle_app, multiplexer.sockets[0], ssl=context, ready=multiplexer.ack)
     multiplexer.set_serving(True)

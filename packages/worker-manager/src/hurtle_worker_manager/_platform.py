@@ -1,4 +1,7 @@
-"""Small OS facilities: parent-death signal, process names, resource usage (Linux)."""
+"""Small OS facilities: parent-death signal, process names, resource usage (Linux).
+
+Runs in: both sides.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Length-prefixed frames over a stream socket: the transport of every message.
 
+Runs in: both sides (``frame``/``FrameDecoder`` in the main process,
+``BlockingChannel`` in managed processes).
+
 Each managed process has its own socket pair with the manager, so every channel has
 exactly one writer at each end and frames never interleave. A frame is a 4-byte
 big-endian length followed by that many bytes of MessagePack (see ``messages``).

@@ -1,4 +1,7 @@
-"""The exceptions of hurtle-worker-manager: one base class and a few precise kinds."""
+"""The exceptions of hurtle-worker-manager: one base class and a few precise kinds.
+
+Runs in: both sides.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +30,15 @@ class CommandError(WorkerManagerError):
     """The manager refused or failed a command (restart, scale, manage, ...).
 
     The message says why, for the person who sent the command.
+    """
+
+
+class UsageError(CommandError, ValueError, TypeError):
+    """Our API was called wrongly (a bad count, name or argument); the message says what to do.
+
+    Misuse is a kind of refusal, so a command that arrives malformed is refused with this
+    class. It is also a ``ValueError`` and a ``TypeError``, the types these calls raised
+    before, so existing ``except`` clauses keep working.
     """
 
 

@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from hurtle_worker_manager._runtime import ProcessSpec, process_main
+from hurtle_worker_manager._child import process_main
+from hurtle_worker_manager._spec import ProcessSpec
 from hurtle_worker_manager.errors import StartupError
 from hurtle_worker_manager.messages import ChildMessage, Failure
 from hurtle_worker_manager.process import ChannelProtocol, ProcessInstance

@@ -33,6 +33,7 @@ from hurtle_worker_manager.errors import (
     CommandError,
     CrashLoopError,
     StartupError,
+    UsageError,
     WorkerManagerError,
 )
 from hurtle_worker_manager.launcher import Launcher
@@ -60,7 +61,7 @@ from hurtle_worker_manager.state import ProcessState
 from hurtle_worker_manager.table import ProcessTable
 from hurtle_worker_manager.target import import_path
 from hurtle_worker_manager.watchdog import HeartbeatWatchdog
-from hurtle_worker_manager.worker import Slot, Worker
+from hurtle_worker_manager.worker import ProcessGroup, Slot
 
 __all__ = ["WorkerManager"]
 
@@ -110,10 +111,10 @@ class WorkerManager:
         prefix: str = "Hurtle",
     ) -> None:
         if not _is_int(workers) or workers < 1:
-            raise ValueError(f"Cannot serve with {workers!r} workers: at least 1 is needed")
+            raise UsageError(f"Cannot serve with {workers!r} workers: at least 1 is needed")
         self.max_workers = max_workers if max_workers is not None else max(64, workers)
         if workers > self.max_workers:
-            raise ValueError(f"workers={workers} exceeds max_workers={self.max_workers}")
+            raise UsageError(f"workers={workers} exceeds max_workers={self.max_workers}")
         context = multiprocessing.get_context(start_method)
         new_process: Callable[..., BaseProcess] = context.Process  # type: ignore[attr-defined]
         self.start_method = start_method
@@ -190,7 +191,7 @@ class WorkerManager:
         auto_start: bool = True,
         workers: int = 1,
         respawn: bool = False,
-    ) -> Worker:
+    ) -> ProcessGroup:
         """Register a custom process ``Hurtle-<name>-<i>`` for i in 0..workers-1.
 
         ``transient`` processes are restarted with the servers (and respawned when they
@@ -201,14 +202,14 @@ class WorkerManager:
         Called while running, the new processes start at once.
         """
         if not name or "#" in name:
-            raise ValueError(f"Invalid worker name {name!r}")
+            raise UsageError(f"Invalid worker name {name!r}: use a non-empty name without '#'")
         if restartable is None:
             restartable = transient
         if transient and not restartable:
-            raise ValueError("Cannot create a transient worker that is not restartable")
+            raise UsageError("Cannot create a transient worker that is not restartable")
         if not _is_int(workers) or workers < 1:
-            raise ValueError(f"A worker needs at least 1 process, got {workers!r}")
-        worker = Worker(
+            raise UsageError(f"A worker needs at least 1 process, got {workers!r}")
+        worker = ProcessGroup(
             name=name,
             target=import_path(func),
             kwargs=dict(kwargs or {}),
@@ -318,7 +319,7 @@ class WorkerManager:
         else:
             loop.call_soon_threadsafe(stop.set)
 
-    def _start_order(self) -> list[Worker]:
+    def _start_order(self) -> list[ProcessGroup]:
         workers = list(self._table.workers.values())
         return [w for w in workers if w.server] + [w for w in workers if not w.server]
 
@@ -422,7 +423,7 @@ class WorkerManager:
         if not self._shutting_down and slot.current is None and registered:
             self._launcher.spawn(slot)
 
-    def _forget_if_untracked(self, worker: Worker) -> None:
+    def _forget_if_untracked(self, worker: ProcessGroup) -> None:
         if worker.tracked or any(slot.live() for slot in worker.slots):
             return
         if self._table.workers.get(worker.name) is worker:
@@ -464,7 +465,7 @@ class WorkerManager:
         try:
             result = await self.execute(request.command, origin=instance.label)
             reply = CommandReply(id=request.id, result=result)
-        except (WorkerManagerError, ValueError, TypeError) as exc:
+        except WorkerManagerError as exc:
             reply = CommandReply(id=request.id, error=str(exc))
         except Exception as exc:
             logger.exception("Command %r from %s failed", request.command, instance.label)
@@ -540,7 +541,7 @@ class WorkerManager:
         """
         self._require_running()
         if not _is_int(replicas):
-            raise CommandError(f"The number of workers must be an integer, got {replicas!r}")
+            raise UsageError(f"The number of workers must be an integer, got {replicas!r}")
         if not 1 <= replicas <= self.max_workers:
             raise CommandError(
                 f"Cannot scale to {replicas} workers: choose 1 to {self.max_workers}"

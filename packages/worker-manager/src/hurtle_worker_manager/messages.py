@@ -1,5 +1,7 @@
 """The wire schemas: every message exchanged between the manager and its processes.
 
+Runs in: both sides (it is the contract between them, and between packages).
+
 These structs are the contract between packages (the inspector and the CLI read them
 too), so they follow msgspec's evolution rules: new fields get defaults, fields are
 never retyped or reordered, and unknown fields are ignored. Messages travel as
@@ -11,6 +13,7 @@ reader decodes.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -24,6 +27,7 @@ __all__ = [
     "ManageCommand",
     "ManagerMessage",
     "ProcessEntry",
+    "ProcessRow",
     "ProcessStats",
     "Report",
     "Request",
@@ -39,6 +43,8 @@ __all__ = [
     "decode_child_message",
     "decode_manager_message",
     "encode",
+    "entry_to_dict",
+    "extend_row",
 ]
 
 
@@ -139,8 +145,15 @@ ChildMessage = Ack | Heartbeat | SetServing | Report | Failure | Request
 # --- Messages from the manager to a managed process ---
 
 
-class ProcessEntry(msgspec.Struct, frozen=True, omit_defaults=True):
-    """The manager's record of one process instance (the reference's worker state)."""
+class ProcessRow(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What every view of one process instance shares: identity and lifecycle.
+
+    The one process row: ``ProcessEntry`` (the state table), ``ProcessStats`` (the
+    ``stats`` command) and the inspector's ``WorkerStats`` extend it, so its fields are
+    written once. ``starts`` is the reference's name for ``generation``: it always equals
+    it (set here, whatever the caller passed) and stays on the wire for the reference's
+    clients.
+    """
 
     server: bool
     state: str
@@ -151,7 +164,22 @@ class ProcessEntry(msgspec.Struct, frozen=True, omit_defaults=True):
     generation: int = 0
     serving: bool | None = None
     exit_code: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.starts != self.generation:
+            msgspec.structs.force_setattr(self, "starts", self.generation)
+
+
+class ProcessEntry(ProcessRow, frozen=True, omit_defaults=True):
+    """The manager's record of one process instance (the reference's worker state).
+
+    ``current`` is False for an instance that is not its slot's current one: a newcomer
+    starting beside it (zero-downtime restart) or an old one draining. Such an entry is
+    listed as ``<name>#<generation>``; read ``current`` rather than the name.
+    """
+
     reports: dict[str, msgspec.Raw] = {}
+    current: bool = True
     failed: str | None = None
     """Set while the slot is in a crash loop at run time: why it is marked failed."""
 
@@ -180,18 +208,23 @@ class ScaleResult(msgspec.Struct, frozen=True, tag="scale"):
     workers: list[str]
 
 
-class ProcessStats(msgspec.Struct, frozen=True, omit_defaults=True):
-    """Resource usage of one live process, read from the OS by the manager."""
+class ProcessStats(ProcessEntry, frozen=True, omit_defaults=True, kw_only=True):
+    """A live process's entry plus its resource usage, read from the OS by the manager."""
 
     name: str
-    pid: int
-    state: str
-    generation: int
-    starts: int
     uptime: float
     rss: int | None = None
     cpu_seconds: float | None = None
-    reports: dict[str, msgspec.Raw] = {}
+
+
+RowT = TypeVar("RowT", bound=ProcessRow)
+
+
+def extend_row(row: ProcessRow, kind: type[RowT], **more: Any) -> RowT:
+    """``row`` as a ``kind`` (a row type with more fields): the shared fields plus ``more``."""
+    fields = kind.__struct_fields__
+    shared = {name: getattr(row, name) for name in row.__struct_fields__ if name in fields}
+    return kind(**{**shared, **more})
 
 
 class StatsResult(msgspec.Struct, frozen=True, tag="stats"):
@@ -214,6 +247,30 @@ ManagerMessage = StateUpdate | CommandReply
 _encoder = msgspec.msgpack.Encoder()
 _child_decoder: msgspec.msgpack.Decoder[ChildMessage] = msgspec.msgpack.Decoder(ChildMessage)
 _manager_decoder: msgspec.msgpack.Decoder[ManagerMessage] = msgspec.msgpack.Decoder(ManagerMessage)
+
+
+def entry_to_dict(entry: ProcessEntry) -> dict[str, Any]:
+    """A state entry as the reference's plain dict; reports are decoded into their keys."""
+    data: dict[str, Any] = {
+        "server": entry.server,
+        "state": entry.state,
+        "pid": entry.pid,
+        "start_at": entry.start_at,
+        "starts": entry.starts,
+        "generation": entry.generation,
+        "current": entry.current,
+    }
+    if entry.restart_at is not None:
+        data["restart_at"] = entry.restart_at
+    if entry.serving is not None:
+        data["serving"] = entry.serving
+    if entry.exit_code is not None:
+        data["exit_code"] = entry.exit_code
+    if entry.failed is not None:
+        data["failed"] = entry.failed
+    for key, payload in entry.reports.items():
+        data[key] = msgspec.msgpack.decode(payload)
+    return data
 
 
 def encode(message: msgspec.Struct) -> bytes:

@@ -1,5 +1,10 @@
 """The multiplexer: a managed process's handle on the manager and on its siblings.
 
+(It multiplexes nothing: the name is the reference's, kept so that ``app.m`` code written
+for it works unchanged.)
+
+Runs in: managed processes (the child side; it never imports the main-process side).
+
 Every process the manager starts has one (``get_multiplexer()``). Reads (``workers``,
 ``state``) come from a local snapshot that the manager pushes on every change, so they
 never wait on another process. Commands (``restart``, ``scale``, ...) return a
@@ -22,7 +27,7 @@ from typing import Any
 import msgspec
 
 from hurtle_worker_manager.channel import BlockingChannel
-from hurtle_worker_manager.errors import CommandError, WorkerManagerError
+from hurtle_worker_manager.errors import CommandError, UsageError, WorkerManagerError
 from hurtle_worker_manager.messages import (
     Ack,
     Command,
@@ -40,11 +45,12 @@ from hurtle_worker_manager.messages import (
     TerminateCommand,
     decode_manager_message,
     encode,
+    entry_to_dict,
 )
 from hurtle_worker_manager.shared_ctx import SharedContext
 from hurtle_worker_manager.target import import_path
 
-__all__ = ["Multiplexer", "Reply", "entry_to_dict", "get_multiplexer"]
+__all__ = ["ChildLink", "Multiplexer", "Reply", "entry_to_dict", "get_multiplexer"]
 
 logger = logging.getLogger("hurtle.worker")
 
@@ -62,29 +68,6 @@ def get_multiplexer() -> Multiplexer:
             "No multiplexer: this code is not running in a process started by a WorkerManager"
         )
     return _current
-
-
-def entry_to_dict(entry: ProcessEntry) -> dict[str, Any]:
-    """A state entry as the reference's plain dict; reports are decoded into their keys."""
-    data: dict[str, Any] = {
-        "server": entry.server,
-        "state": entry.state,
-        "pid": entry.pid,
-        "start_at": entry.start_at,
-        "starts": entry.starts,
-        "generation": entry.generation,
-    }
-    if entry.restart_at is not None:
-        data["restart_at"] = entry.restart_at
-    if entry.serving is not None:
-        data["serving"] = entry.serving
-    if entry.exit_code is not None:
-        data["exit_code"] = entry.exit_code
-    if entry.failed is not None:
-        data["failed"] = entry.failed
-    for key, payload in entry.reports.items():
-        data[key] = msgspec.msgpack.decode(payload)
-    return data
 
 
 class Reply:
@@ -225,7 +208,7 @@ class Multiplexer:
         ``zero_downtime`` starts each replacement before stopping the old process.
         """
         if name and all_workers:
-            raise ValueError("Ambiguous restart with both a named process and all_workers=True")
+            raise UsageError("Ambiguous restart with both a named process and all_workers=True")
         names: tuple[str, ...] = ()
         if not all_workers:
             names = tuple(part.strip() for part in (name or self._name).split(",") if part.strip())
@@ -240,9 +223,9 @@ class Multiplexer:
     def scale(self, num_workers: int, *, wait: bool = False) -> Reply:
         """Run ``num_workers`` server workers (1 to the manager's maximum)."""
         if isinstance(num_workers, bool) or not isinstance(num_workers, int):
-            raise TypeError(f"scale() needs an int number of workers, got {num_workers!r}")
+            raise UsageError(f"scale() needs an int number of workers, got {num_workers!r}")
         if num_workers < 1:
-            raise ValueError(f"Cannot scale to {num_workers} workers: at least 1 is needed")
+            raise UsageError(f"Cannot scale to {num_workers} workers: at least 1 is needed")
         return self.send_command(ScaleCommand(replicas=num_workers, wait=wait))
 
     def terminate(self) -> Reply:
@@ -322,33 +305,58 @@ class Multiplexer:
 
         loop.call_soon_threadsafe(run)
 
-    # --- plumbing used by the process runtime ---
-
-    def _attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        self._loop = loop
-
     def _send(self, message: msgspec.Struct) -> None:
         self._channel.send(encode(message))
 
-    def _on_frame(self, payload: bytes) -> None:
+
+class ChildLink:
+    """The one internal interface between the child runtime and its ``Multiplexer``.
+
+    Only ``_child`` (the code that runs first in every managed process) uses it: it makes
+    the multiplexer the process's current one, delivers frames from the manager, reports
+    that the manager's end closed, attaches the process's event loop, and sends the
+    messages the public API has no method for. Nothing else reaches into a Multiplexer.
+    """
+
+    __slots__ = ("multiplexer",)
+
+    def __init__(self, multiplexer: Multiplexer) -> None:
+        self.multiplexer = multiplexer
+
+    def install(self) -> None:
+        """Make this process's ``get_multiplexer()`` return our multiplexer."""
+        global _current
+        _current = self.multiplexer
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """The loop that runs stop callbacks (``None`` once it is closed)."""
+        self.multiplexer._loop = loop
+
+    def send(self, message: msgspec.Struct) -> None:
+        """Send any child message (a ``Failure``); raises ``OSError`` if the manager is gone."""
+        self.multiplexer._send(message)
+
+    def deliver(self, payload: bytes) -> None:
+        """A frame from the manager: a state snapshot or the reply to a pending command."""
+        mux = self.multiplexer
         try:
             message = decode_manager_message(payload)
         except msgspec.DecodeError as exc:
-            logger.error(
-                "%s: ignoring an undecodable message from the manager: %s", self._name, exc
-            )
+            logger.error("%s: ignoring an undecodable message from the manager: %s", mux.name, exc)
             return
         if isinstance(message, StateUpdate):
-            self._snapshot = message
+            mux._snapshot = message
         else:
-            with self._lock:
-                reply = self._pending.pop(message.id, None)
+            with mux._lock:
+                reply = mux._pending.pop(message.id, None)
             if reply is not None:
                 reply._resolve(message)
 
-    def _on_close(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, {}
+    def manager_gone(self) -> None:
+        """The manager's end closed: every pending command fails."""
+        mux = self.multiplexer
+        with mux._lock:
+            pending, mux._pending = mux._pending, {}
         for reply in pending.values():
             reply._fail("the manager went away before answering")
 
@@ -356,8 +364,3 @@ class Multiplexer:
 def _main_key(name: str) -> str:
     prefix = name.split("-", 1)[0] if "-" in name else "Hurtle"
     return f"{prefix}-Main"
-
-
-def _set_current(multiplexer: Multiplexer | None) -> None:
-    global _current
-    _current = multiplexer

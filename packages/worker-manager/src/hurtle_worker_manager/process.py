@@ -1,5 +1,7 @@
 """One OS process started by the manager, as the manager sees it.
 
+Runs in: the main process.
+
 A ``ProcessInstance`` owns its multiprocessing process, the manager's end of its
 channel, and its lifecycle state (see ``state``). Each instance of a slot has its own
 generation, so an old and a new process of one slot never share a record.
@@ -195,6 +197,11 @@ class ProcessInstance:
             pass
         self.exited.set_result(code)
 
+    @property
+    def current(self) -> bool:
+        """Whether this instance is its slot's current one (not starting beside it or draining)."""
+        return self is self.slot.current
+
     def entry(self) -> ProcessEntry:
         """This instance's state entry."""
         return ProcessEntry(
@@ -202,12 +209,12 @@ class ProcessInstance:
             state=self.state.value,
             pid=self.pid,
             start_at=self.start_at,
-            starts=self.generation,
             restart_at=self.slot.restart_at,
             generation=self.generation,
             serving=self.serving,
             exit_code=self.exit_code,
             reports=dict(self.reports),
+            current=self.current,
         )
 
 

@@ -1,5 +1,7 @@
 """Objects shared by every process of one manager (multiprocessing Queue, Value, Lock...).
 
+Runs in: both sides (filled in the main process, handed to every managed process).
+
 Attributes are set in the main process during the start phase; the manager then locks
 the context and hands it to every process it starts, every generation. Only objects
 that multiprocessing can share between processes make sense here; anything else gets a

@@ -1,4 +1,7 @@
-"""Listening sockets bound once in the main process and inherited by every worker."""
+"""Listening sockets bound once in the main process and inherited by every worker.
+
+Runs in: the main process (the sockets are inherited by server processes).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,23 @@ import stat
 
 from hurtle_worker_manager.errors import AddressInUseError
 
-__all__ = ["bind_tcp", "bind_unix"]
+__all__ = ["address_in_use", "bind_tcp", "bind_unix"]
 
-_MAIN_HINT = (
-    "another server is running there, or, if this is a script started under the spawn "
-    "start method, the code that starts the server runs again in every worker: put it "
-    'under `if __name__ == "__main__":`'
-)
+
+def address_in_use(address: str, *, guard_hint: bool = True) -> str:
+    """The one message for a taken address: what happened and what to do.
+
+    ``guard_hint`` adds the advice for a script whose server start runs again in every
+    spawned worker (leave it out when the caller knows the script is guarded).
+    """
+    advice = "another server is running there: stop it or choose another address"
+    if guard_hint:
+        advice += (
+            "; if this is a script started under the spawn start method, the code that "
+            "starts the server runs again in every worker: put it under "
+            '`if __name__ == "__main__":`'
+        )
+    return f"{address} is already in use: {advice}"
 
 
 def bind_tcp(
@@ -40,7 +53,7 @@ def bind_tcp(
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise AddressInUseError(
-                errno.EADDRINUSE, f"Address {host}:{port} is already in use: {_MAIN_HINT}"
+                errno.EADDRINUSE, address_in_use(f"Address {host}:{port}")
             ) from None
         raise
     sock.set_inheritable(True)
@@ -61,9 +74,7 @@ def bind_unix(path: str, *, backlog: int = 1024, mode: int = 0o660) -> socket.so
             except OSError:
                 os.unlink(path)  # nobody listens: a stale file from a previous run
             else:
-                raise AddressInUseError(
-                    errno.EADDRINUSE, f"Unix socket {path} is already in use: {_MAIN_HINT}"
-                )
+                raise AddressInUseError(errno.EADDRINUSE, address_in_use(f"Unix socket {path}"))
             finally:
                 probe.close()
         else:

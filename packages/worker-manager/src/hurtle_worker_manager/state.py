@@ -1,5 +1,7 @@
 """The lifecycle of one process instance, as a state machine.
 
+Runs in: both sides (the states are set in the main process and read everywhere, the CLI included).
+
 An instance is created IDLE, becomes STARTED once its OS process exists, ACKED when it
 reports ready, TERMINATED when the manager has asked it to stop, and ends COMPLETED
 (exit status 0) or FAILED (anything else). The names are the reference's, so that
@@ -13,11 +15,23 @@ from enum import Enum
 
 from hurtle_worker_manager.errors import WorkerManagerError
 
-__all__ = ["FINAL_STATES", "LIVE_STATES", "ProcessState", "check_transition"]
+__all__ = [
+    "FINAL_STATES",
+    "INSTANCE_STATES",
+    "LIVE_STATES",
+    "SLOT_DISPLAY_STATES",
+    "UNUSED_STATES",
+    "ProcessState",
+    "check_transition",
+]
 
 
 class ProcessState(str, Enum):
-    """Where a process instance (or an idle slot) is in its life."""
+    """Where a process instance (or an idle slot) is in its life.
+
+    One enum for the wire, three kinds of value: ``INSTANCE_STATES`` (the lifecycle),
+    ``SLOT_DISPLAY_STATES`` (a slot with no instance) and ``UNUSED_STATES``.
+    """
 
     NONE = "NONE"
     IDLE = "IDLE"
@@ -42,6 +56,17 @@ _TRANSITIONS: dict[ProcessState, frozenset[ProcessState]] = {
     _S.COMPLETED: frozenset(),
     _S.FAILED: frozenset(),
 }
+
+INSTANCE_STATES = frozenset(_TRANSITIONS)
+"""The states a process instance moves through (the keys of the transition table)."""
+
+SLOT_DISPLAY_STATES = frozenset({_S.NONE, _S.RESTARTING})
+"""Shown for a slot that has no current instance: never started, or waiting to respawn.
+An instance never enters them."""
+
+UNUSED_STATES = frozenset({_S.STARTING, _S.JOINED})
+"""The reference's names that this manager never enters; kept so that clients written for
+the reference (and the CLI's colours) still know every value."""
 
 LIVE_STATES = frozenset({_S.STARTED, _S.ACKED, _S.TERMINATED})
 FINAL_STATES = frozenset({_S.COMPLETED, _S.FAILED, _S.NONE})

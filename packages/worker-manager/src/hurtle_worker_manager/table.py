@@ -1,5 +1,7 @@
 """The process table: every registered worker, its slots, and the state snapshot.
 
+Runs in: the main process.
+
 The manager is the single owner of this table; processes receive copies of it as
 ``StateUpdate`` messages. An instance is listed under its slot's name while it is the
 slot's current instance, and as ``<name>#<generation>`` while it starts beside the
@@ -15,12 +17,18 @@ from typing import Any
 import msgspec
 
 from hurtle_worker_manager import _platform
-from hurtle_worker_manager.errors import CommandError
-from hurtle_worker_manager.messages import ProcessEntry, ProcessStats, StateUpdate, StatsResult
-from hurtle_worker_manager.multiplexer import entry_to_dict
+from hurtle_worker_manager.errors import CommandError, UsageError
+from hurtle_worker_manager.messages import (
+    ProcessEntry,
+    ProcessStats,
+    StateUpdate,
+    StatsResult,
+    entry_to_dict,
+    extend_row,
+)
 from hurtle_worker_manager.process import ProcessInstance
 from hurtle_worker_manager.state import FINAL_STATES
-from hurtle_worker_manager.worker import Slot, Worker
+from hurtle_worker_manager.worker import ProcessGroup, Slot
 
 __all__ = ["SERVER", "ProcessTable"]
 
@@ -33,7 +41,7 @@ class ProcessTable:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.max_workers = 0
-        self.workers: dict[str, Worker] = {}
+        self.workers: dict[str, ProcessGroup] = {}
         self.instances: set[ProcessInstance] = set()
         self._server_numbers = itertools.count()
 
@@ -42,16 +50,16 @@ class ProcessTable:
         """The main process's key (``Hurtle-Main``)."""
         return f"{self.prefix}-Main"
 
-    def register(self, worker: Worker, count: int) -> None:
-        """Add ``worker`` with ``count`` slots; raises ``ValueError`` for a taken name."""
+    def register(self, worker: ProcessGroup, count: int) -> None:
+        """Add ``worker`` with ``count`` slots; raises ``UsageError`` for a taken name."""
         if worker.name in self.workers:
-            raise ValueError(f"Worker {worker.name} already exists")
+            raise UsageError(f"Worker {worker.name} already exists: choose another name")
         worker.slots = [Slot(f"{self.prefix}-{worker.name}-{i}", worker) for i in range(count)]
         self.workers[worker.name] = worker
 
-    def add_server(self, target: str, kwargs: dict[str, Any]) -> Worker:
+    def add_server(self, target: str, kwargs: dict[str, Any]) -> ProcessGroup:
         """Register the next server worker (``Server-<n>``, numbers never reused)."""
-        worker = Worker(
+        worker = ProcessGroup(
             name=f"{SERVER}-{next(self._server_numbers)}",
             target=target,
             kwargs=kwargs,
@@ -66,7 +74,7 @@ class ProcessTable:
         """Every slot of every registered worker."""
         return [slot for worker in self.workers.values() for slot in worker.slots]
 
-    def servers(self) -> list[Worker]:
+    def servers(self) -> list[ProcessGroup]:
         """The registered server workers, oldest first."""
         return [worker for worker in self.workers.values() if worker.server]
 
@@ -81,7 +89,7 @@ class ProcessTable:
     @staticmethod
     def key(instance: ProcessInstance) -> str:
         """The instance's name in the state table."""
-        if instance is instance.slot.current:
+        if instance.current:
             return instance.name
         return f"{instance.name}#{instance.generation}"
 
@@ -93,7 +101,6 @@ class ProcessTable:
                 entries[slot.name] = ProcessEntry(
                     server=slot.worker.server,
                     state=slot.display_state().value,
-                    starts=slot.generations,
                     restart_at=slot.restart_at,
                     generation=slot.generations,
                     failed=slot.failed,
@@ -120,16 +127,13 @@ class ProcessTable:
         for instance in sorted(self.live(), key=self.key):
             assert instance.pid is not None
             rows.append(
-                ProcessStats(
+                extend_row(
+                    instance.entry(),
+                    ProcessStats,
                     name=self.key(instance),
-                    pid=instance.pid,
-                    state=instance.state.value,
-                    generation=instance.generation,
-                    starts=instance.generation,
                     uptime=round(instance.uptime(), 3),
                     rss=_platform.rss_bytes(instance.pid),
                     cpu_seconds=_platform.cpu_seconds(instance.pid),
-                    reports=dict(instance.reports),
                 )
             )
         return StatsResult(processes=rows)

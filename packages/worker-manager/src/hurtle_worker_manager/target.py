@@ -1,4 +1,7 @@
-"""Callables cross process boundaries as import paths ``module:qualified.name``."""
+"""Callables cross process boundaries as import paths ``module:qualified.name``.
+
+Runs in: both sides (paths are made in the main process and resolved in managed processes).
+"""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import os
 import signal
 import time
 
-from hurtle_worker_manager._runtime import STACK_SIGNAL
+from hurtle_worker_manager._spec import STACK_SIGNAL
 from hurtle_worker_manager.launcher import SpawnTask
 from hurtle_worker_manager.messages import Failure
 from hurtle_worker_manager.process import ProcessInstance

@@ -1,6 +1,9 @@
-"""Workers (named groups of identical processes) and their slots.
+"""Process groups (named groups of identical processes) and their slots.
 
-A ``Worker`` is what ``manage()`` registers: a target, its arguments and its restart
+Runs in: the main process.
+
+A ``ProcessGroup`` (also exported as ``Worker``, the reference's name) is what
+``manage()`` registers: a target, its arguments and its restart
 policy. It has ``workers`` slots, each a stable process name (``Hurtle-<name>-<i>``)
 whose successive process instances carry increasing generations. Server workers are
 marked by ``server=True``, never guessed from their names.
@@ -16,12 +19,16 @@ from typing import Any
 from hurtle_worker_manager.process import ProcessInstance
 from hurtle_worker_manager.state import ProcessState
 
-__all__ = ["Slot", "Worker"]
+__all__ = ["ProcessGroup", "Slot", "Worker"]
 
 
 @dataclass(eq=False)
-class Worker:
-    """A registered group of processes that run one target with one policy."""
+class ProcessGroup:
+    """A registered group of processes that run one target with one policy.
+
+    "Worker" names too many things (the server processes, the state dict, this group), so
+    the class is ``ProcessGroup``; ``Worker`` stays as its public alias.
+    """
 
     name: str
     target: str
@@ -45,7 +52,7 @@ class Slot:
     """One stable process name and the instances that have held it."""
 
     name: str
-    worker: Worker
+    worker: ProcessGroup
     current: ProcessInstance | None = None
     incoming: list[ProcessInstance] = field(default_factory=list)
     retiring: list[ProcessInstance] = field(default_factory=list)
@@ -79,3 +86,7 @@ class Slot:
         if self.respawn_timer is not None:
             return ProcessState.RESTARTING
         return ProcessState.NONE
+
+
+Worker = ProcessGroup
+"""The reference's name for ``ProcessGroup`` (what ``manage()`` returns)."""

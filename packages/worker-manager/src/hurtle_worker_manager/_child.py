@@ -1,5 +1,7 @@
 """What runs first in every managed process: set up, run the target, report, exit.
 
+Runs in: managed processes (the child side; it never imports the main-process side).
+
 The manager starts each process with ``process_main`` as its multiprocessing target.
 It wires the channel and the multiplexer, arranges to die with the manager, maps the
 stop signals, registers a stack dump for hang diagnosis, then runs the target:
@@ -24,38 +26,20 @@ import traceback
 from collections.abc import Callable, Coroutine
 from typing import IO, Any
 
-import msgspec
-
-from hurtle_worker_manager import multiplexer as _mux
 from hurtle_worker_manager._platform import set_parent_death_signal, set_thread_name
+from hurtle_worker_manager._spec import STACK_SIGNAL, ProcessSpec
 from hurtle_worker_manager.channel import BlockingChannel
 from hurtle_worker_manager.messages import Failure
+from hurtle_worker_manager.multiplexer import ChildLink, Multiplexer
 from hurtle_worker_manager.shared_ctx import SharedContext
 from hurtle_worker_manager.target import resolve
 
-__all__ = ["ProcessSpec", "process_main"]
+__all__ = ["process_main"]
 
 logger = logging.getLogger("hurtle.worker")
 
-STACK_SIGNAL = signal.SIGUSR1
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _stack_file: IO[str] | None = None
-
-
-class ProcessSpec(msgspec.Struct, frozen=True):
-    """Everything a new process needs to know about itself."""
-
-    name: str
-    generation: int
-    target: str
-    server: bool
-    parent_pid: int
-    heartbeat_interval: float
-    stack_path: str
-    log_level: int
-    loop_factory: str | None = None
-    reloaded_files: tuple[str, ...] = ()
-    inherited_peer_fd: int = -1
 
 
 def process_main(
@@ -75,7 +59,7 @@ def process_main(
     os.environ["HURTLE_WORKER_NAME"] = spec.name
     _configure_logging(spec)
     channel = BlockingChannel(channel_sock)
-    multiplexer = _mux.Multiplexer(
+    multiplexer = Multiplexer(
         spec.name,
         spec.generation,
         channel,
@@ -83,42 +67,42 @@ def process_main(
         sockets=sockets,
         reloaded_files=spec.reloaded_files,
     )
-    _mux._set_current(multiplexer)
-    channel.start_reader(multiplexer._on_frame, lambda: _manager_gone(multiplexer))
+    link = ChildLink(multiplexer)
+    link.install()
+    channel.start_reader(link.deliver, lambda: _manager_gone(link))
     _register_stack_dump(spec.stack_path)
     _install_stop_signals(multiplexer)
-    code = _run_target(spec, multiplexer, kwargs)
+    code = _run_target(spec, link, kwargs)
     channel.close()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
 
 
-def _run_target(spec: ProcessSpec, multiplexer: _mux.Multiplexer, kwargs: dict[str, Any]) -> int:
+def _run_target(spec: ProcessSpec, link: ChildLink, kwargs: dict[str, Any]) -> int:
+    multiplexer = link.multiplexer
     try:
         target = resolve(spec.target)
         if inspect.iscoroutinefunction(target):
-            _run_async(target, kwargs, multiplexer, spec)
+            _run_async(target, kwargs, link, spec)
         else:
             target(**kwargs)
     except KeyboardInterrupt:
         if not multiplexer.stopping.is_set():
-            return _report_failure(multiplexer, "interrupted (KeyboardInterrupt)")
+            return _report_failure(link, "interrupted (KeyboardInterrupt)")
     except SystemExit as exc:
         if exc.code not in (None, 0):
-            return _report_failure(multiplexer, f"exited with SystemExit({exc.code!r})", code=2)
+            return _report_failure(link, f"exited with SystemExit({exc.code!r})", code=2)
     except BaseException as exc:  # the target's failure is reported, never re-raised
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         logger.error("%s failed: %s\n%s", spec.name, exc, text)
-        return _report_failure(multiplexer, f"{type(exc).__name__}: {exc}", text)
+        return _report_failure(link, f"{type(exc).__name__}: {exc}", text)
     return 0
 
 
-def _report_failure(
-    multiplexer: _mux.Multiplexer, error: str, text: str = "", code: int = 1
-) -> int:
+def _report_failure(link: ChildLink, error: str, text: str = "", code: int = 1) -> int:
     try:
-        multiplexer._send(Failure(error=error, traceback=text))
+        link.send(Failure(error=error, traceback=text))
     except OSError:
         pass
     return code
@@ -127,12 +111,13 @@ def _report_failure(
 def _run_async(
     target: Callable[..., Coroutine[Any, Any, Any]],
     kwargs: dict[str, Any],
-    multiplexer: _mux.Multiplexer,
+    link: ChildLink,
     spec: ProcessSpec,
 ) -> None:
+    multiplexer = link.multiplexer
     loop = _new_loop(spec.loop_factory)
     asyncio.set_event_loop(loop)
-    multiplexer._attach_loop(loop)
+    link.attach_loop(loop)
     try:
         main = loop.create_task(target(**kwargs))
 
@@ -152,10 +137,10 @@ def _run_async(
                 raise
     finally:
         _close_loop(loop)
-        multiplexer._attach_loop(None)
+        link.attach_loop(None)
 
 
-def _beat(loop: asyncio.AbstractEventLoop, multiplexer: _mux.Multiplexer, interval: float) -> None:
+def _beat(loop: asyncio.AbstractEventLoop, multiplexer: Multiplexer, interval: float) -> None:
     """Send a heartbeat now and every ``interval`` seconds, from the event loop itself."""
     try:
         multiplexer.heartbeat()
@@ -204,7 +189,7 @@ def _reset_inherited_signals() -> None:
     importlib.invalidate_caches()
 
 
-def _install_stop_signals(multiplexer: _mux.Multiplexer) -> None:
+def _install_stop_signals(multiplexer: Multiplexer) -> None:
     """The first SIGINT/SIGTERM stops the process; repeats are ignored.
 
     Until the target installs its own handling, a stop raises ``KeyboardInterrupt``.
@@ -242,9 +227,10 @@ def _configure_logging(spec: ProcessSpec) -> None:
     multiprocessing.current_process().name = spec.name
 
 
-def _manager_gone(multiplexer: _mux.Multiplexer) -> None:
+def _manager_gone(link: ChildLink) -> None:
     """The manager's end closed: it died or is gone. Stop now."""
-    multiplexer._on_close()
+    multiplexer = link.multiplexer
+    link.manager_gone()
     if multiplexer.stopping.is_set():
         return
     logger.error("%s: the manager went away; stopping", multiplexer.name)
