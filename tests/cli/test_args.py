@@ -111,7 +111,7 @@ def test_custom_command_body() -> None:
         ),
     ],
 )
-def test_builtin_commands(words: list[str], expected: Call) -> None:
+def test_builtin_commands_parse_into_their_http_calls(words: list[str], expected: Call) -> None:
     assert parse_command(words) == expected
 
 

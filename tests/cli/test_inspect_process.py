@@ -21,17 +21,22 @@ from hurtle_cli.inspect import WATCH_INTERVAL
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def test_watch_refreshes_every_second_until_ctrl_c(inspector: Running) -> None:
+def _watch_until_ctrl_c(inspector: Running, *options: str, requests: int) -> tuple[str, str]:
+    """Run ``stats --watch`` until the inspector saw ``requests`` requests, then Ctrl-C it.
+
+    Returns its stdout and stderr; it must have ended with status 0.
+    """
     proc = subprocess.Popen(
-        [*hurtle_command(), "inspect", "stats", "--watch", "-p", str(inspector.port)],
+        [*hurtle_command(), "inspect", "stats", "--watch", *options, "-p", str(inspector.port)],
         env=subprocess_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        # A refresh is printed before the next request starts: 4 requests mean 3 tables.
-        wait_until(lambda: len(inspector.requests("/stats")) >= 4, what="four refreshes")
+        wait_until(
+            lambda: len(inspector.requests("/stats")) >= requests, what=f"{requests} refreshes"
+        )
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)
     finally:
@@ -39,6 +44,12 @@ def test_watch_refreshes_every_second_until_ctrl_c(inspector: Running) -> None:
             proc.kill()
             proc.wait(10)
     assert proc.returncode == 0, err
+    return out, err
+
+
+def test_watch_refreshes_every_second_until_ctrl_c(inspector: Running) -> None:
+    # A refresh is printed before the next request starts: 4 requests mean 3 tables.
+    out, err = _watch_until_ctrl_c(inspector, requests=4)
     assert err == "", "Ctrl-C ends the watch quietly"
     # Paced, not a busy loop: a refresh never starts before the interval has passed since
     # the one before (a lower bound only; a slow machine may take longer, never shorter).
@@ -51,22 +62,7 @@ def test_watch_refreshes_every_second_until_ctrl_c(inspector: Running) -> None:
 
 
 def test_watch_json_prints_one_line_per_refresh(inspector: Running) -> None:
-    proc = subprocess.Popen(
-        [*hurtle_command(), "inspect", "stats", "--watch", "--json", "-p", str(inspector.port)],
-        env=subprocess_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until(lambda: len(inspector.requests("/stats")) >= 3, what="three refreshes")
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == 0, err
+    out, _ = _watch_until_ctrl_c(inspector, "--json", requests=3)
     lines = out.splitlines()
     assert len(lines) >= 2
     assert all(line.startswith('{"workers":{"Hurtle-Server-0-0":{') for line in lines), lines
