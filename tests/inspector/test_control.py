@@ -160,10 +160,13 @@ def test_concurrent_reloads_leave_no_orphan_worker(launch: Launch) -> None:
         for thread in threads:
             thread.join(60)
         assert replies == [200] * len(bodies)
+        # Every reload was accepted (started) or done: the next settled state is the last.
+        # Identical reloads that waited together were joined (issue 16 item 7): 3 to 6 ran.
         servers = wait_until(
-            lambda: (s := app.settled(2)) and all(e["generation"] == 7 for e in s.values()) and s,
-            what="six reloads to complete in order",
+            lambda: (s := app.settled(2)) and len({e["generation"] for e in s.values()}) == 1 and s,
+            what="the reloads to complete in order",
         )
+        assert 4 <= next(iter(servers.values()))["generation"] <= 7, servers
     finally:
         stop.set()
         watcher.join()

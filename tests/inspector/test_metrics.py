@@ -181,6 +181,8 @@ def test_render_64_processes_parses_and_sums() -> None:
 
 def test_label_values_are_escaped() -> None:
     name = 'odd "name"\\\n'
-    row = ProcessStats(server=True, name=name, pid=1, state="ACKED", generation=1, starts=1, uptime=0)
+    row = ProcessStats(
+        server=True, name=name, pid=1, state="ACKED", generation=1, starts=1, uptime=0
+    )
     samples = parse(render_metrics(StatsResult(processes=[row]), {}).decode())
     assert samples[("hurtle_process_uptime_seconds", (("process", 'odd "name"\\\n'),))] == 0

@@ -45,3 +45,70 @@ def test_a_run_time_crash_loop_shows_in_info_stats_and_ready(
     flag.unlink()
     wait_until(lambda: app.settled(2), what="the failed slot to recover")
     assert app.call("GET", "/ready").json["result"] == "ready"
+
+
+def _storm(app: RunningApp, count: int, path: str, body: object) -> list[tuple[int, object]]:
+    """``count`` concurrent requests; their (status, body) in completion order."""
+    import threading
+
+    replies: list[tuple[int, object]] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        try:
+            reply = app.call("POST", path, body, timeout=60)
+            answer: tuple[int, object] = (reply.status, reply.json)
+        except OSError as exc:
+            answer = (0, repr(exc))
+        with lock:
+            replies.append(answer)
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    return replies
+
+
+def test_a_reload_storm_is_coalesced_and_every_caller_is_answered(launch: Launch) -> None:
+    app = launch(server_kwargs={"slow_ack_above": 1, "slow_ack": 0.3})
+    for body, count in (({}, 200), ({"wait": True, "zero_downtime": True}, 60)):
+        before = max(e["generation"] for e in app.acked_servers().values())
+        replies = _storm(app, count, "/reload", body)
+        assert len(replies) == count
+        assert {status for status, _ in replies} == {200}, replies[:3]
+        settled = wait_until(
+            lambda: (
+                (s := app.settled(2))
+                and {e["generation"] for e in s.values()} != {before}  # noqa: B023 - used at once
+                and s
+            ),
+            what="the reloads to complete",
+        )
+        # One restart runs at once; all the others joined one queued restart: two at most.
+        generations = {e["generation"] for e in settled.values()}
+        assert max(generations) - before <= 2, (before, generations)
+    assert app.app_pid() in {e["pid"] for e in app.acked_servers().values()}
+
+
+def test_control_commands_beyond_the_queue_bound_get_429_at_once(launch: Launch) -> None:
+    import threading
+    import time
+
+    app = launch(server_kwargs={"slow_ack_above": 1, "slow_ack": 2.0})
+    slow: list[int] = []
+    holder = threading.Thread(
+        target=lambda: slow.append(app.call("POST", "/reload", {"wait": True}).status)
+    )
+    holder.start()
+    wait_until(lambda: "(generation 2," in app.log, what="the slow reload to start")
+    started = time.monotonic()
+    replies = _storm(app, 24, "/scale", {"replicas": 2})
+    holder.join(30)
+    refused = [body for status, body in replies if status == 429]
+    assert len(refused) == 24 - 16, replies
+    assert refused[0]["error"].startswith("Too many control commands are waiting (16)")  # type: ignore[index]
+    assert [status for status, _ in replies].count(200) == 16
+    assert slow == [200]
+    assert time.monotonic() - started < 30

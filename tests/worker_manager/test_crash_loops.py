@@ -117,3 +117,33 @@ def test_the_backoff_starts_over_once_a_worker_served_for_a_stable_period(
     ]
     # Killed at once three times: 0.05, 0.1, 0.2; then it served 0.7 s: back to 0.05.
     assert delays == [0.05, 0.1, 0.2, 0.05], delays
+
+
+def test_a_restart_storm_is_coalesced_and_the_queue_is_bounded() -> None:
+    from hurtle_worker_manager import CommandError
+    from hurtle_worker_manager.operations import MAX_QUEUED
+
+    async def scenario() -> None:
+        manager = WorkerManager("wm_targets:server", workers=2)
+        async with running(manager):
+            results = await asyncio.gather(
+                *(manager.restart(all_workers=True, wait=True) for _ in range(200)),
+                return_exceptions=True,
+            )
+            assert all(not isinstance(r, BaseException) for r in results), results[:3]
+            assert {tuple(r.restarted) for r in results} == {  # type: ignore[union-attr]
+                ("Hurtle-Server-0-0", "Hurtle-Server-1-0")
+            }
+            generations = {e["generation"] for e in acked_servers(manager).values()}
+            # One restart ran at once, the 199 others joined one queued restart.
+            assert generations <= {2, 3}, generations
+
+            # Distinct operations (scales are never joined) wait in a bounded queue.
+            outcomes = await asyncio.gather(
+                *(manager.scale(2) for _ in range(MAX_QUEUED + 8)), return_exceptions=True
+            )
+            refused = [o for o in outcomes if isinstance(o, CommandError)]
+            assert len(refused) == 8, outcomes
+            assert "Too many control operations are queued" in str(refused[0])
+
+    asyncio.run(scenario())

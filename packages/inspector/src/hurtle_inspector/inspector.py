@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -18,6 +19,7 @@ from hurtle_http import RequestStats
 from hurtle_inspector import _info
 from hurtle_inspector.errors import InspectorRequestError, InspectorTimeoutError
 from hurtle_inspector.schema import (
+    MAX_WAIT,
     AppInfo,
     InfoResult,
     ReloadBody,
@@ -46,6 +48,8 @@ __all__ = ["Inspector"]
 logger = logging.getLogger("hurtle.inspector")
 
 _QUICK = 10.0  # seconds to wait for commands the manager answers at once (stats, shutdown)
+MAX_WAITING = 16
+"""Control commands that may wait for their turn; one more is answered 429 at once."""
 _http_stats = msgspec.msgpack.Decoder(RequestStats)
 
 
@@ -55,13 +59,17 @@ class Inspector:
     ``multiplexer`` is the inspector process's ``Multiplexer`` (worker state and commands
     to the manager); ``settings`` is the ``InspectorSettings`` it was started with. A
     subclass that defines ``__init__`` must call ``super().__init__(multiplexer, settings)``.
-    Control commands (reload, scale, restart) run one at a time.
+    Control commands (reload, scale, restart) run one at a time; at most ``MAX_WAITING``
+    wait for their turn (more get a 429), and a reload asked for while an identical one
+    waits joins it: one restart, every caller answered when it is accepted or done.
     """
 
     def __init__(self, multiplexer: Multiplexer, settings: InspectorSettings) -> None:
         self.multiplexer = multiplexer
         self.settings = settings
         self._control = asyncio.Lock()
+        self._waiting = 0
+        self._queued_reloads: dict[tuple[bool, bool], asyncio.Future[Any]] = {}
         self._app_info = AppInfo(
             app=settings.app_name,
             mode=settings.mode,
@@ -79,11 +87,19 @@ class Inspector:
 
     async def reload(self, body: ReloadBody) -> RestartOutcome:
         """Restart every server worker (and other transient process)."""
-        async with self._control:
-            reply = self.multiplexer.restart(
-                all_workers=True, zero_downtime=body.zero_downtime, wait=body.wait
+        key = (body.zero_downtime, body.wait)
+        queued = self._queued_reloads.get(key)
+        if queued is None:
+            queued = self._queued_reloads[key] = self._in_turn(
+                lambda: self.multiplexer.restart(
+                    all_workers=True, zero_downtime=body.zero_downtime, wait=body.wait
+                ),
+                "reload",
+                joinable=key,
             )
-            result = await self._outcome(reply, body.wait, body.timeout, "reload")
+        else:
+            logger.info("A reload is already waiting for its turn: this one joins it")
+        result = await self._outcome(asyncio.shield(queued), body.wait, body.timeout, "reload")
         assert isinstance(result, RestartResult), result
         return RestartOutcome(result.restarted, body.zero_downtime, body.wait)
 
@@ -98,9 +114,8 @@ class Inspector:
         command = RestartCommand(
             names=tuple(dict.fromkeys(body.names)), zero_downtime=body.zero_downtime, wait=body.wait
         )
-        async with self._control:
-            reply = self.multiplexer.send_command(command)
-            result = await self._outcome(reply, body.wait, body.timeout, "restart")
+        turn = self._in_turn(lambda: self.multiplexer.send_command(command), "restart")
+        result = await self._outcome(asyncio.shield(turn), body.wait, body.timeout, "restart")
         assert isinstance(result, RestartResult), result
         return RestartOutcome(result.restarted, body.zero_downtime, body.wait)
 
@@ -111,9 +126,8 @@ class Inspector:
             raise InspectorRequestError(
                 f"Cannot scale to {body.replicas} workers: choose 1 to {maximum}"
             )
-        async with self._control:
-            reply = self.multiplexer.scale(body.replicas, wait=body.wait)
-            result = await self._outcome(reply, body.wait, body.timeout, "scale")
+        turn = self._in_turn(lambda: self.multiplexer.scale(body.replicas, wait=body.wait), "scale")
+        result = await self._outcome(asyncio.shield(turn), body.wait, body.timeout, "scale")
         assert isinstance(result, ScaleResult), result
         return ScaleOutcome(result.replicas, result.workers, body.wait)
 
@@ -143,7 +157,50 @@ class Inspector:
                 )
         return StatsOutcome(workers=workers)
 
-    async def _outcome(self, reply: Reply, waiting: bool, timeout: float, action: str) -> Any:
+    def _in_turn(
+        self,
+        send: Callable[[], Reply],
+        action: str,
+        joinable: tuple[bool, bool] | None = None,
+    ) -> asyncio.Future[Any]:
+        """Send a control command once the previous ones got their answer; its answer.
+
+        Raises a 429 ``InspectorRequestError`` when ``MAX_WAITING`` commands already wait.
+        A ``joinable`` reload can be joined until the manager accepted it (until it is sent,
+        for a waited one, as the manager answers that only once it is done).
+        """
+        if self._waiting >= MAX_WAITING:
+            raise InspectorRequestError(
+                f"Too many control commands are waiting ({MAX_WAITING}): the {action} is "
+                "refused; retry once they complete (GET / shows the workers' state)",
+                429,
+            )
+        self._waiting += 1
+
+        def leave() -> None:
+            if joinable is not None and self._queued_reloads.get(joinable) is task:
+                del self._queued_reloads[joinable]
+
+        async def run() -> Any:
+            try:
+                await self._control.acquire()
+            finally:
+                self._waiting -= 1
+                if joinable is not None and joinable[1]:
+                    leave()  # a waited reload answers when done: joinable until it is sent
+            try:
+                return await asyncio.wait_for(_wait(send()), MAX_WAIT + 30)
+            finally:
+                leave()  # a reload answered on acceptance: joinable until it started
+                self._control.release()
+
+        task = asyncio.ensure_future(run())
+        task.add_done_callback(_retrieve)
+        return task
+
+    async def _outcome(
+        self, reply: Awaitable[Any], waiting: bool, timeout: float, action: str
+    ) -> Any:
         """The manager's answer to ``reply``; a ``CommandError`` passes through."""
         try:
             return await asyncio.wait_for(asyncio.ensure_future(reply), timeout)
@@ -156,6 +213,16 @@ class Inspector:
             else:
                 message = f"The manager did not answer the {action} within {timeout:g} s"
             raise InspectorTimeoutError(message) from None
+
+
+async def _wait(reply: Reply) -> Any:
+    return await reply
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a shared answer's error as seen: every caller may have timed out already."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _decode_http(payload: msgspec.Raw | None) -> RequestStats | None:

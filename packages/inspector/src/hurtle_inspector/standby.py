@@ -13,9 +13,11 @@ authentication and without acting on anything:
   command the manager refuses, and ``503`` for ``GET`` (info, ``/health``, ``/ready``);
 - otherwise (the inspector restarts): ``503`` with ``Retry-After: 1``.
 
-Feed it the manager's state (``WorkerManager.on_change``); it starts serving when the
-inspector's entry is not ``ACKED`` and stops once it is, so both never answer for long
-side by side (for a moment, either may take a connection: each answers it).
+Feed it the manager's state (``WorkerManager.on_change``). It serves while no inspector
+process runs (its entry is neither ``STARTED`` nor ``ACKED``) or the server shuts down, and
+stops as soon as a new inspector process exists, before that one listens: the two never
+take connections side by side, and a connection made while the new inspector starts
+waits in the queue for it (the time of one start, never a hang).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = ["Standby"]
 logger = logging.getLogger("hurtle.inspector")
 
 _STOP_TIMEOUT = 2.0
+_RUNNING = frozenset({"STARTED", "ACKED"})
 
 
 class _StandbyApp(HttpApp):
@@ -99,13 +102,16 @@ class Standby:
         return self._server is not None
 
     def update(self, state: StateUpdate) -> None:
-        """Serve while the inspector's entry is not ACKED; else don't.
+        """Serve while no inspector process runs; else don't.
 
         A shutdown's pre-stop delay (phase ``draining``) leaves the inspector serving, with
-        ``/ready`` at 503: the stand-in waits until the inspector is asked to stop.
+        ``/ready`` at 503: while the server stops, the stand-in takes the port only once the
+        inspector is no longer ACKED, so the two never answer side by side.
         """
         entry = state.processes.get(self._process)
-        down = entry is None or entry.state != "ACKED"
+        running = entry is not None and entry.state in _RUNNING
+        acked = entry is not None and entry.state == "ACKED"
+        down = not running or (self._app.stopping() and not acked)
         self._want(down)
 
     def _want(self, serving: bool) -> None:

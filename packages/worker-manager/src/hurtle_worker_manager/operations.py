@@ -7,6 +7,11 @@ manager: the manager validates the request, then hands it here. Operations hold 
 lock, so back-to-back requests apply in order, and each answers as soon as it is
 accepted (the new processes are started) unless the caller asks to ``wait`` for the
 replacements to be ready.
+
+Storms are bounded: a restart asked for while an identical one (same processes, same
+order, same files) waits for the lock joins it, so a thousand reloads make at most two
+restarts, and every caller gets that restart's answer; at most ``MAX_QUEUED`` operations
+wait for the lock, and one more is refused with a ``CommandError`` at once.
 """
 
 from __future__ import annotations
@@ -25,6 +30,11 @@ from hurtle_worker_manager.worker import Slot
 __all__ = ["Operations"]
 
 logger = logging.getLogger("hurtle.manager")
+
+MAX_QUEUED = 32
+"""Operations that may wait for the lock; one more is refused at once."""
+
+_RestartKey = tuple[tuple[str, ...], bool, tuple[str, ...]]
 
 
 class Operations:
@@ -51,10 +61,33 @@ class Operations:
         self._changed = changed
         self._spawn_task = spawn_task
         self._lock = asyncio.Lock()
+        self._waiting = 0
+        self._queued: dict[_RestartKey, tuple[asyncio.Future[RestartResult], asyncio.Task[Any]]]
+        self._queued = {}
 
     def open(self) -> None:
         """Prepare for a run (a fresh lock, bound to the running loop on first use)."""
         self._lock = asyncio.Lock()
+        self._waiting = 0
+        self._queued = {}
+
+    def _admit(self, action: str) -> None:
+        """Count one more operation waiting for the lock; refuse it when too many wait."""
+        if self._waiting >= MAX_QUEUED:
+            raise CommandError(
+                f"Too many control operations are queued ({MAX_QUEUED}): the {action} is "
+                "refused; retry once they complete"
+            )
+        self._waiting += 1
+
+    async def _take_turn(self, key: _RestartKey | None = None) -> None:
+        """Acquire the lock; a queued restart stops being joinable once its turn comes."""
+        try:
+            await self._lock.acquire()
+        finally:
+            self._waiting -= 1
+            if key is not None:
+                self._queued.pop(key, None)
 
     # --- restarts ---
 
@@ -68,18 +101,26 @@ class Operations:
         reason: str = "restart",
         on_done: Callable[[], None] | None = None,
     ) -> RestartResult:
-        """Restart ``slots``; see ``WorkerManager.restart``.
+        """Restart ``slots``; see ``WorkerManager.restart`` (an identical queued one is joined).
 
         ``reason`` is counted in each slot's restarts; ``on_done`` runs when the operation
-        ends, however it ends.
+        ends, however it ends (also for a caller that joined a queued one).
         """
-        accepted: asyncio.Future[RestartResult] = asyncio.get_running_loop().create_future()
-        operation = self._spawn_task(
-            self._restart(slots, zero_downtime, reloaded_files, accepted, reason)
-        )
+        key = (tuple(slot.name for slot in slots), zero_downtime, reloaded_files)
+        queued = self._queued.get(key)
+        if queued is None:
+            self._admit("restart")
+            accepted: asyncio.Future[RestartResult] = asyncio.get_running_loop().create_future()
+            operation = self._spawn_task(
+                self._restart(slots, zero_downtime, reloaded_files, accepted, key, reason)
+            )
+            queued = self._queued[key] = (accepted, operation)
+        else:
+            logger.info("An identical restart is already queued: this request joins it")
+            accepted, operation = queued
         if on_done is not None:
             operation.add_done_callback(lambda _: on_done())
-        return await (operation if wait else _first(accepted, operation))  # type: ignore[no-any-return]
+        return await (asyncio.shield(operation) if wait else _first(accepted, operation))
 
     async def _restart(
         self,
@@ -87,10 +128,12 @@ class Operations:
         zero_downtime: bool,
         reloaded_files: tuple[str, ...],
         accepted: asyncio.Future[RestartResult],
+        key: _RestartKey,
         reason: str = "restart",
     ) -> RestartResult:
         launcher = self._launcher
-        async with self._lock:
+        await self._take_turn(key)
+        try:
             if self._shutting_down():
                 raise CommandError("The server is shutting down")
             slots = [s for s in slots if self._table.workers.get(s.worker.name) is s.worker]
@@ -122,11 +165,14 @@ class Operations:
                 kept = " (the old process keeps serving)" if zero_downtime else ""
                 raise CommandError("Restart failed" + kept + ": " + "; ".join(errors))
             return result
+        finally:
+            self._lock.release()
 
     # --- scaling ---
 
     async def scale(self, target: Callable[[int], int], *, wait: bool) -> ScaleResult:
         """Run ``target(current count)`` server workers; see ``WorkerManager.scale``."""
+        self._admit("scale")
         accepted: asyncio.Future[ScaleResult] = asyncio.get_running_loop().create_future()
         operation = self._spawn_task(self._scale(target, accepted))
         return await (operation if wait else _first(accepted, operation))  # type: ignore[no-any-return]
@@ -136,7 +182,8 @@ class Operations:
     ) -> ScaleResult:
         launcher = self._launcher
         table = self._table
-        async with self._lock:
+        await self._take_turn()
+        try:
             if self._shutting_down():
                 raise CommandError("The server is shutting down")
             servers = table.servers()
@@ -167,6 +214,8 @@ class Operations:
             if errors:
                 raise CommandError("Scaling started workers that failed: " + "; ".join(errors))
             return ScaleResult(replicas=replicas, workers=table.server_names())
+        finally:
+            self._lock.release()
 
 
 async def _first(accepted: asyncio.Future[Any], operation: asyncio.Task[Any]) -> Any:
