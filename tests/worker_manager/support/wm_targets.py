@@ -155,3 +155,15 @@ async def acking_custom(**_: Any) -> None:
             break
         await asyncio.sleep(0.02)
     await stop.wait()
+
+
+async def stop_reason_recorder(*, folder: str, **_: Any) -> None:
+    """Acks, waits for the stop, then writes the manager's stop reason to ``folder``."""
+    mux = get_multiplexer()
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.ack()
+    await stop.wait()
+    path = os.path.join(folder, f"{mux.name}.{mux.generation}")
+    with open(path, "w") as out:  # noqa: ASYNC230 - a tiny write while stopping
+        out.write(mux.stop_reason)

@@ -51,6 +51,7 @@ from hurtle_worker_manager.messages import (
     StateUpdate,
     StatsCommand,
     StatsResult,
+    StopNotice,
     TerminateCommand,
     encode,
 )
@@ -375,6 +376,10 @@ class WorkerManager:
         if not instance.alive or instance.state is ProcessState.TERMINATED:
             return
         instance.set_state(ProcessState.TERMINATED)
+        transport = instance.transport  # the reason first, so it is there when the signal is
+        if transport is not None and not transport.is_closing():
+            reason = "shutdown" if self._shutting_down else "restart"
+            transport.write(frame(encode(StopNotice(reason=reason))))
         instance.signal(signal.SIGTERM)
         assert self._loop is not None
         instance.kill_timer = self._loop.call_later(
