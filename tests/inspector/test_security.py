@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -72,3 +74,54 @@ def test_tls_with_api_key_under_spawn(launch: Launch, certificate: tuple[str, st
         untrusting.request("GET", "/health")
     untrusting.close()
     assert app.call("GET", "/health").status == 200
+
+
+def _inspector_rss(app: RunningApp) -> int:
+    pid = app.info()["workers"]["Hurtle-Inspector-0"]["pid"]
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for the inspector {pid}")
+
+
+def _unauthenticated_upload(port: int, size: int, replies: list[bytes]) -> None:
+    head = b"POST /reload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
+    replies.append(raw_exchange(port, head + b"k" * size, timeout=30))
+
+
+def test_unauthenticated_bodies_are_refused_on_the_head_and_never_kept(launch: Launch) -> None:
+    app = launch(config={"INSPECTOR_API_KEY": KEY})
+    # The refusal comes on the head alone: the announced megabyte is never sent.
+    with socket.create_connection(("127.0.0.1", app.inspector_port), timeout=5) as sock:
+        sock.sendall(b"POST /reload HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 401 ")
+    before = _inspector_rss(app)
+    replies: list[bytes] = []
+    mib = 1024 * 1024
+    for _ in range(24):  # 1,200 requests with 1 MiB bodies, 50 at a time
+        threads = [
+            threading.Thread(
+                target=_unauthenticated_upload, args=(app.inspector_port, mib, replies)
+            )
+            for _ in range(50)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert len(replies) == 1200
+    assert all(reply.startswith(b"HTTP/1.1 401 ") for reply in replies), {r[:30] for r in replies}
+    growth = _inspector_rss(app) - before
+    assert growth < 16 * mib, f"the inspector grew by {growth / mib:.1f} MiB (bound 16 MiB)"
+    assert app.settled(2)  # nothing was reloaded
+
+
+def test_an_api_key_sent_only_in_a_trailer_does_not_authenticate(launch: Launch) -> None:
+    app = launch(config={"INSPECTOR_API_KEY": KEY})
+    reply = raw_exchange(
+        app.inspector_port,
+        b"POST /stats HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\n{}\r\n0\r\nAuthorization: Bearer " + KEY.encode() + b"\r\n\r\n",
+    )
+    assert reply.startswith(b"HTTP/1.1 401 "), reply[:200]

@@ -5,9 +5,11 @@ you bound yourself inside a running event loop.
 """
 
 from hurtle_http.__about__ import __version__
+from hurtle_http._body import BodyStream, ClientDisconnected
 from hurtle_http._multipart import File
 from hurtle_http._tls import create_context as create_ssl_context
 from hurtle_http.app import HttpApp
+from hurtle_http.asgi import AsgiApp, asgi_interface
 from hurtle_http.config import Config
 from hurtle_http.exceptions import (
     BadRequest,
@@ -19,6 +21,7 @@ from hurtle_http.exceptions import (
     HTTPVersionNotSupported,
     HurtleHttpError,
     InternalServerError,
+    LifespanError,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -50,7 +53,10 @@ from hurtle_http.server import HttpServer, RequestStats, bind_socket, serve
 Response = HTTPResponse
 
 __all__ = [
+    "AsgiApp",
     "BadRequest",
+    "BodyStream",
+    "ClientDisconnected",
     "Config",
     "ConfigError",
     "ExpectationFailed",
@@ -66,6 +72,7 @@ __all__ = [
     "HttpServer",
     "HurtleHttpError",
     "InternalServerError",
+    "LifespanError",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
@@ -82,6 +89,7 @@ __all__ = [
     "URITooLong",
     "Unauthorized",
     "__version__",
+    "asgi_interface",
     "bind_socket",
     "create_ssl_context",
     "empty",

@@ -80,11 +80,14 @@ async def send_file(conn: HttpProtocol, request: Request, response: FileResponse
         else:
             conn.write_head(head + b"content-length: %d\r\n\r\n" % (end - start))
             if has_body(status, request.method) and end > start:
-                await _copy(conn, handle, start, end - start, response.chunk_size)
+                await copy_file(conn, handle, start, end - start, response.chunk_size)
     conn.finish_response(request, status, keep_alive)
 
 
-async def _copy(conn: HttpProtocol, handle: BinaryIO, offset: int, count: int, chunk: int) -> None:
+async def copy_file(
+    conn: HttpProtocol, handle: BinaryIO, offset: int, count: int, chunk: int
+) -> None:
+    """Write ``count`` bytes of ``handle`` from ``offset`` (sendfile when possible)."""
     transport = conn.transport
     if transport is None:
         raise ConnectionResetError("Connection lost")

@@ -12,21 +12,23 @@ import ssl as _ssl
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from types import SimpleNamespace
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from hurtle_http import _tls
+from hurtle_http._body import BUFFER, DISCARD, STREAM
 from hurtle_http.config import Config
 from hurtle_http.exceptions import HTTPException, HurtleHttpError
 from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
 from hurtle_http.request import Request
 from hurtle_http.response import HTTPResponse, json, text
-from hurtle_http.router import HTTP_METHODS, Handler, Router
+from hurtle_http.router import HTTP_METHODS, Handler, Route, Router
 from hurtle_http.server import bind_socket, new_event_loop, serve
 
 logger = logging.getLogger("hurtle.error")
 server_logger = logging.getLogger("hurtle.server")
 
 F = TypeVar("F", bound=Callable[..., Any])
+HeadHook = Callable[[Request], None]
 RequestMiddleware = Callable[[Request], "Awaitable[HTTPResponse | None] | HTTPResponse | None"]
 ResponseMiddleware = Callable[
     [Request, HTTPResponse], "Awaitable[HTTPResponse | None] | HTTPResponse | None"
@@ -59,6 +61,7 @@ class HttpApp:
         self.config: Config = config if config is not None else self.config_class()
         self.ctx = SimpleNamespace()
         self.router = Router()
+        self._head_hooks: list[HeadHook] = []
         self._request_middleware: list[tuple[RequestMiddleware, bool]] = []
         self._response_middleware: list[tuple[ResponseMiddleware, bool]] = []
         self._error_handlers: dict[type[BaseException], ErrorHandler] = {}
@@ -77,23 +80,36 @@ class HttpApp:
         methods: Iterable[str] = ("GET",),
         *,
         name: str | None = None,
+        stream: bool = False,
     ) -> Handler:
-        """Register ``handler(request, **params)`` for ``uri`` and ``methods``."""
+        """Register ``handler(request, **params)`` for ``uri`` and ``methods``.
+
+        With ``stream=True`` the handler runs as soon as the request's head has arrived and
+        reads the body from ``request.stream`` (``await request.stream.read()`` or
+        ``async for chunk in request.stream``); ``request.body`` stays empty.
+        """
         methods = [methods.upper()] if isinstance(methods, str) else [m.upper() for m in methods]
         unknown = [m for m in methods if m not in HTTP_METHODS]
         if unknown:
             known = ", ".join(HTTP_METHODS)
             raise HurtleHttpError(f"Unknown HTTP method(s) {unknown}: use {known}")
-        self.router.add(uri, handler, methods, name=name, is_async=_is_async(handler))
+        self.router.add(
+            uri, handler, methods, name=name, is_async=_is_async(handler), stream=stream
+        )
         return handler
 
     def route(
-        self, uri: str, methods: Iterable[str] = ("GET",), *, name: str | None = None
+        self,
+        uri: str,
+        methods: Iterable[str] = ("GET",),
+        *,
+        name: str | None = None,
+        stream: bool = False,
     ) -> Callable[[F], F]:
-        """Decorator: register the handler for ``uri`` and ``methods``."""
+        """Decorator: register the handler for ``uri`` and ``methods`` (see ``add_route``)."""
 
         def register(handler: F) -> F:
-            self.add_route(handler, uri, methods, name=name)
+            self.add_route(handler, uri, methods, name=name, stream=stream)
             return handler
 
         return register
@@ -102,17 +118,17 @@ class HttpApp:
         """Decorator: a GET route (it also answers HEAD)."""
         return self.route(uri, ("GET",), name=name)
 
-    def post(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
-        """Decorator: a POST route."""
-        return self.route(uri, ("POST",), name=name)
+    def post(self, uri: str, *, name: str | None = None, stream: bool = False) -> Callable[[F], F]:
+        """Decorator: a POST route (``stream=True``: read the body from ``request.stream``)."""
+        return self.route(uri, ("POST",), name=name, stream=stream)
 
-    def put(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
-        """Decorator: a PUT route."""
-        return self.route(uri, ("PUT",), name=name)
+    def put(self, uri: str, *, name: str | None = None, stream: bool = False) -> Callable[[F], F]:
+        """Decorator: a PUT route (``stream=True``: read the body from ``request.stream``)."""
+        return self.route(uri, ("PUT",), name=name, stream=stream)
 
-    def patch(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
-        """Decorator: a PATCH route."""
-        return self.route(uri, ("PATCH",), name=name)
+    def patch(self, uri: str, *, name: str | None = None, stream: bool = False) -> Callable[[F], F]:
+        """Decorator: a PATCH route (``stream=True``: read the body from ``request.stream``)."""
+        return self.route(uri, ("PATCH",), name=name, stream=stream)
 
     def delete(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
         """Decorator: a DELETE route."""
@@ -132,6 +148,44 @@ class HttpApp:
         """Decorator: run ``middleware(request)`` before routing; a response it returns wins."""
         self._request_middleware.append((middleware, _is_async(middleware)))
         return middleware
+
+    def on_request_head(self, hook: F) -> F:
+        """Decorator: run ``hook(request)`` as soon as a request's head has arrived.
+
+        The hook runs before the body is read (``request.body`` is still empty) and must be
+        synchronous. Raising an ``HTTPException`` (e.g. ``Unauthorized``) answers it at
+        once and closes the connection: the body is never read nor buffered. Use it to
+        refuse unauthenticated requests before they cost memory.
+        """
+        if _is_async(hook):
+            raise HurtleHttpError(
+                "on_request_head hooks run while the request arrives and must be plain "
+                "functions: use on_request for async checks"
+            )
+        self._head_hooks.append(hook)
+        return hook
+
+    # Called by the server, not by users: the app answers ``serve_request`` itself when it
+    # has one (ASGI); a native app is handled through ``handle``.
+    serve_request = None
+
+    def head_received(self, request: Request) -> int:
+        """Called by the protocol when ``request``'s head is complete: what to do with its body.
+
+        Runs the ``on_request_head`` hooks (an ``HTTPException`` they raise refuses the
+        request) and resolves the route once. Returns ``STREAM`` for a ``stream=True`` route,
+        ``DISCARD`` for a body no route will take (when no request middleware could still
+        want it), else ``BUFFER``.
+        """
+        for hook in self._head_hooks:
+            hook(request)
+        try:
+            route = self.router.resolve(request.method, request.path)
+        except HTTPException as exc:
+            request._route = exc
+            return BUFFER if self._request_middleware else DISCARD
+        request._route = route
+        return STREAM if route[0].stream else BUFFER
 
     def on_response(self, middleware: F) -> F:
         """Decorator: run ``middleware(request, response)`` after the handler.
@@ -214,7 +268,13 @@ class HttpApp:
         try:
             response = await self._route(request) if self._request_middleware else None
             if response is None:
-                route, params = self.router.resolve(request.method, request.path)
+                resolved = request._route
+                if resolved is None or self._request_middleware:
+                    route, params = self.router.resolve(request.method, request.path)
+                elif isinstance(resolved, HTTPException):
+                    raise resolved
+                else:
+                    route, params = cast("tuple[Route, dict[str, Any]]", resolved)
                 if params:
                     request.match_info = params
                     result = route.handler(request, **params)

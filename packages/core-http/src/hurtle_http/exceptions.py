@@ -27,6 +27,10 @@ class ServerError(HurtleHttpError):
     """The server could not start (for example, the address is already in use)."""
 
 
+class LifespanError(HurtleHttpError):
+    """An ASGI app's lifespan startup failed (the message carries the app's reason)."""
+
+
 class HTTPException(HurtleHttpError):
     """An error answered to the client with ``status_code`` and ``message``.
 

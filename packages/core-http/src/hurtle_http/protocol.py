@@ -1,34 +1,43 @@
 """The HTTP/1.1 connection: an asyncio protocol driving httptools, one instance per connection.
 
-The connection is a state machine (``ConnState``); ``_to`` is the only place the state
-changes, and it checks each move against ``_TRANSITIONS`` and arms the state's timer:
+The connection's model (states, transitions, timers, expiry actions) is ``_state``; ``_to``
+is the only place the state changes. Requests are parsed as bytes arrive; complete ones
+wait in a queue (pipelining) and are answered strictly in order. A native handler runs on
+the first ``send(None)`` of its coroutine; a Task is created only if it suspends. A request
+whose app streams its body (``stream=True`` routes, every ASGI request) is queued when its
+head arrives and its body is fed to a ``BodyStream`` with flow control. Timers are
+deadlines checked by the server's tick; a move to the same state re-arms its timer, which
+happens while the client is still reading our output (a slow reader is not a stalled one).
 
-    IDLE --part of a request--> RECEIVING --request complete--> HANDLING --response--> IDLE
-    IDLE --a whole request at once--> HANDLING        (or --> RECEIVING when the next
-                                                       request is already arriving)
-    any --error, timeout, Connection: close--> CLOSING (write side shut, input discarded)
-    any --transport lost--> CLOSED
-
-Requests are parsed as bytes arrive; complete ones wait in a queue (pipelining) and are
-answered strictly in order. A handler runs on the first ``send(None)`` of its coroutine;
-a Task is created only if it suspends. Timers are deadlines checked by the server's tick;
-a move to the same state re-arms its timer, which happens while the client is still
-reading our output (a slow reader is not a stalled one).
+The protocol is also the write sink of the senders (``_senders``, ``asgi``): ``write_head``,
+``write``, ``drain`` and ``finish_response``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from collections import deque
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, cast
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
+from hurtle_http._body import BUFFER, STREAM, BodyStream, ClientDisconnected
 from hurtle_http._eager import Resume
 from hurtle_http._senders import send_file, send_stream
+from hurtle_http._state import (
+    CLOSED,
+    CLOSING,
+    EXPIRY,
+    HANDLING,
+    IDLE,
+    LINGER_TIMEOUT,
+    RECEIVING,
+    TRANSITIONS,
+    ConnState,
+    Expiry,
+)
 from hurtle_http._wire import Clock, encode_response
 from hurtle_http.exceptions import (
     BadRequest,
@@ -43,7 +52,7 @@ from hurtle_http.exceptions import (
     URITooLong,
 )
 from hurtle_http.headers import TOKEN_CHARS, VALUE_CHARS, parser_checks_fields
-from hurtle_http.request import ConnInfo, Request
+from hurtle_http.request import ConnInfo, Request, valid_authority
 from hurtle_http.response import FileResponse, HTTPResponse, StreamingResponse
 
 if TYPE_CHECKING:
@@ -54,38 +63,42 @@ error_logger = logging.getLogger("hurtle.error")
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
-LINGER_TIMEOUT = 2.0
 # Header names the protocol checks itself (framing, Host, Expect), and their lengths.
-_SPECIAL_NAMES = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect"})
+_SPECIAL_NAMES = frozenset(
+    {b"host", b"content-length", b"transfer-encoding", b"expect", b"authorization"}
+)
 _SPECIAL_LENGTHS = frozenset(len(name) for name in _SPECIAL_NAMES)
 
 
-class ConnState(enum.Enum):
-    """Where a connection is in its request/response cycle."""
-
-    IDLE = "idle"  # between requests; the keep-alive timer runs
-    RECEIVING = "receiving"  # part of a request has arrived; the request timer runs
-    HANDLING = "handling"  # a handler or its response is in progress; the response timer runs
-    CLOSING = "closing"  # our side is shut; input is discarded until the peer closes
-    CLOSED = "closed"  # the transport is gone
-
-    # Members are singletons: identity hashing keeps table lookups in C (Enum's is Python).
-    __hash__ = object.__hash__
+__all__ = ["LINGER_TIMEOUT", "ConnState", "HttpProtocol"]
 
 
-# Module constants: an Enum attribute lookup costs more than the hot path can afford.
-IDLE, RECEIVING, HANDLING, CLOSING, CLOSED = ConnState
-_TRANSITIONS: dict[ConnState, frozenset[ConnState]] = {
-    IDLE: frozenset({IDLE, RECEIVING, HANDLING, CLOSING, CLOSED}),
-    RECEIVING: frozenset({RECEIVING, HANDLING, CLOSING, CLOSED}),
-    HANDLING: frozenset({HANDLING, RECEIVING, IDLE, CLOSING, CLOSED}),
-    CLOSING: frozenset({CLOSING, CLOSED}),
-    CLOSED: frozenset(),
-}
+class Lost(Protocol):
+    """Something that owns the connection for a while and must hear that it is gone."""
+
+    def lost(self) -> None: ...
 
 
 # Validate header fields in Python only when the installed parser does not.
 _CHECK_FIELDS = not parser_checks_fields()
+
+
+class _Refused(Exception):
+    """An ``on_request_head`` hook refused a request (raised out of the parser callback)."""
+
+    def __init__(self, request: Request, refusal: HTTPException) -> None:
+        super().__init__(refusal.message)
+        self.request = request
+        self.refusal = refusal
+
+
+class _Detached:
+    """The callbacks of a parser whose connection is gone: none."""
+
+
+# A closed connection swaps its parser for this one, so that the protocol and its parser
+# (which holds the protocol's callbacks) do not keep each other alive until a cyclic GC.
+_DETACHED_PARSER = httptools.HttpRequestParser(_Detached())
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -130,18 +143,28 @@ class HttpProtocol(asyncio.Protocol):
         self._message_started = 0.0
         self._url = b""
         self._raw_headers: list[tuple[bytes, bytes]] = []
-        self._head_bytes = 0  # raw bytes received while the head is incomplete
+        self._trailers: list[tuple[bytes, bytes]] | None = None
+        self._head_bytes = 0  # raw bytes of the current head received in earlier reads
+        self._head_began = False  # the current head began in the read being parsed
         self._header_bytes = 0  # size of the parsed header fields
         self._special: list[tuple[bytes, bytes]] = []  # framing headers, checked at the end
         self._request: Request | None = None
         self._body: list[bytes] = []
         self._body_size = 0
+        self._discard = False  # the body of the message being parsed is not kept
+        self._stream: BodyStream | None = None  # the streamed body being parsed
+        self._body_paused = False  # a streamed body's reader is behind: stop reading
+        # The app serves requests itself (ASGI): it writes through this protocol.
+        self._serve_request: Callable[[HttpProtocol, Request], Awaitable[None]] | None = (
+            server.serve_request
+        )
+        self.owner: Lost | None = None  # told when the connection is lost (ASGI, WebSocket)
 
     # State --------------------------------------------------------------------------------
 
     def _to(self, state: ConnState, since: float | None = None) -> None:
         """Move to ``state`` and arm its timer (from ``since``, default now)."""
-        if state not in _TRANSITIONS[self._state]:
+        if state not in TRANSITIONS[self._state]:
             raise RuntimeError(f"Invalid connection transition {self._state} -> {state}")
         self._state = state
         self._deadline = (self._loop.time() if since is None else since) + self._timeouts[state]
@@ -159,12 +182,12 @@ class HttpProtocol(asyncio.Protocol):
             # The client is still reading our output, or a streamed body is being produced.
             self._to(self._state)
             return
-        state = self._state
-        if state is IDLE:
+        expiry = EXPIRY[self._state]
+        if expiry is Expiry.CLOSE:
             self._close()
-        elif state is RECEIVING:
+        elif expiry is Expiry.REQUEST_TIMEOUT:
             self._reject(RequestTimeout("The request was not received in time"))
-        elif state is HANDLING:
+        elif expiry is Expiry.RESPONSE_TIMEOUT:
             if self._task is not None:
                 self._task.cancel()
                 self._task = None
@@ -175,7 +198,7 @@ class HttpProtocol(asyncio.Protocol):
                 self._abandon_current()
                 self._stats.errors += 1
                 self._write_error(ServiceUnavailable("The response took too long"))
-        elif state is CLOSING:
+        elif expiry is Expiry.ABORT:
             transport.abort()
 
     def begin_drain(self) -> None:
@@ -232,11 +255,21 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._state is not CLOSED:
             self._to(CLOSED)
-        if self._task is not None:
+        if self._stream is not None:
+            self._stream.fail(ClientDisconnected("The client disconnected"))
+            self._stream = None
+        owner, self.owner = self.owner, None
+        if owner is not None:
+            owner.lost()  # it finishes its task itself (ASGI: http.disconnect)
+        elif self._task is not None:
             self._task.cancel()
-            self._task = None
+        self._task = None
         self._abandon_current()
         self._queue.clear()
+        self._body = []
+        self._request = None
+        self._raw_headers = []
+        self._parser = _DETACHED_PARSER
         waiter, self._drain_waiter = self._drain_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(ConnectionResetError("Connection lost"))
@@ -251,6 +284,8 @@ class HttpProtocol(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         self._eof = True
         self._simple = False
+        if self.owner is not None:
+            return None  # an ASGI app or WebSocket hears a disconnect (as under uvicorn)
         if self._state is HANDLING or self._queue:
             return True  # half-closed client: send the responses it is owed, then close
         return None
@@ -266,7 +301,9 @@ class HttpProtocol(asyncio.Protocol):
             self._update_reading()
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
-            if isinstance(cause, HTTPException):
+            if isinstance(cause, _Refused):
+                self._refuse(cause.request, cause.refusal)
+            elif isinstance(cause, HTTPException):
                 self._reject(cause)
             else:
                 error_logger.error("Parser callback failed", exc_info=cause)
@@ -275,7 +312,13 @@ class HttpProtocol(asyncio.Protocol):
             self._reject(BadRequest(f"Malformed request: {exc}"))
         else:
             if self._in_head:
-                self._head_bytes += len(data)
+                # Count only the current head: when it began in this read, the earlier
+                # requests of the read are not part of it (the parsed fields are counted).
+                if self._head_began:
+                    self._head_began = False
+                    self._head_bytes = len(self._url) + self._header_bytes
+                else:
+                    self._head_bytes += len(data)
                 if self._head_bytes > self._limits.max_head:
                     self._reject(HeaderFieldsTooLarge("The request head is too large"))
         if self._queue:
@@ -301,13 +344,34 @@ class HttpProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None or self._state is CLOSING:
             return
-        pause = self._write_paused or self._rejected or len(self._queue) >= self._limits.pipeline
+        pause = (
+            self._write_paused
+            or self._rejected
+            or self._body_paused
+            or len(self._queue) >= self._limits.pipeline
+        )
         if pause != self._read_paused:
             self._read_paused = pause
             if pause:
                 transport.pause_reading()
             else:
                 transport.resume_reading()
+
+    def pause_body(self) -> None:
+        """A streamed body's reader is behind: stop reading from the socket."""
+        self._body_paused = True
+        self._update_reading()
+
+    def resume_body(self) -> None:
+        """A streamed body's reader caught up: read again."""
+        self._body_paused = False
+        self._update_reading()
+
+    def body_wanted(self) -> None:
+        """A handler started reading its streamed body: send a pending 100 Continue."""
+        if self._continue_pending and not self._queue:
+            self._continue_pending = False
+            self.write(_CONTINUE)
 
     async def drain(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark."""
@@ -322,13 +386,13 @@ class HttpProtocol(asyncio.Protocol):
     # httptools callbacks ----------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._in_message = self._in_head = True
-        self._continue_pending = False
+        self._in_message = self._in_head = self._head_began = True
+        self._continue_pending = self._discard = False
         self._url = b""
         self._raw_headers = []
+        self._trailers = None
         self._head_bytes = self._header_bytes = self._body_size = 0
         self._special.clear()
-        self._body.clear()
         self._message_started = self._loop.time()
 
     def on_url(self, part: bytes) -> None:
@@ -337,7 +401,12 @@ class HttpProtocol(asyncio.Protocol):
             raise URITooLong(f"The request target exceeds {self._limits.max_url} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        headers = self._raw_headers
+        if not self._in_head:  # a trailer field: kept apart, never a header (RFC 9110 6.5.1)
+            if self._trailers is None:
+                self._trailers = []
+            headers = self._trailers
+        else:
+            headers = self._raw_headers
         headers.append((name, value))
         self._header_bytes += len(name) + len(value) + 4
         if self._header_bytes > self._max_header_size or len(headers) > self._max_headers:
@@ -350,7 +419,7 @@ class HttpProtocol(asyncio.Protocol):
                 raise BadRequest(f"Invalid header name {name!r}")
             if value.translate(None, VALUE_CHARS):
                 raise BadRequest(f"Invalid character in the value of header {name!r}")
-        if len(name) in _SPECIAL_LENGTHS and name.lower() in _SPECIAL_NAMES:
+        if self._in_head and len(name) in _SPECIAL_LENGTHS and name.lower() in _SPECIAL_NAMES:
             self._special.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
@@ -359,12 +428,20 @@ class HttpProtocol(asyncio.Protocol):
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
             raise HTTPVersionNotSupported(f"HTTP/{version} is not supported: use HTTP/1.1")
-        hosts = 0
+        if b"#" in self._url:
+            raise BadRequest("A request target cannot contain a fragment ('#')")
+        hosts = credentials = 0
         length: bytes | None = None
         expect: bytes | None = None
         for name, value in self._special:
             if name == b"host":
                 hosts += 1
+                if not valid_authority(value):
+                    raise BadRequest(f"Invalid Host header {value!r}: use host[:port]")
+            elif name == b"authorization":
+                credentials += 1
+                if credentials > 1:
+                    raise BadRequest("Repeated Authorization header")
             elif name == b"content-length":
                 if length is not None:
                     raise BadRequest("Repeated Content-Length header")
@@ -384,27 +461,58 @@ class HttpProtocol(asyncio.Protocol):
         request = Request(self._app, method, self._url, self._raw_headers, version, self._conn_info)
         request._keep_alive = parser.should_keep_alive()
         self._request = request
+        try:
+            mode = self._app.head_received(request)
+        except HTTPException as exc:
+            raise _Refused(request, exc) from exc  # stops the parser: no body is read
         if expect is not None:
             if expect != b"100-continue":
                 raise ExpectationFailed(f"Unsupported expectation {expect!r}")
             if version == "1.1":
-                if self._current is None and not self._queue:
+                if mode != STREAM and self._current is None and not self._queue:
                     self.write(_CONTINUE)
                 else:
-                    self._continue_pending = True
+                    self._continue_pending = True  # a streamed body: when it is read
+        if mode == BUFFER:
+            return
+        if mode == STREAM:
+            request.stream = self._stream = BodyStream(self)
+            self._request = None
+            self._queue.append(request)  # its handler runs while the body arrives
+        else:
+            self._discard = True
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
         if self._body_size > self._limits.max_body:
             raise PayloadTooLarge(f"The body exceeds {self._limits.max_body} bytes")
-        self._body.append(body)
+        if self._discard:
+            return
+        if self._stream is not None:
+            self._stream.feed(body)
+        else:
+            self._body.append(body)
 
     def on_message_complete(self) -> None:
+        stream = self._stream
+        if stream is not None:
+            if self._trailers is not None:
+                stream.trailers = self._trailers
+                self._trailers = None
+            self._stream = None
+            self._in_message = False
+            stream.finish()
+            return
         request = self._request
-        assert request is not None
+        if request is None:
+            return  # refused on its head
         body = self._body
         if body:
             request.body = body[0] if len(body) == 1 else b"".join(body)
+            body.clear()  # the chunks are the request's now: keep none of them here
+        if self._trailers is not None:
+            request.raw_trailers = self._trailers
+            self._trailers = None
         self._in_message = False
         self._request = None
         self._queue.append(request)
@@ -429,6 +537,9 @@ class HttpProtocol(asyncio.Protocol):
                 if isinstance(item, HTTPException):
                     self._write_error(item)
                     return
+                if item._refusal is not None:
+                    self._write_error(item._refusal, item)
+                    return
                 self._dispatch(item)
         finally:
             self._in_next = False
@@ -449,6 +560,9 @@ class HttpProtocol(asyncio.Protocol):
         self._current = request
         self._head_sent = False
         self._stats.in_flight += 1
+        if self._serve_request is not None:
+            self._task = self._loop.create_task(self._serve_directly(request))
+            return
         coro = self._app.handle(request)
         try:
             first = coro.send(None)
@@ -473,6 +587,24 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._task = None
         self._respond(request, response)
+
+    async def _serve_directly(self, request: Request) -> None:
+        assert self._serve_request is not None
+        try:
+            await self._serve_request(self, request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the app adapter answers errors itself; a last resort
+            if self._current is request:
+                if self._head_sent:
+                    error_logger.error("Failed while serving %r", request, exc_info=exc)
+                    self._stats.errors += 1
+                    self.abort()
+                else:
+                    self._fail(request, exc)
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
 
     def _fail(self, request: Request, exc: Exception) -> None:
         """Error handling itself failed: log it, answer a bare 500 and close."""
@@ -552,6 +684,10 @@ class HttpProtocol(asyncio.Protocol):
         if status >= 500:
             stats.errors += 1
         self._current = None
+        stream = request.stream
+        if stream is not None and not stream.complete:
+            stream.discard()  # nobody reads the rest of this body now
+            self._discard = self._stream is stream
         if self._access_log:
             access_logger.info(
                 "%s %s %s HTTP/%s %d",
@@ -566,8 +702,28 @@ class HttpProtocol(asyncio.Protocol):
         elif not self._in_next:
             self._next()
 
+    def _refuse(self, request: Request, exc: HTTPException) -> None:
+        """An ``on_request_head`` hook refused ``request``: answer in order, read no body."""
+        self._rejected = True
+        self._simple = False
+        self._in_message = self._in_head = False
+        self._request = None
+        self._update_reading()
+        request._refusal = exc
+        self._queue.append(request)
+
     def _reject(self, exc: HTTPException) -> None:
         """Bad input: answer ``exc`` after the responses already owed, then close."""
+        if self._stream is not None:
+            self._stream.fail(exc)  # the handler reading it hears why
+            self._stream = None
+            if self._current is not None:
+                self._stats.bad_requests += 1
+                self._rejected = True
+                self._simple = False
+                self._in_message = self._in_head = False
+                self._update_reading()
+                return  # its handler answers (or the response timer does)
         self._rejected = True
         self._simple = False
         self._in_message = self._in_head = False
@@ -578,9 +734,9 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self._queue.append(exc)
 
-    def _write_error(self, exc: HTTPException) -> None:
+    def _write_error(self, exc: HTTPException, request: Request | None = None) -> None:
         try:
-            response = self._app.error_response(exc)
+            response = self._app.error_response(exc, request)
             data = encode_response(response, self._clock, False)
         except Exception as failure:  # a broken error_response override: answer plainly
             error_logger.error("Rendering a %d failed", exc.status_code, exc_info=failure)

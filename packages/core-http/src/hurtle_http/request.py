@@ -7,6 +7,7 @@ decoded only when asked for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, SimpleNamespace
@@ -16,11 +17,13 @@ from urllib.parse import parse_qsl, unquote
 import msgspec
 
 from hurtle_http._multipart import File, parse_multipart, parse_options
-from hurtle_http.exceptions import BadRequest
+from hurtle_http.exceptions import BadRequest, HTTPException
 from hurtle_http.headers import Headers
 
 if TYPE_CHECKING:
+    from hurtle_http._body import BodyStream
     from hurtle_http.app import HttpApp
+    from hurtle_http.asgi import AsgiApp
 
 _json_decode = msgspec.json.Decoder().decode
 
@@ -62,8 +65,11 @@ class Request:
     """One HTTP request: method, path, query, headers, body and the matched route's params."""
 
     __slots__ = (
+        "_authority",
         "_keep_alive",
         "_lazy",
+        "_refusal",
+        "_route",
         "app",
         "body",
         "conn_info",
@@ -72,13 +78,15 @@ class Request:
         "path",
         "query_string",
         "raw_headers",
+        "raw_trailers",
         "raw_url",
+        "stream",
         "version",
     )
 
     def __init__(
         self,
-        app: HttpApp,
+        app: HttpApp | AsgiApp,
         method: str,
         raw_url: bytes,
         raw_headers: list[tuple[bytes, bytes]],
@@ -89,11 +97,18 @@ class Request:
         self.method = method
         self.raw_url = raw_url
         path, _, query = raw_url.partition(b"?")
+        self._authority: str | None = None
         if not path.startswith(b"/"):
-            path = _origin_path(path)
+            path, self._authority = _origin_path(path)
         self.path: str = path.decode("utf-8", "surrogateescape")
-        self.query_string: str = query.partition(b"#")[0].decode("latin-1") if query else ""
+        self.query_string: str = query.decode("latin-1") if query else ""
         self.raw_headers = raw_headers
+        self.raw_trailers: list[tuple[bytes, bytes]] = _NO_FIELDS
+        # What the app resolved for this request when its head arrived (see HttpApp).
+        self._route: object = None
+        self._refusal: HTTPException | None = None
+        # The body as it arrives, for stream=True routes and ASGI apps (else None).
+        self.stream: BodyStream | None = None
         self.version = version
         self.conn_info = conn_info
         self.body: bytes = b""
@@ -114,6 +129,15 @@ class Request:
         if lazy.headers is None:
             lazy.headers = Headers.from_raw(self.raw_headers)
         return lazy.headers
+
+    @property
+    def trailers(self) -> Headers:
+        """Trailer fields of a chunked body (empty until the body is complete).
+
+        Trailers are never merged into ``headers`` (RFC 9110 6.5.1): do not use them for
+        authentication, routing or framing.
+        """
+        return Headers.from_raw(self.raw_trailers)
 
     @property
     def ctx(self) -> SimpleNamespace:
@@ -238,7 +262,10 @@ class Request:
 
     @property
     def host(self) -> str:
-        """The ``Host`` header (the server address when absent)."""
+        """The authority of an absolute-form target, else the ``Host`` header, else the
+        server address (RFC 9112 3.2)."""
+        if self._authority is not None:
+            return self._authority
         host = self.headers.get("host")
         if host:
             return host
@@ -277,12 +304,26 @@ class _Lazy:
         self.ctx: SimpleNamespace | None = None
 
 
-def _origin_path(target: bytes) -> bytes:
-    """The path of an absolute-form (``http://h/p``) or asterisk-form request target."""
+_NO_FIELDS: list[tuple[bytes, bytes]] = []
+
+# RFC 3986 authority without userinfo: an IP literal or a reg-name, then an optional port.
+_AUTHORITY = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
+
+
+def valid_authority(value: bytes) -> bool:
+    """Whether ``value`` is a valid ``Host`` / target authority (``host[:port]``)."""
+    return _AUTHORITY.fullmatch(value) is not None
+
+
+def _origin_path(target: bytes) -> tuple[bytes, str | None]:
+    """The path and authority of an absolute-form (``http://h/p``) or asterisk-form target."""
     if target == b"*":
-        return target
+        return target, None
     scheme, sep, rest = target.partition(b"://")
     if not sep or not scheme.isalpha():
         raise BadRequest("Malformed request target: it must start with '/' or 'http://'")
     slash = rest.find(b"/")
-    return rest[slash:] if slash >= 0 else b"/"
+    authority = rest[:slash] if slash >= 0 else rest
+    if not authority or not valid_authority(authority):
+        raise BadRequest(f"Invalid authority {authority!r} in the request target")
+    return (rest[slash:] if slash >= 0 else b"/"), authority.decode("ascii")

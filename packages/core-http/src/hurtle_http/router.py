@@ -48,6 +48,7 @@ class Route:
     is_async: bool
     pattern: re.Pattern[str] | None = None
     params: tuple[tuple[str, Converter | None], ...] = ()
+    stream: bool = False  # the handler reads request.stream; the body is not buffered
 
 
 @dataclass(slots=True)
@@ -108,6 +109,7 @@ class Router:
         *,
         name: str | None = None,
         is_async: bool = True,
+        stream: bool = False,
     ) -> Route:
         """Register ``handler`` for ``path`` and ``methods``; return the route."""
         if not path.startswith("/"):
@@ -124,6 +126,7 @@ class Router:
             is_async=is_async,
             pattern=pattern,
             params=params,
+            stream=stream,
         )
         table = self._table_for(path, pattern, params)
         for method in wanted:

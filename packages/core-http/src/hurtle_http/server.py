@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from hurtle_http._state import ConnState, timers
 from hurtle_http._wire import Clock
 from hurtle_http.config import Config
 from hurtle_http.exceptions import ServerError
-from hurtle_http.protocol import LINGER_TIMEOUT, ConnState, HttpProtocol
+from hurtle_http.protocol import HttpProtocol
 
 if TYPE_CHECKING:
     from hurtle_http.app import HttpApp
+    from hurtle_http.asgi import AsgiApp
 
 logger = logging.getLogger("hurtle.server")
 
@@ -85,16 +87,13 @@ class Limits:
 
     def timeouts(self, *, draining: bool) -> dict[ConnState, float]:
         """The timer of each connection state (an idle one is short while draining)."""
-        idle = self.keep_alive_timeout
-        if draining:
-            idle = min(idle, self.drain_idle_grace)
-        return {
-            ConnState.IDLE: idle,
-            ConnState.RECEIVING: self.request_timeout,
-            ConnState.HANDLING: self.response_timeout,
-            ConnState.CLOSING: LINGER_TIMEOUT,
-            ConnState.CLOSED: 0.0,
-        }
+        return timers(
+            keep_alive=self.keep_alive_timeout,
+            request=self.request_timeout,
+            response=self.response_timeout,
+            drain_idle_grace=self.drain_idle_grace,
+            draining=draining,
+        )
 
     def tick(self, *, draining: bool = False) -> float:
         """How often timers are checked: often enough for the shortest timeout in force."""
@@ -116,7 +115,7 @@ class HttpServer:
 
     def __init__(
         self,
-        app: HttpApp,
+        app: HttpApp | AsgiApp,
         sock: socket.socket,
         *,
         ssl: _ssl.SSLContext | None = None,
@@ -131,6 +130,8 @@ class HttpServer:
         self.ready = ready
         self.backlog = backlog if backlog is not None else int(app.config.BACKLOG)
         self.stats = RequestStats()
+        # An app that writes its responses itself (ASGI) serves each request through this.
+        self.serve_request = getattr(app, "serve_request", None)
         self.clock = Clock(str(app.config.SERVER_NAME))
         self.limits = Limits.from_config(app.config)
         self.draining = False
@@ -310,7 +311,7 @@ class HttpServer:
 
 
 async def serve(
-    app: HttpApp,
+    app: HttpApp | AsgiApp,
     sock: socket.socket,
     *,
     ssl: _ssl.SSLContext | None = None,

@@ -116,7 +116,8 @@ def build_app(inspector: Inspector) -> InspectorApp:
     if api_key is not None:
         expected = api_key.encode()
 
-        @app.on_request
+        # On the head: an unauthenticated request is refused before its body is read.
+        @app.on_request_head
         def authenticate(request: Request) -> None:
             if request.path in _OPEN_PATHS:
                 return

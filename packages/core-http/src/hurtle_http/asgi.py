@@ -1,0 +1,447 @@
+"""An ASGI 3 server on hurtle-http's connection machine: ``AsgiApp(app)`` is served exactly
+like an ``HttpApp`` (``serve(AsgiApp(app), sock)``, ``HttpServer``), with the same limits,
+timers, stats and graceful drain.
+
+Each HTTP request is one ``HttpCycle``: its scope, a ``receive()`` fed by the request's
+``BodyStream`` (flow control: the socket is not read while the app does not consume), and
+a ``send()`` that writes through the protocol, chunked when the app gives no length, and
+waits for the transport to drain. Lifespan startup runs in ``before_server_start`` (so
+before ``ready``), shutdown in ``after_server_stop`` (after the drain).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from urllib.parse import unquote
+
+from hurtle_http._body import STREAM, ClientDisconnected
+from hurtle_http._lifespan import Lifespan, LifespanMode
+from hurtle_http._senders import copy_file
+from hurtle_http._wire import has_body, status_line
+from hurtle_http.config import Config
+from hurtle_http.exceptions import HTTPException, HurtleHttpError
+from hurtle_http.headers import valid_name, valid_value
+from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
+from hurtle_http.response import HTTPResponse, text
+
+if TYPE_CHECKING:
+    from hurtle_http.protocol import HttpProtocol
+    from hurtle_http.request import Request
+
+__all__ = ["AsgiApp", "asgi_interface"]
+
+logger = logging.getLogger("hurtle.error")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Asgi3App = Callable[[Scope, Receive, Send], Awaitable[object]]
+F = TypeVar("F", bound=Callable[..., Any])
+
+ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
+_DISCONNECT: Message = {"type": "http.disconnect"}
+_SCHEMES = {
+    ("http", False): "http",
+    ("http", True): "https",
+    ("websocket", False): "ws",
+    ("websocket", True): "wss",
+}
+_EXTENSIONS: dict[str, dict[str, object]] = {"http.response.pathsend": {}}
+
+
+def asgi_interface(obj: object) -> Literal["asgi3", "asgi2"] | None:
+    """``"asgi3"`` or ``"asgi2"`` for an ASGI application, None for anything else.
+
+    ASGI 3 is ``async def app(scope, receive, send)`` (or an object whose ``__call__`` is);
+    ASGI 2 is a double callable: ``app(scope)`` returns ``async def (receive, send)``. A
+    native ``HttpApp`` (or a ``Hurtle`` app) is not ASGI.
+    """
+    from hurtle_http.app import HttpApp
+
+    if isinstance(obj, (HttpApp, AsgiApp)) or not callable(obj):
+        return None
+    candidate: Any = obj
+    if inspect.isclass(candidate):
+        # A class whose instances are awaitable is ASGI 3 (instantiated per call)...
+        if hasattr(candidate, "__await__"):
+            return "asgi3"
+        call = getattr(candidate, "__call__", None)  # noqa: B004 - instances' __call__
+        return "asgi2" if inspect.iscoroutinefunction(call) else None
+    plain = inspect.isfunction(candidate) or inspect.ismethod(candidate)
+    target = candidate if plain else candidate.__call__
+    positional = _positional_count(target)
+    if inspect.iscoroutinefunction(target):
+        return "asgi3" if positional in (None, 3) else None
+    if positional == 1:
+        return "asgi2"
+    return None
+
+
+def _positional_count(func: Callable[..., Any]) -> int | None:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return None
+    return sum(
+        1
+        for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        and p.default is inspect.Parameter.empty
+    )
+
+
+class _Asgi2:
+    """An ASGI 2 double callable presented as ASGI 3."""
+
+    def __init__(self, app: Callable[[Scope], Callable[[Receive, Send], Awaitable[None]]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope)(receive, send)
+
+
+class AsgiApp:
+    """Any ASGI 3 (or ASGI 2) application, servable exactly like an ``HttpApp``.
+
+    ``config`` gives the limits, timeouts, ``ACCESS_LOG`` and ``GRACEFUL_SHUTDOWN_TIMEOUT``
+    (a fresh ``Config()``, which reads ``HURTLE_*`` variables, when omitted). ``root_path``
+    is the scope's ``root_path``. ``lifespan``: ``"auto"`` (use it if the app supports it),
+    ``"on"`` (a failure is a ``LifespanError`` out of ``serve``), ``"off"``. Listeners can be
+    registered as on an ``HttpApp`` (``@asgi_app.listener("after_server_start")``); startup
+    runs before the start listeners, shutdown after the stop listeners.
+    """
+
+    listener_events: ClassVar[tuple[str, ...]] = SERVER_EVENTS
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        config: Config | None = None,
+        root_path: str = "",
+        lifespan: LifespanMode = "auto",
+    ) -> None:
+        kind = asgi_interface(app)
+        if kind is None:
+            raise HurtleHttpError(
+                f"{app!r} is not an ASGI application: pass `async def app(scope, receive, send)`"
+                " or a framework's app object (FastAPI, Starlette, ...)"
+            )
+        if lifespan not in ("auto", "on", "off"):
+            raise HurtleHttpError(f"Unknown lifespan mode {lifespan!r}: use 'auto', 'on' or 'off'")
+        self.app: Asgi3App = app if kind == "asgi3" else _Asgi2(app)
+        self.interface = kind
+        self.config: Config = config if config is not None else Config()
+        self.root_path = root_path.rstrip("/")
+        self.name = type(app).__name__ if not inspect.isfunction(app) else app.__name__
+        self.ctx = SimpleNamespace()
+        self.lifespan = Lifespan(self.app, lifespan)
+        self._listeners: dict[str, list[Listener]] = {e: [] for e in self.listener_events}
+        self._server_addr: tuple[str, int] | None = None
+
+    def __repr__(self) -> str:
+        return f"<AsgiApp {self.name} ({self.interface})>"
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The lifespan state; every request scope gets a shallow copy of it."""
+        return self.lifespan.state
+
+    # Listeners (the server's lifecycle) ---------------------------------------------------
+
+    def register_listener(self, func: Listener, event: str) -> None:
+        """Run ``func(app)`` or ``func(app, loop)`` at lifecycle ``event``."""
+        if event not in self._listeners:
+            known = ", ".join(self.listener_events)
+            raise HurtleHttpError(f"Unknown listener event {event!r}: use one of {known}")
+        self._listeners[event].append(func)
+
+    def listener(self, event: str) -> Callable[[F], F]:
+        """Decorator: run the function at lifecycle ``event``."""
+
+        def register(func: F) -> F:
+            self.register_listener(func, event)
+            return func
+
+        return register
+
+    async def dispatch(self, event: str, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Run ``event``'s listeners; lifespan startup first, shutdown last."""
+        if event not in self._listeners:
+            raise HurtleHttpError(f"Unknown listener event {event!r}")
+        loop = loop or asyncio.get_running_loop()
+        if event == "before_server_start":
+            await self.lifespan.startup()
+        await call_listeners(self._listeners[event], self, loop, reverse="stop" in event)
+        if event == "after_server_stop":
+            await self.lifespan.shutdown()
+
+    # What the server's protocol calls ---------------------------------------------------
+
+    def head_received(self, request: Request) -> int:
+        """Every ASGI request streams its body to ``receive()``."""
+        return STREAM
+
+    async def handle(self, request: Request) -> HTTPResponse:
+        """Not used: ASGI apps write their responses through ``serve_request``."""
+        raise HurtleHttpError("AsgiApp serves requests through serve_request")
+
+    def error_response(self, exc: BaseException, request: Request | None = None) -> HTTPResponse:
+        """The plain-text answer for a request refused by the server itself (4xx, 500)."""
+        if isinstance(exc, HTTPException):
+            return text(f"{exc.message}\n", exc.status_code, exc.headers)
+        return text("Internal Server Error\n", 500)
+
+    async def serve_request(self, conn: HttpProtocol, request: Request) -> None:
+        """Run one HTTP request through the ASGI app."""
+        cycle = HttpCycle(self, conn, request)
+        conn.owner = cycle
+        try:
+            await cycle.run()
+        finally:
+            if conn.owner is cycle:
+                conn.owner = None
+
+    def scope(self, request: Request, kind: str = "http") -> Scope:
+        """The ASGI scope of ``request``."""
+        raw_path = request.raw_url.partition(b"?")[0]
+        if not raw_path.startswith(b"/"):
+            raw_path = request.path.encode("utf-8", "surrogateescape")
+        path = raw_path.decode("latin-1")
+        path = unquote(path) if "%" in path else raw_path.decode("utf-8", "surrogateescape")
+        info = request.conn_info
+        root = self.root_path
+        scope: Scope = {
+            "type": kind,
+            "asgi": ASGI_VERSION,
+            "http_version": request.version,
+            "scheme": _SCHEMES[kind, info.ssl],
+            "path": root + path,
+            "raw_path": root.encode() + raw_path if root else raw_path,
+            "query_string": request.query_string.encode("latin-1"),
+            "root_path": root,
+            "headers": [(name.lower(), value) for name, value in request.raw_headers],
+            "client": (info.client_ip, info.client_port),
+            "server": (info.server_ip, info.server_port),
+            "state": dict(self.lifespan.state),
+        }
+        if kind == "http":
+            scope["method"] = request.method
+            scope["extensions"] = _EXTENSIONS
+        return scope
+
+
+class HttpCycle:
+    """One HTTP request/response through an ASGI app."""
+
+    __slots__ = (
+        "_disconnect",
+        "asgi",
+        "body_done",
+        "chunked",
+        "complete",
+        "conn",
+        "disconnected",
+        "head",
+        "keep_alive",
+        "length",
+        "request",
+        "sent",
+        "started",
+        "status",
+        "with_body",
+    )
+
+    def __init__(self, asgi: AsgiApp, conn: HttpProtocol, request: Request) -> None:
+        self.asgi = asgi
+        self.conn = conn
+        self.request = request
+        self.started = self.complete = self.disconnected = self.body_done = False
+        self.chunked = False
+        self.keep_alive = True
+        self.head = b""
+        self.status = 0
+        self.length: int | None = None
+        self.sent = 0
+        self.with_body = True
+        self._disconnect: asyncio.Future[None] | None = None
+
+    def lost(self) -> None:
+        """The connection is gone: ``receive()`` answers ``http.disconnect``."""
+        self.disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._disconnect = self._disconnect, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def run(self) -> None:
+        asgi = self.asgi
+        try:
+            result = await asgi.app(asgi.scope(self.request), self.receive, self.send)
+        except Exception as exc:
+            if self.complete or self.disconnected:
+                logger.error("Exception in the ASGI app after its response", exc_info=exc)
+                return
+            raise  # the protocol answers 500 before the head, closes after it; and logs
+        if result is not None:
+            logger.error("The ASGI app returned %r instead of None", result)
+        if not self.complete and not self.disconnected:
+            what = "completing" if self.started else "starting"
+            raise RuntimeError(f"The ASGI app returned without {what} its response")
+
+    async def receive(self) -> Message:
+        """The next ``http.request`` piece, or ``http.disconnect``."""
+        stream = self.request.stream
+        if not self.body_done and not self.disconnected and stream is not None:
+            try:
+                data = await stream.chunk()
+            except (ClientDisconnected, HTTPException):
+                self.body_done = True
+                return _DISCONNECT
+            more = data is not None and not stream.exhausted
+            if not more:
+                self.body_done = True
+            return {"type": "http.request", "body": data or b"", "more_body": more}
+        if not self.disconnected and not self.complete:
+            # The body is read: wait until the client goes or the response is complete.
+            self._disconnect = asyncio.get_running_loop().create_future()
+            await self._disconnect
+        return _DISCONNECT
+
+    async def send(self, message: Message) -> None:
+        """Take ``http.response.start``, then ``http.response.body`` pieces (or pathsend)."""
+        kind = message.get("type")
+        if self.disconnected:
+            return  # as uvicorn: writes to a gone client are dropped; receive() says so
+        if not self.started:
+            if kind != "http.response.start":
+                raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}")
+            self._start(message)
+        elif self.complete:
+            raise RuntimeError(f"Unexpected ASGI message {kind!r} after the response completed")
+        elif kind == "http.response.body":
+            await self._body(message.get("body", b""), bool(message.get("more_body", False)))
+        elif kind == "http.response.pathsend":
+            await self._pathsend(str(message["path"]))
+        else:
+            raise RuntimeError(
+                f"Expected ASGI message 'http.response.body' or 'http.response.pathsend', "
+                f"got {kind!r}"
+            )
+
+    def _start(self, message: Message) -> None:
+        status = int(message["status"])
+        head = bytearray(status_line(status))
+        own_date = own_server = False
+        keep_alive = True
+        for name, value in message.get("headers", ()):
+            name, value = bytes(name), bytes(value)
+            if not valid_name(name) or not valid_value(value):
+                raise RuntimeError(f"Invalid ASGI response header {name!r}: {value!r}")
+            lname = name.lower()
+            if lname == b"content-length":
+                self.length = int(value)
+            elif lname == b"transfer-encoding":
+                if value.strip().lower() == b"chunked":
+                    self.chunked = True
+                continue  # the server frames the body itself
+            elif lname == b"connection":
+                keep_alive = keep_alive and value.strip().lower() != b"close"
+                continue
+            elif lname == b"date":
+                own_date = True
+            elif lname == b"server":
+                own_server = True
+            head += name + b": " + value + b"\r\n"
+        clock = self.conn.clock
+        if not own_date:
+            head += clock.date_line
+        if not own_server:
+            head += clock.server_line
+        self.status = status
+        self.head = bytes(head)
+        self.keep_alive = keep_alive
+        self.with_body = has_body(status, self.request.method)
+        self.started = True
+
+    def _write_head(self, more: bool, size: int) -> None:
+        request = self.request
+        head = self.head
+        keep_alive = self.keep_alive and self.conn.keep_alive_for(request)
+        if not self.with_body:
+            self.chunked = False  # HEAD, 1xx, 204, 304: the head as the app gave it
+        elif self.length is not None:
+            self.chunked = False
+        elif not more and not self.chunked:
+            self.length = size
+            head += b"content-length: %d\r\n" % size
+        elif request.version == "1.1":
+            self.chunked = True
+            head += b"transfer-encoding: chunked\r\n"
+        else:
+            keep_alive = False  # HTTP/1.0: the end of the body is the close
+        if not keep_alive:
+            head += b"connection: close\r\n"
+        elif request.version == "1.0":
+            head += b"connection: keep-alive\r\n"
+        self.keep_alive = keep_alive
+        self.head = b""
+        self.conn.write_head(head + b"\r\n")
+
+    async def _body(self, body: bytes, more: bool) -> None:
+        conn = self.conn
+        if self.head:
+            self._write_head(more, len(body))
+        if body and self.with_body:
+            self.sent += len(body)
+            if self.length is not None and self.sent > self.length:
+                raise RuntimeError(
+                    f"The ASGI app sent more than its Content-Length ({self.length} bytes)"
+                )
+            conn.write(b"%x\r\n%s\r\n" % (len(body), body) if self.chunked else body)
+        if more:
+            try:
+                await conn.drain()
+            except ConnectionResetError:
+                self.lost()
+            return
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.chunked:
+            self.conn.write(b"0\r\n\r\n")
+        if self.length is not None and self.sent < self.length and self.with_body:
+            self.keep_alive = False  # the client waits for bytes that never come: close
+        self.complete = True
+        self._wake()
+        self.conn.finish_response(self.request, self.status, self.keep_alive)
+
+    async def _pathsend(self, path: str) -> None:
+        handle = open(path, "rb")  # noqa: SIM115, ASYNC230 - as the native file(): one open
+        with handle:
+            size = os.fstat(handle.fileno()).st_size
+            if self.length is None:
+                self.length = size
+                self.head += b"content-length: %d\r\n" % size
+            if self.head:
+                self._write_head(False, size)
+            if self.with_body and size:
+                await copy_file(self.conn, handle, 0, min(size, self.length), 256 * 1024)
+                self.sent = min(size, self.length)
+        self._finish()
+
+
+def lower_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """ASGI header pairs: lower-cased names, order and duplicates kept."""
+    return [(name.lower(), value) for name, value in headers]
