@@ -311,6 +311,19 @@ ASGI_APP = """
 
 
     native = NativeApp()
+
+
+    class OwnRunner:
+        __name__ = "own_runner"
+
+        def run(self, **kwargs):
+            print("RUN own_runner_itself {}")
+
+        async def __call__(self, scope, receive, send):
+            pass
+
+
+    own_runner = OwnRunner()
 """
 
 
@@ -343,6 +356,15 @@ def test_an_app_without_run_goes_to_the_serve_entry_point(with_plugin: str) -> N
             "kwargs": {"workers": 2, "root_path": "/api"},
         },
     )
+
+
+def test_a_callable_with_its_own_run_goes_to_the_entry_point_first(with_plugin: str) -> None:
+    """Like a Quart app: an ASGI app whose run() would start the framework's dev server."""
+    result = hurtle("serve", f"{with_plugin}:own_runner")
+    assert result.exit_code == 0, result.output
+    assert _run_line(result.stdout)[0] == "own_runner"
+    native = hurtle("serve", f"{with_plugin}:native")
+    assert native.stdout == "RUN native\n"
 
 
 def test_a_factory_of_an_asgi_app_goes_by_its_import_path(with_plugin: str) -> None:

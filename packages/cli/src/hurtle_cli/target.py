@@ -2,9 +2,10 @@
 
 hurtle-cli never imports the ``hurtle`` package; it imports the user's module by name (so
 that spawned workers can import it again) and accepts any object with a callable ``run``.
-An object without one (an ASGI app: FastAPI, Starlette, Django...) is offered to the
-``hurtle.serve`` entry points that installed packages declare (the ``hurtle`` meta-package
-declares one for ASGI apps); the first that returns an object with ``run`` serves it.
+A callable object (an ASGI app: FastAPI, Starlette, Django, Quart...) is first offered to
+the ``hurtle.serve`` entry points that installed packages declare (the ``hurtle``
+meta-package declares one for ASGI apps): the first that returns an object with ``run``
+serves it, so a Quart app is served by Hurtle rather than by its own ``run()``.
 """
 
 from __future__ import annotations
@@ -106,6 +107,11 @@ def load_app(target: Target) -> RunnableApp:
             raise AppLoadError(
                 f"the factory {target.display}() raised {type(exc).__name__}: {exc}"
             ) from exc
+    servers = list(entry_points(group=SERVE_GROUP)) if callable(obj) else []
+    for server in servers:  # ASGI apps, even with a run() (Quart), and ASGI 2 classes
+        runnable = _offer(server, obj, target)
+        if runnable is not None:
+            return runnable
     if isinstance(obj, type):
         raise AppLoadError(
             f"{target.display} is a class, not an app: create the app in the module "
@@ -117,15 +123,10 @@ def load_app(target: Target) -> RunnableApp:
     if not callable(obj):
         raise AppLoadError(problem)
     hint = "" if target.factory else " (a factory? add --factory)"
-    servers = list(entry_points(group=SERVE_GROUP))
     if not servers:
         raise AppLoadError(
             f"{problem}, and no installed package serves ASGI apps (pip install hurtle does){hint}"
         )
-    for server in servers:
-        runnable = _offer(server, obj, target)
-        if runnable is not None:
-            return runnable
     raise AppLoadError(f"{problem} and is not an ASGI application{hint}")
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from hurtle import loader
 from hurtle.config import HurtleConfig
 from hurtle.errors import HurtleError
-from hurtle_http import Config, HttpApp
+from hurtle_http import AsgiApp, Config, HttpApp
 from hurtle_http.listeners import SERVER_EVENTS
 from hurtle_worker_manager import Multiplexer, SharedContext, WorkerManager, get_multiplexer
 from hurtle_worker_manager.errors import WorkerManagerError
@@ -179,6 +179,14 @@ class Hurtle(HttpApp):
         )
 
     # Wiring used by the main process and the workers ------------------------------------
+
+    def _servable(self) -> HttpApp | AsgiApp:
+        """What each worker serves: this app (an ``AsgiHost`` serves its ASGI app)."""
+        return self
+
+    def _app_ref(self, factory: str) -> loader.AppRef:
+        """How a worker finds this app again (``factory``: the import path of its factory)."""
+        return loader.AppRef(name=self.name, module=self.module, factory=factory)
 
     def _open_shared_context(self) -> None:
         self.shared_ctx = SharedContext()

@@ -24,7 +24,6 @@ from typing import Any
 from hurtle import reloader
 from hurtle.app import Hurtle
 from hurtle.errors import HurtleError, StartupFailed
-from hurtle.loader import AppRef
 from hurtle.options import RunOptions
 from hurtle_http import HurtleHttpError, create_ssl_context
 from hurtle_http import __version__ as http_version
@@ -85,7 +84,7 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
             WORKER_TARGET,
             workers=options.workers,
             server_kwargs={
-                "app": AppRef(name=app.name, module=app.module, factory=options.factory),
+                "app": app._app_ref(options.factory),
                 "config": _config_snapshot(app),
                 "tls": tls,
             },
