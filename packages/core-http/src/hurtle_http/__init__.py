@@ -31,6 +31,7 @@ from hurtle_http.exceptions import (
     ServerError,
     ServiceUnavailable,
     Unauthorized,
+    UpgradeRequired,
     URITooLong,
 )
 from hurtle_http.headers import Headers
@@ -49,6 +50,7 @@ from hurtle_http.response import (
     text,
 )
 from hurtle_http.server import HttpServer, RequestStats, bind_socket, serve
+from hurtle_http.websocket import WebSocket, WebSocketClosed
 
 Response = HTTPResponse
 
@@ -88,6 +90,9 @@ __all__ = [
     "StreamingResponse",
     "URITooLong",
     "Unauthorized",
+    "UpgradeRequired",
+    "WebSocket",
+    "WebSocketClosed",
     "__version__",
     "asgi_interface",
     "bind_socket",

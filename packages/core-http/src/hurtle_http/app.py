@@ -12,17 +12,21 @@ import ssl as _ssl
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from types import SimpleNamespace
-from typing import Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from hurtle_http import _tls
 from hurtle_http._body import BUFFER, DISCARD, STREAM
 from hurtle_http.config import Config
-from hurtle_http.exceptions import HTTPException, HurtleHttpError
+from hurtle_http.exceptions import HTTPException, HurtleHttpError, UpgradeRequired
 from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
 from hurtle_http.request import Request
 from hurtle_http.response import HTTPResponse, json, text
 from hurtle_http.router import HTTP_METHODS, Handler, Route, Router
 from hurtle_http.server import bind_socket, new_event_loop, serve
+from hurtle_http.websocket import WebSocket, WebSocketClosed
+
+if TYPE_CHECKING:
+    from hurtle_http.protocol import HttpProtocol
 
 logger = logging.getLogger("hurtle.error")
 server_logger = logging.getLogger("hurtle.server")
@@ -134,6 +138,27 @@ class HttpApp:
         """Decorator: a DELETE route."""
         return self.route(uri, ("DELETE",), name=name)
 
+    def websocket(
+        self, uri: str, *, name: str | None = None, subprotocols: Iterable[str] = ()
+    ) -> Callable[[F], F]:
+        """Decorator: a WebSocket handler ``async def feed(request, ws, **params)``.
+
+        ``ws`` has ``await ws.send(str | bytes)``, ``await ws.recv()``, ``await
+        ws.close(code, reason)``, ``async for message in ws`` and ``ws.subprotocol`` (the
+        first of ``subprotocols`` the client offered). The connection closes with 1000 when
+        the handler returns, 1011 when it raises. Limits: ``WEBSOCKET_MAX_SIZE``,
+        ``WEBSOCKET_PING_INTERVAL``, ``WEBSOCKET_PING_TIMEOUT``. A plain GET gets 426.
+        """
+        offered = tuple(subprotocols)
+
+        def register(handler: F) -> F:
+            if not _is_async(handler):
+                raise HurtleHttpError(f"WebSocket handler {handler!r} must be an async def")
+            self.router.add(uri, handler, ("GET",), name=name, websocket=True, subprotocols=offered)
+            return handler
+
+        return register
+
     def head(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
         """Decorator: an explicit HEAD route (overrides the automatic one of a GET route)."""
         return self.route(uri, ("HEAD",), name=name)
@@ -169,16 +194,20 @@ class HttpApp:
     # has one (ASGI); a native app is handled through ``handle``.
     serve_request = None
 
-    def head_received(self, request: Request) -> int:
+    def head_received(self, request: Request, body: bool) -> int:
         """Called by the protocol when ``request``'s head is complete: what to do with its body.
 
         Runs the ``on_request_head`` hooks (an ``HTTPException`` they raise refuses the
-        request) and resolves the route once. Returns ``STREAM`` for a ``stream=True`` route,
+        request) and resolves the route once (when it matters now: ``body`` is true when the
+        request has one). Returns ``STREAM`` for a ``stream=True`` route,
         ``DISCARD`` for a body no route will take (when no request middleware could still
         want it), else ``BUFFER``.
         """
-        for hook in self._head_hooks:
-            hook(request)
+        if self._head_hooks:
+            for hook in self._head_hooks:
+                hook(request)
+        elif not body and not self.router.routes_at_head:
+            return BUFFER  # nothing to decide now: the route is resolved when handled
         try:
             route = self.router.resolve(request.method, request.path)
         except HTTPException as exc:
@@ -186,6 +215,29 @@ class HttpApp:
             return BUFFER if self._request_middleware else DISCARD
         request._route = route
         return STREAM if route[0].stream else BUFFER
+
+    def accepts_websocket(self, request: Request) -> bool:
+        """Whether ``request`` (an upgrade to WebSocket) reached a WebSocket route."""
+        resolved = request._route
+        return isinstance(resolved, tuple) and resolved[0].websocket
+
+    async def serve_websocket(self, conn: HttpProtocol, request: Request) -> None:
+        """Accept the upgrade, run the route's WebSocket handler, close."""
+        route, params = cast("tuple[Route, dict[str, Any]]", request._route)
+        ws = WebSocket(conn, request, self.config)
+        offered = ws.offered_subprotocols
+        chosen = next((p for p in route.subprotocols if p in offered), None)
+        if not ws.handshake(chosen):
+            return
+        try:
+            await cast("Awaitable[object]", route.handler(request, ws, **params))
+        except WebSocketClosed:
+            pass
+        except Exception as exc:
+            logger.error("WebSocket handler %r failed", route.name, exc_info=exc)
+            ws.fail(1011, "internal error")
+            return
+        await ws.close(1000)
 
     def on_response(self, middleware: F) -> F:
         """Decorator: run ``middleware(request, response)`` after the handler.
@@ -275,6 +327,10 @@ class HttpApp:
                     raise resolved
                 else:
                     route, params = cast("tuple[Route, dict[str, Any]]", resolved)
+                if route.websocket:
+                    raise UpgradeRequired(
+                        "This resource speaks WebSocket only", headers={"Upgrade": "websocket"}
+                    )
                 if params:
                     request.match_info = params
                     result = route.handler(request, **params)

@@ -187,7 +187,7 @@ class AsgiApp:
 
     # What the server's protocol calls ---------------------------------------------------
 
-    def head_received(self, request: Request) -> int:
+    def head_received(self, request: Request, body: bool) -> int:
         """Every ASGI request streams its body to ``receive()``."""
         return STREAM
 
@@ -200,6 +200,18 @@ class AsgiApp:
         if isinstance(exc, HTTPException):
             return text(f"{exc.message}\n", exc.status_code, exc.headers)
         return text("Internal Server Error\n", 500)
+
+    def accepts_websocket(self, request: Request) -> bool:
+        """Every upgrade to WebSocket becomes a ``websocket`` scope."""
+        return True
+
+    async def serve_websocket(self, conn: HttpProtocol, request: Request) -> None:
+        """Run one WebSocket connection through the ASGI app."""
+        from hurtle_http._asgi_ws import WebSocketCycle
+
+        cycle = WebSocketCycle(self, conn, request)
+        conn.owner = cycle
+        await cycle.run()
 
     async def serve_request(self, conn: HttpProtocol, request: Request) -> None:
         """Run one HTTP request through the ASGI app."""

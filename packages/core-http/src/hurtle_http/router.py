@@ -49,6 +49,8 @@ class Route:
     pattern: re.Pattern[str] | None = None
     params: tuple[tuple[str, Converter | None], ...] = ()
     stream: bool = False  # the handler reads request.stream; the body is not buffered
+    websocket: bool = False  # a WebSocket handler: handler(request, ws, **params)
+    subprotocols: tuple[str, ...] = ()  # the WebSocket subprotocols it speaks, preferred first
 
 
 @dataclass(slots=True)
@@ -100,6 +102,8 @@ class Router:
         self._by_segment: dict[str, list[_Pattern]] = {}
         self._wild: list[_Pattern] = []
         self.routes: list[Route] = []
+        # True once a route must be known when a request's head arrives (stream, WebSocket).
+        self.routes_at_head = False
 
     def add(
         self,
@@ -110,6 +114,8 @@ class Router:
         name: str | None = None,
         is_async: bool = True,
         stream: bool = False,
+        websocket: bool = False,
+        subprotocols: tuple[str, ...] = (),
     ) -> Route:
         """Register ``handler`` for ``path`` and ``methods``; return the route."""
         if not path.startswith("/"):
@@ -118,6 +124,8 @@ class Router:
         if not wanted:
             raise RouteError(f"Route {path!r} has no methods")
         pattern, params = _compile(path)
+        if stream or websocket:
+            self.routes_at_head = True
         route = Route(
             path=path,
             handler=handler,
@@ -127,6 +135,8 @@ class Router:
             pattern=pattern,
             params=params,
             stream=stream,
+            websocket=websocket,
+            subprotocols=subprotocols,
         )
         table = self._table_for(path, pattern, params)
         for method in wanted:

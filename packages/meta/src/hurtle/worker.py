@@ -64,7 +64,10 @@ async def serve_worker(app: AppRef, config: dict[str, Any], tls: TlsSetting = No
         stopped.cancel()
         with contextlib.suppress(OSError):  # the manager may be gone; drain anyway
             multiplexer.set_serving(False)
-        await server.stop(float(hurtle_app.config.GRACEFUL_SHUTDOWN_TIMEOUT))
+        await server.stop(
+            float(hurtle_app.config.GRACEFUL_SHUTDOWN_TIMEOUT),
+            websocket_close_code=await _close_code(multiplexer),
+        )
         closed.cancel()
         reporter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
