@@ -8,6 +8,7 @@ away) on shutdown; a request in flight when the shutdown starts still gets its a
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgi_helpers import Served, needs_websockets, served, wait_for
+from asgi_helpers import Served, served, wait_for
 from testkit import alive
 
 pytestmark = pytest.mark.slow
@@ -76,14 +77,17 @@ def inspector(port: int, command: str, body: dict[str, Any]) -> Any:
         conn.close()
 
 
-def open_sockets(server: Served, pids: set[int]) -> dict[int, list[Any]]:
-    """WebSockets to /ws until every worker in ``pids`` holds at least one (by its pid)."""
+def open_sockets(
+    stack: contextlib.ExitStack, server: Served, pids: set[int]
+) -> dict[int, list[Any]]:
+    """WebSockets to /ws until every worker in ``pids`` holds at least one (by its pid);
+    ``stack`` closes them at the end of the test."""
     from websockets.sync.client import connect
 
     by_pid: dict[int, list[Any]] = {}
 
     def one_more() -> bool:
-        ws = connect(server.ws_url("/ws"), open_timeout=10)
+        ws = stack.enter_context(connect(server.ws_url("/ws"), open_timeout=10))
         ws.send("pid")
         by_pid.setdefault(int(ws.recv(timeout=10)), []).append(ws)
         return pids <= set(by_pid)
@@ -110,15 +114,17 @@ def still_echoes(ws: Any) -> bool:
     return ws.recv(timeout=10) == "still there?"
 
 
-@needs_websockets
 def test_reload_scale_and_shutdown_under_load(tmp_path: Path) -> None:
-    with served("probe:app", "--workers", "2", "--inspector", tmp_path=tmp_path, env=ENV) as s:
+    with (
+        served("probe:app", "--workers", "2", "--inspector", tmp_path=tmp_path, env=ENV) as s,
+        contextlib.ExitStack() as stack,
+    ):
         port = int(s.wait_log(INSPECTOR.pattern).group(3))
         first = {s.json("/pid")["pid"] for _ in range(30)}
         loop = ClientLoop(s)
         loop.start()
         try:
-            sockets = open_sockets(s, first)
+            sockets = open_sockets(stack, s, first)
 
             inspector(port, "reload", {"zero_downtime": True})
             codes = [close_code(ws) for group in sockets.values() for ws in group]
@@ -131,7 +137,7 @@ def test_reload_scale_and_shutdown_under_load(tmp_path: Path) -> None:
                 "both new workers answering",
             )
             assert not second & first
-            sockets = open_sockets(s, second)
+            sockets = open_sockets(stack, s, second)
             inspector(port, "scale", {"replicas": 1})
             wait_for(
                 lambda: sum(alive(pid) for pid in second) == 1, "one worker left after scaling"

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from asgi_helpers import Served, needs_websockets, served, wait_for
+from asgi_helpers import Served, served, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -38,9 +38,17 @@ def app(
         yield name, s
 
 
-def needs(name: str, feature: str) -> None:
+QUART_WS = (
+    "hurtle-http refuses receive() before websocket.accept (RuntimeError, close 1011); "
+    "Quart reads messages in a task started before it accepts (uvicorn lets receive() wait)"
+)
+
+
+def needs(name: str, feature: str, request: pytest.FixtureRequest | None = None) -> None:
     if feature not in HAS[name]:
         pytest.skip(f"{name} has no {feature} of its own")
+    if name == "quart" and feature == "websocket" and request is not None:
+        request.applymarker(pytest.mark.xfail(reason=QUART_WS, strict=True))
 
 
 def test_path_and_query_parameters(app: tuple[str, Served]) -> None:
@@ -175,13 +183,11 @@ def test_keep_alive_serves_many_requests_on_one_connection(app: tuple[str, Serve
 
 
 # --- WebSockets --------------------------------------------------------------------------
-# (each test below is marked: hurtle-http's WebSockets land in their own step)
 
 
-@needs_websockets
-def test_websocket_text_and_bytes(app: tuple[str, Served]) -> None:
+def test_websocket_text_and_bytes(app: tuple[str, Served], request: pytest.FixtureRequest) -> None:
     name, server = app
-    needs(name, "websocket")
+    needs(name, "websocket", request)
     from websockets.sync.client import connect
 
     with connect(server.ws_url("/ws")) as ws:
@@ -191,10 +197,9 @@ def test_websocket_text_and_bytes(app: tuple[str, Served]) -> None:
         assert ws.recv(timeout=10) == b"\x00\x01\xff"
 
 
-@needs_websockets
-def test_websocket_300_kb_messages(app: tuple[str, Served]) -> None:
+def test_websocket_300_kb_messages(app: tuple[str, Served], request: pytest.FixtureRequest) -> None:
     name, server = app
-    needs(name, "websocket")
+    needs(name, "websocket", request)
     from websockets.sync.client import connect
 
     big_text = "é" * 150_000  # 300 kB of UTF-8
@@ -206,10 +211,11 @@ def test_websocket_300_kb_messages(app: tuple[str, Served]) -> None:
         assert ws.recv(timeout=20) == big_bytes
 
 
-@needs_websockets
-def test_websocket_close_code_and_reason_from_the_app(app: tuple[str, Served]) -> None:
+def test_websocket_close_code_and_reason_from_the_app(
+    app: tuple[str, Served], request: pytest.FixtureRequest
+) -> None:
     name, server = app
-    needs(name, "websocket")
+    needs(name, "websocket", request)
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
@@ -221,10 +227,11 @@ def test_websocket_close_code_and_reason_from_the_app(app: tuple[str, Served]) -
         assert ws.close_reason == "bye"
 
 
-@needs_websockets
-def test_websocket_close_from_the_client(app: tuple[str, Served]) -> None:
+def test_websocket_close_from_the_client(
+    app: tuple[str, Served], request: pytest.FixtureRequest
+) -> None:
     name, server = app
-    needs(name, "websocket")
+    needs(name, "websocket", request)
     from websockets.sync.client import connect
 
     with connect(server.ws_url("/ws")) as ws:
@@ -235,7 +242,6 @@ def test_websocket_close_from_the_client(app: tuple[str, Served]) -> None:
     assert server.json("/params/after") == {"item": "after", "q": "", "n": 0}
 
 
-@needs_websockets
 def test_websocket_denied_before_accept_is_403(app: tuple[str, Served]) -> None:
     name, server = app
     needs(name, "websocket")
@@ -247,7 +253,6 @@ def test_websocket_denied_before_accept_is_403(app: tuple[str, Served]) -> None:
     assert denied.value.response.status_code == 403
 
 
-@needs_websockets
 def test_http_request_to_a_websocket_route_does_not_crash(app: tuple[str, Served]) -> None:
     name, server = app
     needs(name, "websocket")

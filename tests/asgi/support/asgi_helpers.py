@@ -220,20 +220,6 @@ def run_to_exit(
     return code, server.log()
 
 
-def hurtle_has_websockets() -> bool:
-    """Whether this hurtle-http serves WebSockets (its drain takes a close code)."""
-    import inspect
-
-    from hurtle_http import HttpServer
-
-    return "websocket_close_code" in inspect.signature(HttpServer.stop).parameters
-
-
-needs_websockets = pytest.mark.skipif(
-    not hurtle_has_websockets(), reason="hurtle-http has no WebSockets yet (branch http-asgi)"
-)
-
-
 def process_name(pid: int) -> str:
     """The kernel's name of ``pid`` (the manager names its processes ``Server-0-0``,
     ``Inspector-0``...); empty once it is gone."""
