@@ -7,7 +7,9 @@ Scenarios, one process (1 worker) per server, pinned to one CPU, the load on ano
   connection (a lean client in this file: pre-encoded masked frames, no library), in
   messages per second.
 Rounds are interleaved as in http_bench.py; medians are printed as one table, with each
-server's ratio to Hurtle. Run it in the bench environment:
+server's ratio to Hurtle ("hurtle / it": above 1.00x Hurtle is faster), per second of wall
+time and per second of the server's own CPU time (the fairer figure when the machine is
+shared: a starved server shows a low cpu share). Run it in the bench environment:
 
     python3 -m hatch run bench:python benchmarks/asgi_bench.py --duration 5 --rounds 3
 """
@@ -203,27 +205,51 @@ def bench_one(server: str, scenario: str, args: argparse.Namespace, results: Res
 
 
 def table(args: argparse.Namespace, results: Results) -> str:
-    header = ["scenario", "server", "per second", "hurtle / it", "cpu", "errors"]
+    header = [
+        "scenario",
+        "server",
+        "per second",
+        "hurtle / it",
+        "cpu",
+        "per cpu-s",
+        "hurtle / it",
+        "errors",
+    ]
     cells, breaks = [], []
     for scenario in args.scenarios:
         if cells:
             breaks.append(len(cells))
         ours = results.rates.get(("hurtle", scenario))
         reference = statistics.median(ours) if ours else None
+        ours_cpu = results.cpu.get(("hurtle", scenario))
+        reference_per_cpu = (
+            reference / statistics.median(ours_cpu)
+            if reference and ours_cpu and statistics.median(ours_cpu)
+            else None
+        )
         for server in args.servers:
             rates = results.rates.get((server, scenario))
             if not rates:
-                cells.append([scenario, server, "failed", "", "", ""])
+                cells.append([scenario, server, "failed", "", "", "", "", ""])
                 continue
             rate = statistics.median(rates)
+            share = statistics.median(results.cpu[(server, scenario)])
+            per_cpu = rate / share if share else 0.0
             ratio = f"{reference / rate:.2f}x" if reference and server != "hurtle" else ""
+            cpu_ratio = (
+                f"{reference_per_cpu / per_cpu:.2f}x"
+                if reference_per_cpu and per_cpu and server != "hurtle"
+                else ""
+            )
             cells.append(
                 [
                     scenario,
                     server,
                     f"{rate:,.0f}",
                     ratio,
-                    f"{statistics.median(results.cpu[(server, scenario)]):.0%}",
+                    f"{share:.0%}",
+                    f"{per_cpu:,.0f}",
+                    cpu_ratio,
                     str(results.errors[(server, scenario)]),
                 ]
             )
