@@ -172,9 +172,11 @@ def test_reload_scale_and_shutdown_under_load(tmp_path: Path) -> None:
             target=lambda: codes_at_shutdown.extend(close_code(ws) for ws in sockets[kept])
         )
         closer.start()
-        s.process.send_signal(signal.SIGTERM)
+        s.workers()  # remembered, so that stop() checks they are gone
+        s.process.send_signal(signal.SIGTERM)  # once: a second one would kill what drains
         slow.join(30)
         closer.join(30)
+        assert s.process.wait(30) == 0, s.log()[-3000:]
         assert s.stop() == 0
         assert codes_at_shutdown == [1001] * len(sockets[kept]), codes_at_shutdown
         assert in_flight["answer"] == (200, {"slept": True, "pid": kept}), in_flight
