@@ -32,7 +32,7 @@ CLOSE_RESTART = 1012
 """WebSocket close code "service restart": a reload, restart or scale-down stops this worker."""
 CLOSE_GOING_AWAY = 1001
 """WebSocket close code "going away": the server shuts down."""
-STOP_REASON_WAIT = 0.2
+STOP_REASON_WAIT = 0.5
 """Seconds a stopping worker waits for the manager's reason before assuming a shutdown."""
 
 TlsSetting = _ssl.SSLContext | Mapping[str, str] | None
