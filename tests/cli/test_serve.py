@@ -188,7 +188,8 @@ def test_a_file_in_another_folder(tmp_path: Path, project: str) -> None:
         ("{m}:nope", "module '{m}' has no attribute 'nope'"),
         ("{m}:holder.nope", "module '{m}' has no attribute 'holder.nope'"),
         ("{m}:not_an_app", "{m}:not_an_app is not an app: a int has no run() method"),
-        ("{m}:create_app", "{m}:create_app is not an app: a function has no run() method "
+        ("{m}:create_app", "{m}:create_app is not an app: a function has no run() method, "
+         "and no installed package serves ASGI apps (pip install hurtle does) "
          "(a factory? add --factory)"),
         ("{m}:FakeApp", "{m}:FakeApp is a class, not an app: create the app in the module "
          "(app = MyApp(...)) or point at a factory with --factory"),
@@ -272,3 +273,152 @@ def test_serve_as_a_process_finds_the_app_in_the_current_directory(tmp_path: Pat
     bad = run_hurtle("serve", "webapp:nothing", cwd=str(tmp_path))
     assert bad.returncode == 1
     assert bad.stderr == "Error: module 'webapp' has no attribute 'nothing'\n"
+
+
+# --- apps without run(): the hurtle.serve entry points -----------------------------------
+
+PLUGIN = """
+    import json
+
+
+    class Served:
+        def __init__(self, obj, target, factory):
+            self.obj, self.target, self.factory = obj, target, factory
+
+        def run(self, **kwargs):
+            print("RUN " + self.obj.__name__ + " " + json.dumps(
+                {"target": self.target, "factory": self.factory, "kwargs": kwargs},
+                sort_keys=True,
+            ))
+
+
+    def adapt(obj, *, target, factory):
+        if getattr(obj, "refuse", False):
+            return None
+        if getattr(obj, "explode", False):
+            raise ValueError("lifespan must be 'auto', 'on' or 'off'")
+        return Served(obj, target, factory)
+"""
+
+ASGI_APP = """
+    async def asgi(scope, receive, send):
+        pass
+
+
+    async def refused(scope, receive, send):
+        pass
+
+
+    async def exploding(scope, receive, send):
+        pass
+
+
+    refused.refuse = True
+    exploding.explode = True
+
+
+    def make():
+        return asgi
+
+
+    class NativeApp:
+        def run(self, host="127.0.0.1", port=8000):
+            print("RUN native")
+
+
+    native = NativeApp()
+
+
+    class OwnRunner:
+        __name__ = "own_runner"
+
+        def run(self, **kwargs):
+            print("RUN own_runner_itself {}")
+
+        async def __call__(self, scope, receive, send):
+            pass
+
+
+    own_runner = OwnRunner()
+"""
+
+
+@pytest.fixture
+def with_plugin(project: str, tmp_path: Path) -> str:
+    """A distribution on sys.path declaring a ``hurtle.serve`` entry point, and an ASGI app.
+
+    Returns the app module's name.
+    """
+    suffix = uuid.uuid4().hex[:8]
+    plugin = f"fakeserver_{suffix}"
+    (tmp_path / f"{plugin}.py").write_text(textwrap.dedent(PLUGIN))
+    info = tmp_path / f"{plugin}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {plugin}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[hurtle.serve]\nfake = {plugin}:adapt\n")
+    (tmp_path / f"asgimod_{suffix}.py").write_text(textwrap.dedent(ASGI_APP))
+    sys.path.insert(0, str(tmp_path))
+    return f"asgimod_{suffix}"
+
+
+def test_an_app_without_run_goes_to_the_serve_entry_point(with_plugin: str) -> None:
+    result = hurtle("serve", f"{with_plugin}:asgi", "-w", "2", "--root-path", "/api")
+    assert result.exit_code == 0, result.output
+    assert _run_line(result.stdout) == (
+        "asgi",
+        {
+            "target": f"{with_plugin}:asgi",
+            "factory": False,
+            "kwargs": {"workers": 2, "root_path": "/api"},
+        },
+    )
+
+
+def test_a_callable_with_its_own_run_goes_to_the_entry_point_first(with_plugin: str) -> None:
+    """Like a Quart app: an ASGI app whose run() would start the framework's dev server."""
+    result = hurtle("serve", f"{with_plugin}:own_runner")
+    assert result.exit_code == 0, result.output
+    assert _run_line(result.stdout)[0] == "own_runner"
+    native = hurtle("serve", f"{with_plugin}:native")
+    assert native.stdout == "RUN native\n"
+
+
+def test_a_factory_of_an_asgi_app_goes_by_its_import_path(with_plugin: str) -> None:
+    result = hurtle("serve", f"{with_plugin}:make", "--factory")
+    assert result.exit_code == 0, result.output
+    assert _run_line(result.stdout) == (
+        "asgi",
+        {
+            "target": f"{with_plugin}:make",
+            "factory": True,
+            "kwargs": {"factory": f"{with_plugin}:make"},
+        },
+    )
+
+
+def test_what_no_entry_point_takes_is_one_line(with_plugin: str) -> None:
+    refused = hurtle("serve", f"{with_plugin}:refused")
+    assert refused.exit_code == 1, refused.output
+    assert refused.stderr == (
+        f"Error: {with_plugin}:refused is not an app: a function has no run() method and is "
+        "not an ASGI application (a factory? add --factory)\n"
+    )
+    exploding = hurtle("serve", f"{with_plugin}:exploding")
+    assert exploding.exit_code == 1, exploding.output
+    assert exploding.stderr == (
+        f"Error: {with_plugin}:exploding cannot be served: ValueError: lifespan must be "
+        "'auto', 'on' or 'off'\n"
+    )
+    not_callable = hurtle("serve", f"{with_plugin}:native.run.__name__")
+    assert not_callable.exit_code == 1
+    assert "a str has no run() method\n" in not_callable.stderr
+
+
+def test_root_path_is_refused_when_run_does_not_take_it(with_plugin: str) -> None:
+    result = hurtle("serve", f"{with_plugin}:native", "--root-path", "/api")
+    assert result.exit_code == 2, result.output
+    assert (
+        f"--root-path is for ASGI apps: {with_plugin}:native's run() takes no root_path"
+        in result.stderr
+    )
+    assert "RUN" not in result.stdout

@@ -18,6 +18,7 @@ from hurtle_worker_manager.messages import (
     ScaleResult,
     SetServing,
     StateUpdate,
+    StopNotice,
     decode_child_message,
     decode_manager_message,
     encode,
@@ -35,6 +36,8 @@ GOLDEN_CHILD = {
     ),
 }
 GOLDEN_MANAGER = {
+    # StopNotice is newer than 0.1.0: its bytes are pinned from its first version on.
+    "82a474797065a473746f70a6726561736f6ea772657374617274": StopNotice(reason="restart"),
     "84a474797065a57265706c79a2696407a56572726f72a0a6726573756c7483a474797065a57363616c65a87265706c6963617303a7776f726b65727391a161": CommandReply(  # noqa: E501
         id=7, result=ScaleResult(replicas=3, workers=["a"])
     ),
@@ -63,6 +66,10 @@ def test_golden_child_messages_still_decode(hex_bytes: str, message: object) -> 
 @pytest.mark.parametrize(("hex_bytes", "message"), GOLDEN_MANAGER.items())
 def test_golden_manager_messages_still_decode(hex_bytes: str, message: object) -> None:
     assert decode_manager_message(bytes.fromhex(hex_bytes)) == message
+
+
+def test_a_stop_notice_without_a_reason_means_shutdown() -> None:
+    assert decode_manager_message(b"\x81\xa4type\xa4stop") == StopNotice(reason="shutdown")
 
 
 def test_unknown_fields_are_tolerated_and_garbage_is_rejected() -> None:

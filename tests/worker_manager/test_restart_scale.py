@@ -269,3 +269,31 @@ def test_relative_scaling_requests_add_up() -> None:
             assert len(manager.server_names()) == 1  # never below one worker
 
     asyncio.run(scenario())
+
+
+def test_a_stopped_worker_learns_whether_it_is_a_restart_or_a_shutdown(tmp_path) -> None:
+    """The manager says why (StopNotice) before the stop signal: restart, scale-down and
+    zero-downtime reload are "restart", the final stop is "shutdown"."""
+
+    def reasons() -> dict[str, str]:
+        return {path.name: path.read_text() for path in tmp_path.iterdir()}
+
+    async def scenario() -> None:
+        manager = WorkerManager(
+            "wm_targets:stop_reason_recorder", workers=2, server_kwargs={"folder": str(tmp_path)}
+        )
+        async with running(manager):
+            await manager.restart(["Hurtle-Server-0-0"], zero_downtime=True, wait=True)
+            await wait_until(lambda: "Hurtle-Server-0-0.1" in reasons(), what="the old worker")
+            await manager.scale(1, wait=True)
+            await wait_until(lambda: "Hurtle-Server-1-0.1" in reasons(), what="scaled down")
+            await manager.restart(["Hurtle-Server-0-0"], wait=True)
+            await wait_until(lambda: "Hurtle-Server-0-0.2" in reasons(), what="a plain restart")
+
+    asyncio.run(scenario())
+    assert reasons() == {
+        "Hurtle-Server-0-0.1": "restart",
+        "Hurtle-Server-1-0.1": "restart",
+        "Hurtle-Server-0-0.2": "restart",
+        "Hurtle-Server-0-0.3": "shutdown",
+    }

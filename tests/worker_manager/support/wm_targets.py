@@ -203,3 +203,19 @@ async def counting_server(*, step: float = 0.02, **_: Any) -> None:
 
 def _flag_exists(path: str) -> bool:
     return os.path.exists(path)
+
+
+async def stop_reason_recorder(*, folder: str, **_: Any) -> None:
+    """Acks, waits for the stop, then writes the manager's stop reason to ``folder``
+    (waiting for it as a server worker does, longer: the tests run on a loaded machine)."""
+    mux = get_multiplexer()
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.ack()
+    await stop.wait()
+    deadline = time.monotonic() + 5.0  # the notice is read by the channel's thread
+    while not mux.stop_reason and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    path = os.path.join(folder, f"{mux.name}.{mux.generation}")
+    with open(path, "w") as out:  # noqa: ASYNC230 - a tiny write while stopping
+        out.write(mux.stop_reason)

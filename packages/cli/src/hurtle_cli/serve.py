@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -22,12 +24,15 @@ TARGET is one of:
   module:factory()   a function that returns the app (or module:factory --factory)
   path/to/app.py     a file (its folder goes on sys.path); path/to/app.py:attr too
 
+An ASGI app (FastAPI, Starlette, Django, Litestar, Quart...) has no run() of its own:
+the installed hurtle package serves it under the same worker manager and options.
 The current directory is put on sys.path first. Only the options you give are passed to
 the app's run(); its own configuration decides everything else.
 
 \b
 Examples:
   hurtle serve app:app
+  hurtle serve main:app --workers 2 --inspector          # a FastAPI app
   hurtle serve myproject.web:create_app --factory --workers 4 --port 8080
   hurtle serve src/service.py --dev
   hurtle serve app --inspector --tls-cert cert.pem --tls-key key.pem --host 0.0.0.0
@@ -51,6 +56,8 @@ def run_kwargs(ctx: click.Context) -> dict[str, object]:
             kwargs[name] = p[name]
     if _given(ctx, "inspector"):
         kwargs["inspector"] = p["inspector"]
+    if p["root_path"] is not None:
+        kwargs["root_path"] = p["root_path"]
     if p["dev"]:
         kwargs["debug"] = True
         kwargs["auto_reload"] = True
@@ -125,6 +132,11 @@ _FILE = click.Path(exists=True, dir_okay=False)
     help="Replace a worker whose resident memory stays above this many MiB (0: never).",
 )
 @click.option(
+    "--root-path",
+    metavar="PATH",
+    help="ASGI apps: the path prefix a proxy strips (the scope's root_path).",
+)
+@click.option(
     "--debug", is_flag=True, help="Debug logging, and tracebacks for errors of this command."
 )
 @click.pass_context
@@ -141,6 +153,10 @@ def serve(ctx: click.Context, /, target: str, factory: bool, debug: bool, **_: o
     if target_spec.factory:
         # Spawned workers build the app again by calling the factory (its import path).
         kwargs["factory"] = target_spec.display
+    if "root_path" in kwargs and not _takes(app.run, "root_path"):
+        raise click.UsageError(
+            f"--root-path is for ASGI apps: {target_spec.display}'s run() takes no root_path"
+        )
     try:
         app.run(**kwargs)
     except KeyboardInterrupt:
@@ -149,3 +165,12 @@ def serve(ctx: click.Context, /, target: str, factory: bool, debug: bool, **_: o
         if debug:
             traceback.print_exception(exc)
         raise ServeError(f"{target}: run() raised {type(exc).__name__}: {exc}") from exc
+
+
+def _takes(run: Callable[..., object], name: str) -> bool:
+    """Whether the callable ``run`` accepts the keyword argument ``name``."""
+    try:
+        parameters = inspect.signature(run).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)

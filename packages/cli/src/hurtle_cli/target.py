@@ -2,6 +2,10 @@
 
 hurtle-cli never imports the ``hurtle`` package; it imports the user's module by name (so
 that spawned workers can import it again) and accepts any object with a callable ``run``.
+A callable object (an ASGI app: FastAPI, Starlette, Django, Quart...) is first offered to
+the ``hurtle.serve`` entry points that installed packages declare (the ``hurtle``
+meta-package declares one for ASGI apps): the first that returns an object with ``run``
+serves it, so a Quart app is served by Hurtle rather than by its own ``run()``.
 """
 
 from __future__ import annotations
@@ -9,13 +13,18 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Protocol
 
 from hurtle_cli.errors import AppLoadError
 
-__all__ = ["RunnableApp", "Target", "load_app", "parse_target"]
+__all__ = ["SERVE_GROUP", "RunnableApp", "Target", "load_app", "parse_target"]
+
+SERVE_GROUP = "hurtle.serve"
+"""Entry points ``adapt(obj, *, target, factory) -> RunnableApp | None`` for apps without run()."""
 
 
 class RunnableApp(Protocol):
@@ -98,14 +107,49 @@ def load_app(target: Target) -> RunnableApp:
             raise AppLoadError(
                 f"the factory {target.display}() raised {type(exc).__name__}: {exc}"
             ) from exc
+    servers = list(entry_points(group=SERVE_GROUP)) if callable(obj) else []
+    for server in servers:  # ASGI apps, even with a run() (Quart), and ASGI 2 classes
+        runnable = _offer(server, obj, target)
+        if runnable is not None:
+            return runnable
     if isinstance(obj, type):
         raise AppLoadError(
             f"{target.display} is a class, not an app: create the app in the module "
             "(app = MyApp(...)) or point at a factory with --factory"
         )
-    if not callable(getattr(obj, "run", None)):
-        hint = " (a factory? add --factory)" if callable(obj) and not target.factory else ""
+    if callable(getattr(obj, "run", None)):
+        return obj  # type: ignore[return-value]
+    problem = f"{target.display} is not an app: a {type(obj).__name__} has no run() method"
+    if not callable(obj):
+        raise AppLoadError(problem)
+    hint = "" if target.factory else " (a factory? add --factory)"
+    if not servers:
         raise AppLoadError(
-            f"{target.display} is not an app: a {type(obj).__name__} has no run() method{hint}"
+            f"{problem}, and no installed package serves ASGI apps (pip install hurtle does){hint}"
         )
-    return obj  # type: ignore[return-value]
+    raise AppLoadError(f"{problem} and is not an ASGI application{hint}")
+
+
+def _offer(server: EntryPoint, obj: object, target: Target) -> RunnableApp | None:
+    """What the ``hurtle.serve`` entry point ``server`` makes of ``obj`` (None: not for it)."""
+    try:
+        adapt: Callable[..., object] = server.load()
+    except Exception as exc:
+        raise AppLoadError(
+            f"the {SERVE_GROUP} entry point {server.value!r} could not be loaded: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    try:
+        runnable = adapt(obj, target=target.display, factory=target.factory)
+    except Exception as exc:
+        raise AppLoadError(
+            f"{target.display} cannot be served: {type(exc).__name__}: {exc}"
+        ) from exc
+    if runnable is None:
+        return None
+    if not callable(getattr(runnable, "run", None)):
+        raise AppLoadError(
+            f"the {SERVE_GROUP} entry point {server.value!r} returned a "
+            f"{type(runnable).__name__}, which has no run() method"
+        )
+    return runnable  # type: ignore[return-value]

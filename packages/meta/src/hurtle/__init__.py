@@ -19,6 +19,7 @@ manager (``WorkerManager`` for ``THRESHOLD``, ``SharedContext``)::
 
 from hurtle.__about__ import __version__
 from hurtle.app import Hurtle
+from hurtle.asgi import AsgiHost
 from hurtle.config import HurtleConfig
 from hurtle.errors import HurtleError, StartupError, StartupFailed
 from hurtle_http import (
@@ -54,6 +55,7 @@ from hurtle_http import (
 from hurtle_worker_manager import SharedContext, WorkerManager
 
 __all__ = [
+    "AsgiHost",
     "BadRequest",
     "Config",
     "ConfigError",

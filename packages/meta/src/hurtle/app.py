@@ -12,9 +12,9 @@ from hurtle import loader
 from hurtle.binding import ProcessBinding
 from hurtle.config import HurtleConfig
 from hurtle.errors import HurtleError
-from hurtle.options import resolve_options
+from hurtle.options import RunOptions, resolve_options
 from hurtle.runner import run_app
-from hurtle_http import Config, HttpApp
+from hurtle_http import AsgiApp, Config, HttpApp
 from hurtle_http.listeners import SERVER_EVENTS
 from hurtle_worker_manager import Multiplexer, SharedContext, WorkerManager, get_multiplexer
 from hurtle_worker_manager.errors import WorkerManagerError
@@ -191,6 +191,28 @@ class Hurtle(HttpApp):
             backlog=backlog,
         )
         run_app(self, options)
+
+    # What the main process and the workers ask of the app --------------------------------
+
+    def _serve_single(self, options: RunOptions) -> None:
+        """Single-process mode: hurtle-http's own ``run`` in this process, no manager."""
+        HttpApp.run(
+            self,
+            options.host,
+            options.port,
+            ssl=options.ssl,
+            debug=options.debug,
+            access_log=options.access_log,
+            backlog=options.backlog,
+        )
+
+    def _servable(self) -> HttpApp | AsgiApp:
+        """What each worker serves: this app (an ``AsgiHost`` serves its ASGI app)."""
+        return self
+
+    def _app_ref(self, factory: str) -> loader.AppRef:
+        """How a worker finds this app again (``factory``: the import path of its factory)."""
+        return loader.AppRef(name=self.name, module=self.module, factory=factory)
 
 
 def _caller_module() -> str:

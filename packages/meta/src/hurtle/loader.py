@@ -28,12 +28,16 @@ class AppRef(msgspec.Struct, frozen=True):
     """How a worker finds the app: by ``name``, after importing ``module``.
 
     ``factory`` is an import path ``module:callable`` that builds the app when importing
-    ``module`` does not (``hurtle serve module:factory --factory``).
+    ``module`` does not (``hurtle serve module:factory --factory``). ``asgi`` is the import
+    path of an ASGI app that ``hurtle serve`` wrapped in an ``AsgiHost`` (a factory of it
+    when ``asgi_factory``): the worker wraps it again.
     """
 
     name: str
     module: str
     factory: str = ""
+    asgi: str = ""
+    asgi_factory: bool = False
 
 
 def register(app: Hurtle) -> None:
@@ -54,6 +58,10 @@ def load_app(ref: AppRef) -> Hurtle:
     if ref.module not in ("__main__", "__mp_main__"):
         importlib.import_module(ref.module)
         app = _apps.get(ref.name)
+    if app is None and ref.asgi:
+        from hurtle.asgi import build_from_ref
+
+        app = build_from_ref(ref)
     if app is None and ref.factory:
         module_name, _, attr = ref.factory.partition(":")
         factory = getattr(importlib.import_module(module_name), attr)

@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 from hurtle import reloader
 from hurtle.errors import HurtleError
 from hurtle.errors import StartupError as AppStartupError
-from hurtle.loader import AppRef
 from hurtle.worker import STATS_KEY
-from hurtle_http import HttpApp, HurtleHttpError, create_ssl_context
+from hurtle_http import HurtleHttpError, create_ssl_context
 from hurtle_http import __version__ as http_version
 from hurtle_worker_manager import (
     AddressInUseError,
@@ -61,7 +60,7 @@ def run_app(app: Hurtle, options: RunOptions) -> None:
         if options.single_process:
             if options.inspector:
                 logger.warning("The inspector does not run in single-process mode")
-            _serve_single(app, options)
+            app._serve_single(options)
         else:
             asyncio.run(_serve_managed(app, options))
     except (HurtleError, HurtleHttpError) as exc:
@@ -69,19 +68,6 @@ def run_app(app: Hurtle, options: RunOptions) -> None:
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         logger.info("%s interrupted while starting", app.name)
-
-
-def _serve_single(app: Hurtle, options: RunOptions) -> None:
-    """Single-process mode: hurtle-http's own ``run`` in this process, no manager."""
-    HttpApp.run(
-        app,
-        options.host,
-        options.port,
-        ssl=options.ssl,
-        debug=options.debug,
-        access_log=options.access_log,
-        backlog=options.backlog,
-    )
 
 
 async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
@@ -112,7 +98,7 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
             WORKER_TARGET,
             workers=options.workers,
             server_kwargs={
-                "app": AppRef(name=app.name, module=app.module, factory=options.factory),
+                "app": app._app_ref(options.factory),
                 "config": _config_snapshot(app),
                 "tls": tls,
             },

@@ -28,6 +28,13 @@ logger = logging.getLogger("hurtle.server")
 STATS_KEY = "http"
 """The key of the worker's ``RequestStats`` in its state entry (``workers[name]["http"]``)."""
 
+CLOSE_RESTART = 1012
+"""WebSocket close code "service restart": a reload, restart or scale-down stops this worker."""
+CLOSE_GOING_AWAY = 1001
+"""WebSocket close code "going away": the server shuts down."""
+STOP_REASON_WAIT = 0.5
+"""Seconds a stopping worker waits for the manager's reason before assuming a shutdown."""
+
 TlsSetting = _ssl.SSLContext | Mapping[str, str] | None
 
 
@@ -42,7 +49,9 @@ async def serve_worker(app: AppRef, config: dict[str, Any], tls: TlsSetting = No
         hurtle_app.config.RELOADED_FILES = ",".join(multiplexer.reloaded_files)
     hurtle_app.binding.enter_worker(multiplexer)
     context = tls if isinstance(tls, _ssl.SSLContext) or tls is None else _load(tls)
-    server = await serve(hurtle_app, multiplexer.sockets[0], ssl=context, ready=multiplexer.ack)
+    server = await serve(
+        hurtle_app._servable(), multiplexer.sockets[0], ssl=context, ready=multiplexer.ack
+    )
     multiplexer.set_serving(True)
     reporter = asyncio.create_task(
         _report(multiplexer, server, float(hurtle_app.config.STATS_REPORT_INTERVAL))
@@ -55,12 +64,29 @@ async def serve_worker(app: AppRef, config: dict[str, Any], tls: TlsSetting = No
         stopped.cancel()
         with contextlib.suppress(OSError):  # the manager may be gone; drain anyway
             multiplexer.set_serving(False)
-        await server.stop(float(hurtle_app.config.GRACEFUL_SHUTDOWN_TIMEOUT))
+        await server.stop(
+            float(hurtle_app.config.GRACEFUL_SHUTDOWN_TIMEOUT),
+            websocket_close_code=await _close_code(multiplexer),
+        )
         closed.cancel()
         reporter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reporter
         _send_stats(multiplexer, server.stats)
+
+
+async def _close_code(multiplexer: Multiplexer) -> int:
+    """The WebSocket close code for this stop: 1012 for a restart, 1001 for a shutdown.
+
+    The manager's ``StopNotice`` is written before its stop signal, but it is read by the
+    multiplexer's thread: give it a moment. A stop the manager did not explain (a signal
+    sent from outside) is a shutdown.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_REASON_WAIT
+    while not multiplexer.stop_reason and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)  # the reason is set by the channel's thread
+    return CLOSE_RESTART if multiplexer.stop_reason == "restart" else CLOSE_GOING_AWAY
 
 
 def _load(paths: Mapping[str, str]) -> _ssl.SSLContext:

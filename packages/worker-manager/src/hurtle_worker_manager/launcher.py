@@ -11,6 +11,8 @@ decisions to their supervisor:
 - ``on_message(instance, message)`` for every message a process sends;
 - ``on_exit(instance)`` once a process is reaped and its exit recorded;
 - ``changed()`` whenever the state table changed and a snapshot is due;
+- ``stop_reason()`` what a stop means now (``"restart"`` or ``"shutdown"``), told to the
+  process (a ``StopNotice``) just before its SIGTERM;
 - ``spawn_task(coro)`` to run a background task the owner tracks and cancels.
 """
 
@@ -31,8 +33,9 @@ from typing import Any
 
 from hurtle_worker_manager._child import process_main
 from hurtle_worker_manager._spec import ProcessSpec
+from hurtle_worker_manager.channel import frame
 from hurtle_worker_manager.errors import StartupError
-from hurtle_worker_manager.messages import ChildMessage, Failure
+from hurtle_worker_manager.messages import ChildMessage, Failure, StopNotice, encode
 from hurtle_worker_manager.process import ChannelProtocol, ProcessInstance
 from hurtle_worker_manager.shared_ctx import SharedContext
 from hurtle_worker_manager.state import ProcessState
@@ -61,6 +64,7 @@ class Launcher:
         heartbeat_interval: float,
         loop_factory: str | None,
         threshold: Callable[[], int],
+        stop_reason: Callable[[], str],
         on_message: Callable[[ProcessInstance, ChildMessage], None],
         on_exit: Callable[[ProcessInstance], None],
         changed: Callable[[], None],
@@ -75,6 +79,7 @@ class Launcher:
         self._heartbeat_interval = heartbeat_interval
         self._loop_factory = loop_factory
         self._threshold = threshold
+        self._stop_reason = stop_reason
         self._on_message = on_message
         self._on_exit = on_exit
         self._changed = changed
@@ -187,6 +192,9 @@ class Launcher:
         if not instance.alive or instance.state is ProcessState.TERMINATED:
             return
         instance.set_state(ProcessState.TERMINATED)
+        transport = instance.transport  # the reason first, so it is there with the signal
+        if transport is not None and not transport.is_closing():
+            transport.write(frame(encode(StopNotice(reason=self._stop_reason()))))
         instance.signal(signal.SIGTERM)
         instance.kill_timer = asyncio.get_running_loop().call_later(
             self.graceful_timeout if timeout is None else timeout,

@@ -167,6 +167,7 @@ class WorkerManager:
             heartbeat_interval=heartbeat_interval,
             loop_factory=loop_factory,
             threshold=lambda: self.THRESHOLD,
+            stop_reason=lambda: "shutdown" if self._shutting_down else "restart",
             on_message=self._on_message,
             on_exit=self._after_exit,
             changed=self._changed,

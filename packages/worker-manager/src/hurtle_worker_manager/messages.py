@@ -39,6 +39,7 @@ __all__ = [
     "StateUpdate",
     "StatsCommand",
     "StatsResult",
+    "StopNotice",
     "TerminateCommand",
     "decode_child_message",
     "decode_manager_message",
@@ -255,7 +256,18 @@ class CommandReply(_Message, tag="reply", frozen=True):
     result: RestartResult | ScaleResult | StatsResult | None = None
 
 
-ManagerMessage = StateUpdate | CommandReply
+class StopNotice(_Message, tag="stop", frozen=True):
+    """Why the manager is about to stop this process (sent just before its SIGTERM).
+
+    ``reason`` is ``"restart"`` (a reload, a restart or a scale-down: the server goes on)
+    or ``"shutdown"`` (the whole server stops), so that a server can tell its clients
+    (e.g. WebSocket close code 1012 or 1001). Processes that predate it ignore it.
+    """
+
+    reason: str = "shutdown"
+
+
+ManagerMessage = StateUpdate | CommandReply | StopNotice
 
 
 _encoder = msgspec.msgpack.Encoder()

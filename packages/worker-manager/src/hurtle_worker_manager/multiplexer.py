@@ -42,6 +42,7 @@ from hurtle_worker_manager.messages import (
     SetServing,
     StateUpdate,
     StatsCommand,
+    StopNotice,
     TerminateCommand,
     decode_manager_message,
     encode,
@@ -129,6 +130,7 @@ class Multiplexer:
         self._stop_callbacks: list[StopCallback] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stopping = threading.Event()
+        self._stop_reason = ""
         self.shared_ctx = shared_ctx if shared_ctx is not None else SharedContext()
         self.sockets = sockets
         self.reloaded_files = reloaded_files
@@ -294,6 +296,16 @@ class Multiplexer:
 
     # --- stopping ---
 
+    @property
+    def stop_reason(self) -> str:
+        """Why the manager stops this process: ``"restart"``, ``"shutdown"``, or ``""``.
+
+        Set just before the stop signal arrives: ``"restart"`` for a reload, a restart or a
+        scale-down, ``"shutdown"`` when the whole server stops; ``""`` when the manager has
+        not said (e.g. a signal sent from outside).
+        """
+        return self._stop_reason
+
     def on_stop(self, callback: StopCallback) -> None:
         """Run ``callback`` (sync or async) when the manager asks this process to stop."""
         self._stop_callbacks.append(callback)
@@ -363,6 +375,8 @@ class ChildLink:
             return
         if isinstance(message, StateUpdate):
             mux._snapshot = message
+        elif isinstance(message, StopNotice):
+            mux._stop_reason = message.reason
         else:
             with mux._lock:
                 reply = mux._pending.pop(message.id, None)
