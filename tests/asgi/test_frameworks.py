@@ -38,17 +38,9 @@ def app(
         yield name, s
 
 
-QUART_WS = (
-    "hurtle-http refuses receive() before websocket.accept (RuntimeError, close 1011); "
-    "Quart reads messages in a task started before it accepts (uvicorn lets receive() wait)"
-)
-
-
 def needs(name: str, feature: str, request: pytest.FixtureRequest | None = None) -> None:
     if feature not in HAS[name]:
         pytest.skip(f"{name} has no {feature} of its own")
-    if name == "quart" and feature == "websocket" and request is not None:
-        request.applymarker(pytest.mark.xfail(reason=QUART_WS, strict=True))
 
 
 def test_path_and_query_parameters(app: tuple[str, Served]) -> None:

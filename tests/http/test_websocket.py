@@ -211,3 +211,26 @@ def test_asgi_websocket_denials(
     with server.raw() as client:
         client.send(b"GET /plain HTTP/1.1\r\nHost: t\r\n\r\n")
         assert client.read_response().body == b"plain"
+
+
+def test_an_asgi_app_may_listen_before_it_accepts(start_server: Any) -> None:
+    """receive() after websocket.connect waits for the handshake (Quart listens in a task
+    started before it accepts); it must not fail the connection."""
+    import asyncio
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        listening = asyncio.ensure_future(receive())  # before the accept is sent
+        await asyncio.sleep(0.05)
+        await send({"type": "websocket.accept"})
+        message = await listening
+        await send({"type": "websocket.send", "text": f"got {message.get('text')}"})
+        await send({"type": "websocket.close", "code": 1000})
+
+    server = start_server(AsgiApp(app))
+    with connect(url(server)) as ws:
+        ws.send("first")
+        assert ws.recv() == "got first"
+        with pytest.raises(ConnectionClosed) as info:
+            ws.recv()
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1000

@@ -139,7 +139,14 @@ def test_a_killed_inspector_is_respawned_and_its_port_never_hangs(tmp_path: Path
         )
         assert second["starts"] == 2
         assert "Respawning Hurtle-Inspector-0 in 0.10 s" in server.log()
-        status, scaled = call(port, "POST", "/scale", {"replicas": 3, "wait": True})
+        # Right after the new inspector acks, the stand-in may still take a connection for
+        # a few ms: at most a 503 with Retry-After, which a client retries.
+        status, scaled = wait_until(
+            lambda: (
+                (r := call(port, "POST", "/scale", {"replicas": 3, "wait": True}))[0] != 503 and r
+            ),
+            what="the respawned inspector to take the scale",
+        )
         assert status == 200, scaled
 
 
@@ -147,10 +154,15 @@ def test_a_killed_inspector_is_respawned_and_its_port_never_hangs(tmp_path: Path
 def test_a_command_just_after_shutdown_gets_the_documented_409(
     tmp_path: Path, delay: float
 ) -> None:
+    """While the server shuts down, a command gets the documented 409, never a reset.
+
+    The app lingers 1 s in ``main_process_stop`` so that every delay lands in the shutdown.
+    """
     import threading
     import time
 
-    with served("inspected.py", tmp_path=tmp_path, env=ENV) as server:
+    env = {**ENV, "TEST_STOP_DELAY": "1"}
+    with served("inspected.py", tmp_path=tmp_path, env=env) as server:
         port = int(server.wait_log(r"Inspector listening on http://127\.0\.0\.1:(\d+)").group(1))
         wait_until(lambda: call(port, "GET", "/health")[0] == 200, what="the inspector")
         late: list[object] = []
@@ -168,3 +180,23 @@ def test_a_command_just_after_shutdown_gets_the_documented_409(
         assert late[0][0] == 409, late
         assert late[0][1]["error"] == "The manager refused: The server is shutting down"
         assert server.process.wait(30) == 0
+
+
+def test_once_the_server_is_gone_its_inspector_port_refuses(tmp_path: Path) -> None:
+    """After a shutdown the port refuses: queued requests were answered, none reset."""
+    with served("inspected.py", tmp_path=tmp_path, env=ENV) as server:
+        port = int(server.wait_log(r"Inspector listening on http://127\.0\.0\.1:(\d+)").group(1))
+        wait_until(lambda: call(port, "GET", "/health")[0] == 200, what="the inspector")
+        assert call(port, "POST", "/shutdown")[0] == 200
+        outcomes = []
+        while server.process.poll() is None:
+            outcomes.append(_ask(port, "POST", "/scale", {"replicas": 3}))
+        assert server.process.wait(30) == 0
+    outcomes.append(_ask(port, "POST", "/scale", {"replicas": 3}))
+    assert outcomes[-1] == "ConnectionRefusedError", outcomes[-5:]
+    wrong = [
+        o
+        for o in outcomes
+        if o != "ConnectionRefusedError" and not (isinstance(o, tuple) and o[0] in (409, 503))
+    ]
+    assert not wrong, wrong

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 
 from hurtle import Hurtle, Request, json
@@ -26,6 +28,12 @@ async def index(request: Request):
 @app.get("/workers")
 async def workers(request: Request):
     return json(app.m.workers)
+
+
+@app.main_process_stop
+async def linger(app: Hurtle) -> None:
+    """``TEST_STOP_DELAY`` seconds more of shutdown, so a test can reach it deterministically."""
+    await asyncio.sleep(float(os.environ.get("TEST_STOP_DELAY", "0")))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ the ``WebSocket`` (``hurtle_http.websocket``) owns the connection.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -41,11 +42,17 @@ class WebSocketCycle:
         self.response_status = 0
         self.response_length: int | None = None
         self.disconnected = False
+        self._settled: asyncio.Event | None = None  # accept, denial or loss happened
 
     def lost(self) -> None:
         """The client went away before the handshake."""
         self.disconnected = True
         self.ws.lost()
+        self._settle()
+
+    def _settle(self) -> None:
+        if self._settled is not None:
+            self._settled.set()
 
     def scope(self) -> MutableMapping[str, Any]:
         scope = self.asgi.scope(self.request, "websocket")
@@ -76,10 +83,14 @@ class WebSocketCycle:
         if not self.connected:
             self.connected = True
             return _CONNECT
+        if not self.ws.accepted and not (self.denied or self.disconnected):
+            # An app may listen before it accepts (Quart does, in another task): wait for
+            # the handshake to be settled, as uvicorn does, instead of failing.
+            if self._settled is None:
+                self._settled = asyncio.Event()
+            await self._settled.wait()
         if not self.ws.accepted:
-            if self.denied or self.disconnected:
-                return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
-            raise RuntimeError("Receive after websocket.connect: send websocket.accept first")
+            return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
         try:
             message = await self.ws._next_message()
         except WebSocketClosed as closed:
@@ -98,10 +109,13 @@ class WebSocketCycle:
                 headers = [(bytes(n), bytes(v)) for n, v in message.get("headers", ())]
                 if not ws.handshake(message.get("subprotocol"), headers):
                     self.denied = True  # a malformed upgrade: answered 4xx
+                self._settle()
             elif kind == "websocket.close":
                 self._deny(403, [], b"")
+                self._settle()
             elif kind == "websocket.http.response.start":
                 self._start_denial(message)
+                self._settle()
             elif kind == "websocket.http.response.body" and self.response_started:
                 self._denial_body(message)
             else:

@@ -264,7 +264,6 @@ class HttpServer:
         self._server.close()
         if self.close_listener:
             await self._serve_backlog()
-            self.sock.close()
         deadline = self.loop.time() + graceful_timeout
         await self._dispatch_safely("before_server_stop")
         for conn in list(self._connections):
@@ -298,14 +297,22 @@ class HttpServer:
             await asyncio.sleep(0.005)
 
     async def _serve_backlog(self, limit: int = 4096) -> None:
-        """Take over the connections already queued on the socket; they drain like the rest."""
+        """Take over the connections queued on the socket, then close it; they drain like the rest.
+
+        The last accept and the close happen with no await between them: a connection that
+        reaches the queue meanwhile would be reset by the close instead of answered.
+        """
         loop = self.loop
-        pending = []
+        queued: list[socket.socket] = []
         for _ in range(limit):
             try:
                 conn, _ = self.sock.accept()
             except OSError:  # BlockingIOError when the queue is empty
                 break
+            queued.append(conn)
+        self.sock.close()
+        pending = []
+        for conn in queued:
             conn.setblocking(False)
             pending.append(
                 loop.connect_accepted_socket(lambda: HttpProtocol(self), conn, ssl=self.ssl)

@@ -31,7 +31,7 @@ from hurtle_inspector.schema import (
     StatsOutcome,
     WorkerStats,
 )
-from hurtle_worker_manager import Multiplexer, Reply
+from hurtle_worker_manager import CommandError, Multiplexer, Reply
 from hurtle_worker_manager.messages import (
     RestartCommand,
     RestartResult,
@@ -70,6 +70,7 @@ class Inspector:
         self._control = asyncio.Lock()
         self._waiting = 0
         self._queued_reloads: dict[tuple[bool, bool], asyncio.Future[Any]] = {}
+        self._shut_down = False  # a shutdown was accepted: control commands get a 409 here
         self._app_info = AppInfo(
             app=settings.app_name,
             mode=settings.mode,
@@ -133,7 +134,9 @@ class Inspector:
 
     async def shutdown(self) -> ShutdownOutcome:
         """Stop the whole server gracefully (this inspector included)."""
+        self._refuse_when_shutting_down()
         await self._outcome(self.multiplexer.terminate(), False, _QUICK, "shutdown")
+        self._shut_down = True
         return ShutdownOutcome()
 
     async def stats(self) -> StatsOutcome:
@@ -157,6 +160,12 @@ class Inspector:
                 )
         return StatsOutcome(workers=workers)
 
+    def _refuse_when_shutting_down(self) -> None:
+        """The manager's own refusal, given here once a shutdown began: the manager may
+        already be past answering, and a caller must get the documented 409, not a hang."""
+        if self._shut_down or self.multiplexer.phase in ("draining", "stopping"):
+            raise CommandError("The server is shutting down")
+
     def _in_turn(
         self,
         send: Callable[[], Reply],
@@ -169,6 +178,7 @@ class Inspector:
         A ``joinable`` reload can be joined until the manager accepted it (until it is sent,
         for a waited one, as the manager answers that only once it is done).
         """
+        self._refuse_when_shutting_down()
         if self._waiting >= MAX_WAITING:
             raise InspectorRequestError(
                 f"Too many control commands are waiting ({MAX_WAITING}): the {action} is "

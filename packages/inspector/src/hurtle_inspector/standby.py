@@ -93,6 +93,7 @@ class Standby:
         self._app = _StandbyApp(stopping)
         self._wanted = False
         self._closed = False
+        self._final = False  # the shutdown's last stand: its stop closes the port
         self._server: HttpServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -102,16 +103,18 @@ class Standby:
         return self._server is not None
 
     def update(self, state: StateUpdate) -> None:
-        """Serve while no inspector process runs; else don't.
+        """Serve while no inspector answers (none runs, or a new one has not acked yet).
 
-        A shutdown's pre-stop delay (phase ``draining``) leaves the inspector serving, with
-        ``/ready`` at 503: while the server stops, the stand-in takes the port only once the
-        inspector is no longer ACKED, so the two never answer side by side.
+        A new inspector answers once it acks; until then the stand-in answers 503, so a
+        probe never waits on a port nobody serves (a short overlap after the ack gives at
+        most a 503 with ``Retry-After``). During a shutdown's pre-stop delay (phase
+        ``draining``) the inspector alone answers, ``/ready`` at 503, so probes never flip
+        between the two; past it, the stand-in shares the port, so that a command the
+        stopping inspector no longer takes still gets its 409.
         """
         entry = state.processes.get(self._process)
-        running = entry is not None and entry.state in _RUNNING
         acked = entry is not None and entry.state == "ACKED"
-        down = not running or (self._app.stopping() and not acked)
+        down = not acked or (self._app.stopping() and state.phase != "draining")
         self._want(down)
 
     def _want(self, serving: bool) -> None:
@@ -126,7 +129,7 @@ class Standby:
         while (self._server is not None) != self._wanted:
             if self._server is None:
                 try:  # at shutdown, its stop answers the queue then refuses (no resets)
-                    final = self._app.stopping()
+                    final = self._final or self._app.stopping()
                     self._server = await serve(
                         self._app, self._sock, ssl=self._ssl, close_listener=final
                     )
@@ -137,6 +140,22 @@ class Standby:
             else:
                 server, self._server = self._server, None
                 await server.stop(_STOP_TIMEOUT)
+                if not self._closed:
+                    logger.info("The inspector answers its port again")
+
+    async def take_over(self) -> None:
+        """Answer the port for the rest of the shutdown (the manager has stopped).
+
+        Its final stop answers what is queued, then closes the port: refused from then on,
+        never a reset.
+        """
+        self._final = True
+        self._want(True)
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
+        if self._server is not None:
+            self._server.close_listener = True
 
     async def close(self) -> None:
         """Stop serving for good (before the socket is closed)."""

@@ -132,6 +132,8 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         except (StartupError, CrashLoopError) as exc:
             raise AppStartupError(str(exc)) from exc
     finally:
+        if standby is not None:  # the port is answered (409, 503) until it is closed
+            await standby.take_over()
         try:
             await app.dispatch("main_process_stop")
         except Exception:
