@@ -6,23 +6,29 @@ import asyncio
 import functools
 import inspect
 import logging
+import os
 import signal
 import socket
 import ssl as _ssl
 import traceback
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any, ClassVar, TypeVar, cast
+from urllib.parse import quote, urlencode
 
-from hurtle_http import _tls
+from hurtle_http import _tasks, _tls
+from hurtle_http import log as _log
 from hurtle_http._body import BUFFER, DISCARD, STREAM
+from hurtle_http._static import FILE_PARAM, register_static
+from hurtle_http.blueprints import Blueprint, BlueprintGroup
 from hurtle_http.config import Config
-from hurtle_http.exceptions import HTTPException, HurtleHttpError
+from hurtle_http.exceptions import HTTPException, HurtleHttpError, URLBuildError
 from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
 from hurtle_http.request import Request
 from hurtle_http.response import HTTPResponse, json, text
 from hurtle_http.router import HTTP_METHODS, Handler, Route, Router
 from hurtle_http.server import bind_socket, new_event_loop, serve
+from hurtle_http.signals import SERVER_SIGNALS, SignalHandler, SignalRegistry
 
 logger = logging.getLogger("hurtle.error")
 server_logger = logging.getLogger("hurtle.server")
@@ -34,6 +40,19 @@ ResponseMiddleware = Callable[
     [Request, HTTPResponse], "Awaitable[HTTPResponse | None] | HTTPResponse | None"
 ]
 ErrorHandler = Callable[[Request, Exception], "Awaitable[HTTPResponse] | HTTPResponse"]
+
+
+async def _run_request_middleware(
+    chain: Iterable[tuple[Callable[..., Any], bool]], request: Request
+) -> HTTPResponse | None:
+    """Run request middleware in order; the first response one returns short-cuts the rest."""
+    for middleware, is_async in chain:
+        early = middleware(request)
+        if is_async:
+            early = await early
+        if early is not None:
+            return cast("HTTPResponse", early)
+    return None
 
 
 def _is_async(func: Callable[..., Any]) -> bool:
@@ -52,7 +71,18 @@ class HttpApp:
     listener_events: ClassVar[tuple[str, ...]] = SERVER_EVENTS
     config_class: ClassVar[type[Config]] = Config
 
-    def __init__(self, name: str, *, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        config: Config | None = None,
+        strict_slashes: bool = False,
+        log_config: Mapping[str, Any] | None = None,
+        configure_logging: bool = False,
+    ) -> None:
+        """``strict_slashes=False`` (default) lets routes answer with or without a trailing
+        slash; ``log_config`` (a ``dictConfig`` mapping, see ``hurtle_http.log``) is applied
+        now, as is ``LOGGING_CONFIG_DEFAULTS`` with ``configure_logging=True``."""
         if not name or not name.replace("_", "").replace("-", "").isalnum():
             raise HurtleHttpError(
                 f"Invalid app name {name!r}: use letters, digits, '_' and '-' only"
@@ -67,6 +97,12 @@ class HttpApp:
         self._error_handlers: dict[type[BaseException], ErrorHandler] = {}
         self._listeners: dict[str, list[Listener]] = {e: [] for e in self.listener_events}
         self._stop_requested: asyncio.Event | None = None
+        self.strict_slashes = strict_slashes
+        self.blueprints: dict[str, Blueprint] = {}
+        self.signals = SignalRegistry()
+        self._tasks = _tasks.TaskRegistry(self)
+        if log_config is not None or configure_logging:
+            _log.configure(log_config)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -75,28 +111,82 @@ class HttpApp:
 
     def add_route(
         self,
-        handler: Handler,
+        handler: Handler | type[Any],
         uri: str,
-        methods: Iterable[str] = ("GET",),
+        methods: Iterable[str] | None = None,
         *,
         name: str | None = None,
         stream: bool = False,
+        strict_slashes: bool | None = None,
+        host: str | Iterable[str] | None = None,
+        version: int | float | str | None = None,
+        version_prefix: str = "/v",
     ) -> Handler:
-        """Register ``handler(request, **params)`` for ``uri`` and ``methods``.
+        """Register ``handler(request, **params)`` for ``uri`` and ``methods`` (GET by default).
 
-        With ``stream=True`` the handler runs as soon as the request's head has arrived and
-        reads the body from ``request.stream`` (``await request.stream.read()`` or
-        ``async for chunk in request.stream``); ``request.body`` stays empty.
+        ``handler`` may be an ``HTTPMethodView`` subclass (or its ``as_view()``): its
+        methods are then those the view defines. With ``stream=True`` the handler runs as
+        soon as the request's head has arrived and reads the body from ``request.stream``.
+        ``strict_slashes=False`` (the app's default) also answers ``uri`` with or without a
+        trailing slash; ``host`` limits the route to requests for that ``Host``; ``version=1``
+        prefixes the path with ``/v1``.
         """
+        return self._add_route(
+            handler,
+            uri,
+            methods,
+            name=name,
+            stream=stream,
+            strict_slashes=strict_slashes,
+            host=host,
+            version=version,
+            version_prefix=version_prefix,
+        )
+
+    def _add_route(
+        self,
+        handler: Handler | type[Any],
+        uri: str,
+        methods: Iterable[str] | None,
+        *,
+        name: str | None = None,
+        stream: bool = False,
+        strict_slashes: bool | None = None,
+        host: str | Iterable[str] | None = None,
+        version: int | float | str | None = None,
+        version_prefix: str = "/v",
+        request_middleware: tuple[tuple[Callable[..., Any], bool], ...] = (),
+        response_middleware: tuple[tuple[Callable[..., Any], bool], ...] = (),
+        error_handlers: dict[type[BaseException], ErrorHandler] | None = None,
+    ) -> Handler:
+        if isinstance(handler, type):
+            handler = handler.as_view()
+        view_class = getattr(handler, "view_class", None)
+        if methods is None:
+            methods = view_class.methods() if view_class is not None else ("GET",)
         methods = [methods.upper()] if isinstance(methods, str) else [m.upper() for m in methods]
         unknown = [m for m in methods if m not in HTTP_METHODS]
         if unknown:
             known = ", ".join(HTTP_METHODS)
             raise HurtleHttpError(f"Unknown HTTP method(s) {unknown}: use {known}")
+        if version is not None:
+            uri = f"{version_prefix.rstrip('/')}{version}/{uri.lstrip('/')}"
+            uri = uri if uri != f"{version_prefix.rstrip('/')}{version}/" else uri.rstrip("/")
+        route_handler = cast("Handler", handler)
         self.router.add(
-            uri, handler, methods, name=name, is_async=_is_async(handler), stream=stream
+            uri,
+            route_handler,
+            methods,
+            name=name,
+            is_async=_is_async(route_handler),
+            stream=stream,
+            strict_slashes=self.strict_slashes if strict_slashes is None else strict_slashes,
+            host=host,
+            request_middleware=request_middleware,
+            response_middleware=response_middleware,
+            error_handlers=error_handlers,
         )
-        return handler
+        return route_handler
 
     def route(
         self,
@@ -105,42 +195,102 @@ class HttpApp:
         *,
         name: str | None = None,
         stream: bool = False,
+        strict_slashes: bool | None = None,
+        host: str | Iterable[str] | None = None,
+        version: int | float | str | None = None,
+        version_prefix: str = "/v",
     ) -> Callable[[F], F]:
         """Decorator: register the handler for ``uri`` and ``methods`` (see ``add_route``)."""
 
         def register(handler: F) -> F:
-            self.add_route(handler, uri, methods, name=name, stream=stream)
+            self.add_route(
+                handler,
+                uri,
+                methods,
+                name=name,
+                stream=stream,
+                strict_slashes=strict_slashes,
+                host=host,
+                version=version,
+                version_prefix=version_prefix,
+            )
             return handler
 
         return register
 
-    def get(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
-        """Decorator: a GET route (it also answers HEAD)."""
-        return self.route(uri, ("GET",), name=name)
+    def get(self, uri: str, **options: Any) -> Callable[[F], F]:
+        """Decorator: a GET route (it also answers HEAD); options as for ``route``."""
+        return self.route(uri, ("GET",), **options)
 
-    def post(self, uri: str, *, name: str | None = None, stream: bool = False) -> Callable[[F], F]:
+    def post(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: a POST route (``stream=True``: read the body from ``request.stream``)."""
-        return self.route(uri, ("POST",), name=name, stream=stream)
+        return self.route(uri, ("POST",), **options)
 
-    def put(self, uri: str, *, name: str | None = None, stream: bool = False) -> Callable[[F], F]:
+    def put(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: a PUT route (``stream=True``: read the body from ``request.stream``)."""
-        return self.route(uri, ("PUT",), name=name, stream=stream)
+        return self.route(uri, ("PUT",), **options)
 
-    def patch(self, uri: str, *, name: str | None = None, stream: bool = False) -> Callable[[F], F]:
+    def patch(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: a PATCH route (``stream=True``: read the body from ``request.stream``)."""
-        return self.route(uri, ("PATCH",), name=name, stream=stream)
+        return self.route(uri, ("PATCH",), **options)
 
-    def delete(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+    def delete(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: a DELETE route."""
-        return self.route(uri, ("DELETE",), name=name)
+        return self.route(uri, ("DELETE",), **options)
 
-    def head(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+    def head(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: an explicit HEAD route (overrides the automatic one of a GET route)."""
-        return self.route(uri, ("HEAD",), name=name)
+        return self.route(uri, ("HEAD",), **options)
 
-    def options(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+    def options(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: an OPTIONS route."""
-        return self.route(uri, ("OPTIONS",), name=name)
+        return self.route(uri, ("OPTIONS",), **options)
+
+    def url_for(
+        self,
+        view_name: str,
+        *,
+        _anchor: str = "",
+        _external: bool = False,
+        _scheme: str = "",
+        _server: str | None = None,
+        **params: Any,
+    ) -> str:
+        """The URL of the route named ``view_name`` (``"bp.handler"`` in a blueprint).
+
+        Path parameters fill the route; other keyword arguments become the query string
+        (a list value repeats its key). ``_external=True`` (or ``_scheme``/``_server``)
+        makes it absolute, with the route's ``host`` or ``config.URL_HOST`` as the host when
+        ``_server`` is not given (``SERVER_NAME`` is the ``Server`` header here, not a host);
+        ``_anchor`` adds a fragment. Raises ``URLBuildError`` when it cannot be built.
+        """
+        if view_name == "static" or view_name.endswith(".static"):
+            view_name = str(params.pop("name", view_name))
+            if "filename" in params:
+                params[FILE_PARAM] = params.pop("filename")
+            elif view_name + ".index" in self.router.names:
+                view_name += ".index"
+        route, path, rest = self.router.url_for(view_name, params)
+        query = urlencode(
+            [(k, v) for k, vs in rest.items() for v in (vs if isinstance(vs, list) else [vs])]
+        )
+        url = f"{path}?{query}" if query else path
+        if _scheme and not _external:
+            _external = True
+        if _external:
+            server = _server or route.host or self.config.get("URL_HOST")
+            if not server:
+                raise URLBuildError(
+                    f"url_for({view_name!r}, _external=True) needs a host: pass _server= "
+                    "or set app.config.URL_HOST (e.g. 'example.com')"
+                )
+            if "://" in server:
+                scheme, _, server = server.partition("://")
+                _scheme = _scheme or scheme
+            url = f"{_scheme or 'http'}://{server.rstrip('/')}{url}"
+        if _anchor:
+            url += f"#{quote(_anchor)}"
+        return url
 
     # Middleware and exception handlers --------------------------------------------------
 
@@ -180,7 +330,7 @@ class HttpApp:
         for hook in self._head_hooks:
             hook(request)
         try:
-            route = self.router.resolve(request.method, request.path)
+            route = self._resolve(request)
         except HTTPException as exc:
             request._route = exc
             return BUFFER if self._request_middleware else DISCARD
@@ -254,67 +404,228 @@ class HttpApp:
         self.register_listener(func, "after_server_stop")
         return func
 
-    async def dispatch(self, event: str, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Run the listeners of ``event`` (stop events in reverse registration order)."""
-        if event not in self._listeners:
-            raise HurtleHttpError(f"Unknown listener event {event!r}")
+    def dispatch(
+        self,
+        event: str,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
+        where: Mapping[str, Any] | None = None,
+        condition: Mapping[str, Any] | None = None,
+        inline: bool = False,
+        fail_not_found: bool = True,
+    ) -> Awaitable[Any]:
+        """Run the listeners of a lifecycle ``event``, or dispatch the signal ``event``.
+
+        A signal (``"orders.payment.done"``) starts its handlers in a task (awaiting
+        ``dispatch`` returns it; ``inline=True`` waits for them); ``context`` is passed as
+        keyword arguments. Listeners of stop events run in reverse registration order.
+        """
+        if event in self._listeners:
+            return self._dispatch_listeners(event, loop)
+        return self.signals.dispatch(
+            event,
+            context,
+            where if where is not None else condition,
+            inline=inline,
+            fail_not_found=fail_not_found,
+        )
+
+    async def _dispatch_listeners(
+        self, event: str, loop: asyncio.AbstractEventLoop | None
+    ) -> None:
         loop = loop or asyncio.get_running_loop()
-        await call_listeners(self._listeners[event], self, loop, reverse="stop" in event)
+        stopping = "stop" in event
+        if event == "after_server_stop":
+            await self._tasks.cancel_all()
+        await call_listeners(self._listeners[event], self, loop, reverse=stopping)
+        for signal_name, listener_event in SERVER_SIGNALS.items():
+            if listener_event == event and self.signals.handlers(signal_name):
+                await self.signals.dispatch(
+                    signal_name, {"app": self, "loop": loop}, inline=True, fail_not_found=False
+                )
+        if event == "after_server_start":
+            self._tasks.start_pending()
+
+    # Signals and background tasks -------------------------------------------------------
+
+    def signal(
+        self, event: str, *, condition: Mapping[str, Any] | None = None
+    ) -> Callable[[F], F]:
+        """Decorator: run the handler when ``event`` is dispatched (see ``hurtle_http.signals``)."""
+
+        def register(handler: F) -> F:
+            self.signals.add(handler, event, condition)
+            return handler
+
+        return register
+
+    def add_signal(
+        self,
+        handler: SignalHandler,
+        event: str,
+        condition: Mapping[str, Any] | None = None,
+    ) -> SignalHandler:
+        """Subscribe ``handler`` to ``event`` (the function form of ``@app.signal``)."""
+        self.signals.add(handler, event, condition)
+        return handler
+
+    async def event(self, event: str, timeout: float | None = None) -> dict[str, Any]:
+        """Wait for the next dispatch of the signal ``event``; returns its context."""
+        return await self.signals.wait(event, timeout)
+
+    def add_task(
+        self,
+        task: Coroutine[Any, Any, Any] | Callable[..., Any] | asyncio.Future[Any],
+        *,
+        name: str | None = None,
+    ) -> asyncio.Future[Any] | None:
+        """Run ``task`` in the background: now if the loop runs, else once the server started.
+
+        ``task`` is a coroutine, a future, or a function (given the app if it takes an
+        argument) returning a coroutine; pass a function before the server starts, since
+        each worker process runs its own. Tasks still running are cancelled when the server
+        stops. Returns the task (None when it is only scheduled).
+        """
+        return self._tasks.add(task, name)
+
+    def get_task(self, name: str) -> asyncio.Future[Any] | None:
+        """The background task named ``name`` (None when there is none)."""
+        return self._tasks.get(name)
+
+    def cancel_task(self, name: str) -> None:
+        """Cancel the background task named ``name``."""
+        self._tasks.cancel(name)
+
+    def purge_tasks(self) -> None:
+        """Forget the background tasks that are done."""
+        self._tasks.purge()
+
+    @property
+    def tasks(self) -> list[str]:
+        """The names of the background tasks still running."""
+        return self._tasks.names
+
+    # Blueprints and static files --------------------------------------------------------
+
+    def blueprint(self, blueprint: Blueprint | BlueprintGroup | Iterable[Any], **options: Any) -> None:
+        """Register a ``Blueprint`` or a ``Blueprint.group`` (options: ``url_prefix``,
+        ``version``, ``strict_slashes``, ``version_prefix``) on this app."""
+        if isinstance(blueprint, (Blueprint, BlueprintGroup)):
+            blueprint.register(self, options)
+        else:
+            for each in blueprint:
+                self.blueprint(each, **options)
+
+    def static(
+        self,
+        uri: str,
+        file_or_directory: str | os.PathLike[str],
+        *,
+        name: str = "static",
+        strict_slashes: bool | None = None,
+        host: str | None = None,
+        content_type: str | None = None,
+        directory_view: bool = False,
+        index: str | None = None,
+    ) -> None:
+        """Serve a file, or the files under a directory, at ``uri`` (GET and HEAD).
+
+        Paths are resolved inside the directory: ``..``, absolute paths and symlinks that
+        leave it are 404s. ``index`` names the file served for the directory itself;
+        ``url_for("static", name="static", filename="a.css")`` builds a file's URL.
+        """
+        register_static(
+            self,
+            uri,
+            file_or_directory,
+            name=name,
+            strict_slashes=strict_slashes,
+            host=host,
+            content_type=content_type,
+            directory_view=directory_view,
+            index=index,
+        )
 
     # Request handling -------------------------------------------------------------------
 
     async def handle(self, request: Request) -> HTTPResponse:
         """Run middleware, the routed handler and error handling; always return a response."""
+        route: Route | None = None
         try:
             response = await self._route(request) if self._request_middleware else None
             if response is None:
                 resolved = request._route
                 if resolved is None or self._request_middleware:
-                    route, params = self.router.resolve(request.method, request.path)
+                    route, params = self._resolve(request)
                 elif isinstance(resolved, HTTPException):
                     raise resolved
                 else:
                     route, params = cast("tuple[Route, dict[str, Any]]", resolved)
-                if params:
-                    request.match_info = params
-                    result = route.handler(request, **params)
-                else:
-                    result = route.handler(request)
-                if route.is_async or inspect.isawaitable(result):
-                    result = await result  # type: ignore[misc]
-                if not isinstance(result, HTTPResponse):
-                    raise TypeError(
-                        f"Handler {route.name!r} returned {type(result).__name__}, not a "
-                        "response: return json(...), text(...) or another response helper"
-                    )
-                response = result
+                if route.request_middleware:
+                    response = await _run_request_middleware(route.request_middleware, request)
+                if response is None:
+                    if params:
+                        request.match_info = params
+                        result = route.handler(request, **params)
+                    else:
+                        result = route.handler(request)
+                    if route.is_async or inspect.isawaitable(result):
+                        result = await result  # type: ignore[misc]
+                    if not isinstance(result, HTTPResponse):
+                        raise TypeError(
+                            f"Handler {route.name!r} returned {type(result).__name__}, not a "
+                            "response: return json(...), text(...) or another response helper"
+                        )
+                    response = result
         except Exception as exc:
-            response = await self._handle_error(request, exc)
-        for middleware, is_async in self._response_middleware:
+            response = await self._handle_error(request, exc, route)
+        if route is not None and route.response_middleware:
+            response = await self._run_response_middleware(
+                route.response_middleware, request, response, route
+            )
+        if self._response_middleware:
+            response = await self._run_response_middleware(
+                self._response_middleware, request, response, route
+            )
+        return response
+
+    def _resolve(self, request: Request) -> tuple[Route, dict[str, Any]]:
+        router = self.router
+        if router.has_hosts:
+            return router.resolve(request.method, request.path, request.host)
+        return router.resolve(request.method, request.path)
+
+    async def _run_response_middleware(
+        self,
+        chain: Iterable[tuple[Callable[..., Any], bool]],
+        request: Request,
+        response: HTTPResponse,
+        route: Route | None,
+    ) -> HTTPResponse:
+        for middleware, is_async in chain:
             try:
                 outcome = middleware(request, response)
                 if is_async:
-                    outcome = await outcome  # type: ignore[misc]
+                    outcome = await outcome
                 if outcome is not None:
-                    response = outcome  # type: ignore[assignment]
+                    response = outcome
             except Exception as exc:
-                response = await self._handle_error(request, exc)
-                break
+                return await self._handle_error(request, exc, route)
         return response
 
     async def _route(self, request: Request) -> HTTPResponse | None:
         """Run request middleware; the first response one returns short-cuts routing."""
-        for middleware, is_async in self._request_middleware:
-            early = middleware(request)
-            if is_async:
-                early = await early  # type: ignore[misc]
-            if early is not None:
-                return early  # type: ignore[return-value]
-        return None
+        return await _run_request_middleware(self._request_middleware, request)
 
-    async def _handle_error(self, request: Request, exc: Exception) -> HTTPResponse:
+    async def _handle_error(
+        self, request: Request, exc: Exception, route: Route | None = None
+    ) -> HTTPResponse:
+        scoped = route.error_handlers if route is not None else None
         for klass in type(exc).__mro__:
-            handler = self._error_handlers.get(klass)
+            handler = scoped.get(klass) if scoped else None
+            if handler is None:
+                handler = self._error_handlers.get(klass)
             if handler is None:
                 continue
             try:
@@ -323,7 +634,7 @@ class HttpApp:
                     result = await result
                 if isinstance(result, HTTPResponse):
                     return result
-                exc = TypeError(  # type: ignore[unreachable]
+                exc = TypeError(
                     f"Exception handler {handler!r} returned {result!r}, not a response"
                 )
             except Exception as inner:

@@ -1,0 +1,89 @@
+"""``app.static``: files from disk, confined to the directory they were registered with."""
+
+from __future__ import annotations
+
+import html as _html
+import os
+from typing import TYPE_CHECKING, Any
+
+from hurtle_http.exceptions import FileNotFound, RouteError
+from hurtle_http.response import HTTPResponse, file
+from hurtle_http.response import html as html_response
+
+if TYPE_CHECKING:
+    from hurtle_http.app import HttpApp
+    from hurtle_http.request import Request
+
+FILE_PARAM = "__file_uri__"
+
+
+def register_static(
+    app: HttpApp,
+    uri: str,
+    target: str | os.PathLike[str],
+    *,
+    name: str,
+    strict_slashes: bool | None,
+    host: str | None,
+    content_type: str | None,
+    directory_view: bool,
+    index: str | None,
+) -> None:
+    """Add the GET routes that serve ``target`` (a file or a directory) at ``uri``."""
+    root = os.path.realpath(os.fspath(target))
+    if not os.path.exists(root):
+        raise RouteError(f"app.static({uri!r}, {os.fspath(target)!r}): no such file or directory")
+
+    if os.path.isfile(root):
+
+        async def serve_file(request: Request) -> HTTPResponse:
+            return file(root, mime_type=content_type)
+
+        app._add_route(serve_file, uri, ("GET",), name=name, strict_slashes=strict_slashes, host=host)
+        return
+
+    async def serve_dir(request: Request, **params: Any) -> HTTPResponse:
+        relative = str(params.get(FILE_PARAM, ""))
+        if "\x00" in relative:
+            raise FileNotFound("File not found", path=relative, relative_url=request.path)
+        path = os.path.realpath(os.path.join(root, relative.lstrip("/")))
+        if path != root and not path.startswith(root + os.sep):
+            raise FileNotFound("File not found", path=relative, relative_url=request.path)
+        if os.path.isdir(path):
+            if index and os.path.isfile(os.path.join(path, index)):
+                return file(os.path.join(path, index), mime_type=content_type)
+            if directory_view:
+                return _listing(path, request.path)
+            raise FileNotFound("File not found", path=relative, relative_url=request.path)
+        if not os.path.isfile(path):
+            raise FileNotFound("File not found", path=relative, relative_url=request.path)
+        return file(path, mime_type=content_type)
+
+    base = uri.rstrip("/")
+    app._add_route(
+        serve_dir,
+        f"{base}/<{FILE_PARAM}:path>",
+        ("GET",),
+        name=name,
+        strict_slashes=True,
+        host=host,
+    )
+    if index or directory_view:
+        app._add_route(
+            serve_dir,
+            base or "/",
+            ("GET",),
+            name=f"{name}.index",
+            strict_slashes=strict_slashes,
+            host=host,
+        )
+
+
+def _listing(path: str, url: str) -> HTTPResponse:
+    base = url.rstrip("/")
+    items = sorted(os.listdir(path))
+    rows = "".join(
+        f'<li><a href="{_html.escape(base)}/{_html.escape(item)}">{_html.escape(item)}</a></li>'
+        for item in items
+    )
+    return html_response(f"<!doctype html><title>{_html.escape(url)}</title><ul>{rows}</ul>")
