@@ -21,14 +21,18 @@ from hurtle.__about__ import __version__
 from hurtle.app import Hurtle
 from hurtle.config import HurtleConfig
 from hurtle.errors import HurtleError, StartupFailed
+from hurtle.exceptions import HurtleException
 from hurtle_http import (
     BadRequest,
+    Blueprint,
+    BlueprintGroup,
     Config,
     ConfigError,
     File,
     Forbidden,
     Headers,
     HTTPException,
+    HTTPMethodView,
     HTTPResponse,
     HurtleHttpError,
     InternalServerError,
@@ -55,16 +59,20 @@ from hurtle_worker_manager import SharedContext, WorkerManager
 
 __all__ = [
     "BadRequest",
+    "Blueprint",
+    "BlueprintGroup",
     "Config",
     "ConfigError",
     "File",
     "Forbidden",
     "HTTPException",
+    "HTTPMethodView",
     "HTTPResponse",
     "Headers",
     "Hurtle",
     "HurtleConfig",
     "HurtleError",
+    "HurtleException",
     "HurtleHttpError",
     "InternalServerError",
     "MethodNotAllowed",

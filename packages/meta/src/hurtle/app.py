@@ -51,8 +51,17 @@ class Hurtle(HttpApp):
         config: Config | None = None,
         inspector: bool | None = None,
         inspector_class: type[Any] | str = "hurtle_inspector:Inspector",
+        strict_slashes: bool = False,
+        log_config: Mapping[str, Any] | None = None,
+        configure_logging: bool = False,
     ) -> None:
-        super().__init__(name, config=config)
+        super().__init__(
+            name,
+            config=config,
+            strict_slashes=strict_slashes,
+            log_config=log_config,
+            configure_logging=configure_logging,
+        )
         if not isinstance(self.config, HurtleConfig):
             self.config.register_defaults(HurtleConfig.DEFAULTS)
         if inspector is not None:
