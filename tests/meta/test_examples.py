@@ -46,3 +46,32 @@ def test_custom_process_takes_tasks(tmp_path: Path) -> None:
         )
         assert done["state"] == "STARTED"
         assert done["done"] == ["photos: resize a.jpg"]
+
+
+def test_bookshop_in_the_reference_style(tmp_path: Path) -> None:
+    import json as jsonlib
+
+    with served(str(EXAMPLES / "bookshop.py"), tmp_path=tmp_path, env=ENV, port_args=()) as s:
+        assert s.get_json("/v1/api/books") == []
+        status, body = s.request("/v1/api/books", method="POST", body=b'{"title": "Dune"}')
+        assert status == 201 and jsonlib.loads(body)["title"] == "Dune"
+        assert s.get_json("/v1/api/books/1") == {"id": 1, "title": "Dune"}
+        status, body = s.request("/v1/api/books/99")
+        assert status == 404 and jsonlib.loads(body)["error"] == "no book 99"
+        assert s.request("/v1/api/books", method="PUT")[0] == 405
+        assert s.request("/v1/api/nothing")[0] == 404
+        stats = wait_until(
+            lambda: (d := s.get_json("/v2/api/stats"))["heartbeat"] >= 2 and d,
+            what="the heartbeat task to tick",
+        )
+        assert stats["books"] == 1 and stats["added"] == 1
+        assert s.get_json("/links") == {
+            "books": "/v1/api/books",
+            "book_7": "/v1/api/books/7",
+            "stats": "/v2/api/stats",
+            "css": "/static/site.css",
+        }
+        assert s.request("/static/site.css") == (200, b"body { font-family: sans-serif; }\n")
+        assert s.request("/static/../bookshop.py")[0] == 404
+        s.wait_log(r"book added: Dune")
+        s.wait_log(r"request [0-9a-f-]{36} POST /v1/api/books")
