@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 from hurtle_http import _tasks, _tls
 from hurtle_http import log as _log
 from hurtle_http._body import BUFFER, DISCARD, STREAM
+from hurtle_http._respond import Responder, uses_respond
 from hurtle_http._static import FILE_PARAM, register_static
 from hurtle_http.blueprints import Blueprint, BlueprintGroup
 from hurtle_http.config import Config
@@ -53,6 +54,19 @@ async def _run_request_middleware(
         if early is not None:
             return cast("HTTPResponse", early)
     return None
+
+
+async def _run_responding(route: Route, request: Request, params: dict[str, Any]) -> Any:
+    """Run a handler that may call ``request.respond()`` (see ``hurtle_http._respond``)."""
+    responder = request._responder = Responder()
+
+    async def call() -> Any:
+        result = route.handler(request, **params)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    return await responder.run(call)
 
 
 def _is_async(func: Callable[..., Any]) -> bool:
@@ -185,6 +199,7 @@ class HttpApp:
             request_middleware=request_middleware,
             response_middleware=response_middleware,
             error_handlers=error_handlers,
+            responds=uses_respond(route_handler),
         )
         return route_handler
 
@@ -567,11 +582,15 @@ class HttpApp:
                 if response is None:
                     if params:
                         request.match_info = params
-                        result = route.handler(request, **params)
+                    if route.responds:
+                        result = await _run_responding(route, request, params)
                     else:
-                        result = route.handler(request)
-                    if route.is_async or inspect.isawaitable(result):
-                        result = await result  # type: ignore[misc]
+                        if params:
+                            result = route.handler(request, **params)
+                        else:
+                            result = route.handler(request)
+                        if route.is_async or inspect.isawaitable(result):
+                            result = await result  # type: ignore[misc]
                     if not isinstance(result, HTTPResponse):
                         raise TypeError(
                             f"Handler {route.name!r} returned {type(result).__name__}, not a "

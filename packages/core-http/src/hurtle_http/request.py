@@ -18,13 +18,16 @@ from urllib.parse import parse_qsl, unquote
 import msgspec
 
 from hurtle_http._multipart import File, parse_multipart, parse_options
-from hurtle_http.exceptions import BadRequest, HTTPException
+from hurtle_http.exceptions import BadRequest, HTTPException, HurtleHttpError
 from hurtle_http.headers import Headers
 
 if TYPE_CHECKING:
     from hurtle_http._body import BodyStream
+    from hurtle_http._respond import Responder
     from hurtle_http.app import HttpApp
     from hurtle_http.asgi import AsgiApp
+    from hurtle_http.headers import HeaderSource
+    from hurtle_http.response import HTTPResponse
 
 _json_decode = msgspec.json.Decoder().decode
 
@@ -115,6 +118,7 @@ class Request:
         "_keep_alive",
         "_lazy",
         "_refusal",
+        "_responder",
         "_route",
         "app",
         "body",
@@ -160,6 +164,7 @@ class Request:
         self.body: bytes = b""
         self.match_info: Mapping[str, Any] = _NO_PARAMS
         self._keep_alive = True
+        self._responder: Responder | None = None
         self._lazy: _Lazy | None = None
 
     def _cache(self) -> _Lazy:
@@ -300,6 +305,26 @@ class Request:
     def client(self) -> tuple[str, int]:
         """The client address ``(ip, port)``."""
         return self.conn_info.client_ip, self.conn_info.client_port
+
+    async def respond(
+        self,
+        response: HTTPResponse | None = None,
+        *,
+        status: int = 200,
+        headers: HeaderSource | None = None,
+        content_type: str | None = None,
+    ) -> Any:
+        """Start the response now; returns a stream: ``await response.send(data)``, then
+        ``await response.eof()`` (see ``hurtle_http._respond``). Given a ``response``,
+        send that one. Call it from the route's handler itself."""
+        if self._responder is None:
+            raise HurtleHttpError(
+                "request.respond() works in a route handler that calls it directly: call it "
+                "in the handler (not in a helper), or return a response or stream(...) instead"
+            )
+        return await self._responder.respond(
+            response, status=status, headers=headers, content_type=content_type
+        )
 
     @property
     def id(self) -> Any:

@@ -79,6 +79,7 @@ class Route:
     response_middleware: tuple[tuple[Middleware, bool], ...] = ()
     error_handlers: ErrorHandlers = field(default_factory=dict)
     parts: tuple[tuple[str, str, str], ...] = ()  # (name, regex, kind) for url_for
+    responds: bool = False  # the handler may call request.respond(): run it in a task
 
 
 @dataclass(slots=True)
@@ -204,6 +205,7 @@ class Router:
         request_middleware: tuple[tuple[Middleware, bool], ...] = (),
         response_middleware: tuple[tuple[Middleware, bool], ...] = (),
         error_handlers: ErrorHandlers | None = None,
+        responds: bool = False,
     ) -> Route:
         """Register ``handler`` for ``path`` and ``methods``; return the route."""
         if not path.startswith("/"):
@@ -228,6 +230,7 @@ class Router:
             response_middleware=response_middleware,
             error_handlers=error_handlers or {},
             parts=parts,
+            responds=responds,
         )
         for each in hosts:
             self._hosts.setdefault(each.lower(), Router())._insert(route, path, pattern, wanted)
