@@ -70,8 +70,8 @@ async def placed(order: int) -> None:
 
 
 async def idle(app: HttpApp) -> None:
-    while True:
-        await asyncio.sleep(60)
+    """A background task that waits forever (cancelled at stop)."""
+    await asyncio.Event().wait()
 
 
 app.add_task(idle, name="idle")

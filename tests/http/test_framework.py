@@ -6,7 +6,7 @@ import asyncio
 import datetime
 import json as jsonlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -126,7 +126,7 @@ def test_class_based_view_routes_its_methods(start_server: Any) -> None:
         return wrapper
 
     class Item(HTTPMethodView):
-        decorators = [logged]
+        decorators: ClassVar[list[Any]] = [logged]
 
         async def get(self, request: Request, key: str) -> Any:
             return text(f"get {key}")
@@ -316,7 +316,9 @@ def test_signals_dispatch_condition_and_event(start_server: Any) -> None:
     async def place(request: Request, order: int) -> Any:
         await app.dispatch("shop.order.placed", context={"order": order}, inline=True)
         await app.dispatch("shop.audit.done", context={"n": 1}, where={"level": "low"}, inline=True)
-        await app.dispatch("shop.audit.done", context={"n": 2}, where={"level": "high"}, inline=True)
+        await app.dispatch(
+            "shop.audit.done", context={"n": 2}, where={"level": "high"}, inline=True
+        )
         return text("ok")
 
     @app.get("/wait")
@@ -412,8 +414,13 @@ def test_static_files_stay_inside_their_directory(start_server: Any, tmp_path: P
     assert css.getheader("Content-Type", "").startswith("text/css")
     assert get(server, "/static").body == b"<h1>home</h1>"
     assert get(server, "/favicon.ico").body == b"body{}"
-    for attack in ("/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/escape",
-                   "/static/css/../../secret.txt", "/static/nope.css"):
+    for attack in (
+        "/static/../secret.txt",
+        "/static/%2e%2e/secret.txt",
+        "/static/escape",
+        "/static/css/../../secret.txt",
+        "/static/nope.css",
+    ):
         assert get(server, attack).status == 404, attack
     assert app.url_for("static", filename="css/site.css") == "/static/css/site.css"
     assert app.url_for("static", name="favicon") == "/favicon.ico"

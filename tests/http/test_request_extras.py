@@ -68,7 +68,7 @@ def test_cookies_getlist_delete_and_secure_defaults(start_server: Any) -> None:
     app = HttpApp("cookies")
 
     @app.get("/read")
-    async def read(request: Request) -> Any:
+    async def read_cookies(request: Request) -> Any:
         return json(
             {
                 "first": request.cookies.get("a"),
@@ -166,7 +166,7 @@ def test_real_ip_header_and_forwarded_secret(start_server: Any) -> None:
     seen = jsonlib.loads(get(real, "/who", [("X-Real-IP", "198.51.100.7")]).body)
     assert seen["remote_addr"] == "198.51.100.7"
     secret = start_server(echo_app(FORWARDED_SECRET="s3cret"))
-    forwarded = "for=6.6.6.6;secret=s3cret-guess, for=\"[2001:db8::1]:443\";proto=https;secret=s3cret"
+    forwarded = 'for=6.6.6.6;secret=s3cret-guess, for="[2001:db8::1]:443";proto=https;secret=s3cret'
     seen = jsonlib.loads(get(secret, "/who", [("Forwarded", forwarded)]).body)
     assert seen["remote_addr"] == "2001:db8::1" and seen["scheme"] == "https"
     # The client's own Forwarded without the secret is ignored, as is X-Forwarded-For.

@@ -46,8 +46,14 @@ def test_hurtle_takes_strict_slashes_and_log_config(monkeypatch: Any) -> None:
     from hurtle.log import LOGGING_CONFIG_DEFAULTS
 
     names = ("hurtle.root", "hurtle.error", "hurtle.access", "hurtle.server")
-    saved = {n: (list(logging.getLogger(n).handlers), logging.getLogger(n).propagate,
-                 logging.getLogger(n).level) for n in names}
+    saved = {
+        n: (
+            list(logging.getLogger(n).handlers),
+            logging.getLogger(n).propagate,
+            logging.getLogger(n).level,
+        )
+        for n in names
+    }
     access = logging.getLogger("hurtle.access")
     try:
         app = Hurtle("sanic_names", strict_slashes=True, log_config=LOGGING_CONFIG_DEFAULTS)

@@ -39,25 +39,19 @@ def register_static(
         async def serve_file(request: Request) -> HTTPResponse:
             return file(root, mime_type=content_type)
 
-        app._add_route(serve_file, uri, ("GET",), name=name, strict_slashes=strict_slashes, host=host)
+        app._add_route(
+            serve_file, uri, ("GET",), name=name, strict_slashes=strict_slashes, host=host
+        )
         return
 
     async def serve_dir(request: Request, **params: Any) -> HTTPResponse:
         relative = str(params.get(FILE_PARAM, ""))
-        if "\x00" in relative:
+        found = _locate(root, relative, index)
+        if found is None and directory_view and _is_dir(root, relative):
+            return _listing(os.path.join(root, relative.lstrip("/")), request.path)
+        if found is None:
             raise FileNotFound("File not found", path=relative, relative_url=request.path)
-        path = os.path.realpath(os.path.join(root, relative.lstrip("/")))
-        if path != root and not path.startswith(root + os.sep):
-            raise FileNotFound("File not found", path=relative, relative_url=request.path)
-        if os.path.isdir(path):
-            if index and os.path.isfile(os.path.join(path, index)):
-                return file(os.path.join(path, index), mime_type=content_type)
-            if directory_view:
-                return _listing(path, request.path)
-            raise FileNotFound("File not found", path=relative, relative_url=request.path)
-        if not os.path.isfile(path):
-            raise FileNotFound("File not found", path=relative, relative_url=request.path)
-        return file(path, mime_type=content_type)
+        return file(found, mime_type=content_type)
 
     base = uri.rstrip("/")
     app._add_route(
@@ -87,3 +81,25 @@ def _listing(path: str, url: str) -> HTTPResponse:
         for item in items
     )
     return html_response(f"<!doctype html><title>{_html.escape(url)}</title><ul>{rows}</ul>")
+
+
+def _locate(root: str, relative: str, index: str | None) -> str | None:
+    """The file under ``root`` that ``relative`` names (its ``index`` for a directory);
+    None when there is none or when it would leave ``root`` (``..``, symlinks)."""
+    if "\x00" in relative:
+        return None
+    path = os.path.realpath(os.path.join(root, relative.lstrip("/")))
+    if path != root and not path.startswith(root + os.sep):
+        return None
+    if os.path.isdir(path):
+        if index and os.path.isfile(os.path.join(path, index)):
+            return os.path.join(path, index)
+        return None
+    return path if os.path.isfile(path) else None
+
+
+def _is_dir(root: str, relative: str) -> bool:
+    if "\x00" in relative:
+        return False
+    path = os.path.realpath(os.path.join(root, relative.lstrip("/")))
+    return (path == root or path.startswith(root + os.sep)) and os.path.isdir(path)

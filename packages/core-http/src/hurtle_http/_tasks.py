@@ -91,9 +91,7 @@ class TaskRegistry:
             task.cancel()
         if running:
             await asyncio.wait(running, timeout=timeout)
-        for task, _ in self._pending:
-            if inspect.iscoroutine(task):
-                task.close()  # never started: no "never awaited" warning
+        for source, _ in self._pending:
+            if inspect.iscoroutine(source):
+                source.close()  # never started: no "never awaited" warning
         self._pending = []
-
-

@@ -174,7 +174,7 @@ class HttpApp:
         error_handlers: dict[type[BaseException], ErrorHandler] | None = None,
     ) -> Handler:
         if isinstance(handler, type):
-            handler = handler.as_view()
+            handler = cast("Any", handler).as_view()
         view_class = getattr(handler, "view_class", None)
         if methods is None:
             methods = view_class.methods() if view_class is not None else ("GET",)
@@ -446,9 +446,7 @@ class HttpApp:
             fail_not_found=fail_not_found,
         )
 
-    async def _dispatch_listeners(
-        self, event: str, loop: asyncio.AbstractEventLoop | None
-    ) -> None:
+    async def _dispatch_listeners(self, event: str, loop: asyncio.AbstractEventLoop | None) -> None:
         loop = loop or asyncio.get_running_loop()
         stopping = "stop" in event
         if event == "after_server_stop":
@@ -464,9 +462,7 @@ class HttpApp:
 
     # Signals and background tasks -------------------------------------------------------
 
-    def signal(
-        self, event: str, *, condition: Mapping[str, Any] | None = None
-    ) -> Callable[[F], F]:
+    def signal(self, event: str, *, condition: Mapping[str, Any] | None = None) -> Callable[[F], F]:
         """Decorator: run the handler when ``event`` is dispatched (see ``hurtle_http.signals``)."""
 
         def register(handler: F) -> F:
@@ -523,7 +519,9 @@ class HttpApp:
 
     # Blueprints and static files --------------------------------------------------------
 
-    def blueprint(self, blueprint: Blueprint | BlueprintGroup | Iterable[Any], **options: Any) -> None:
+    def blueprint(
+        self, blueprint: Blueprint | BlueprintGroup | Iterable[Any], **options: Any
+    ) -> None:
         """Register a ``Blueprint`` or a ``Blueprint.group`` (options: ``url_prefix``,
         ``version``, ``strict_slashes``, ``version_prefix``) on this app."""
         if isinstance(blueprint, (Blueprint, BlueprintGroup)):

@@ -86,7 +86,9 @@ class _Scoped:
         self._response_middleware.insert(0, (middleware, _is_async(middleware)))
         return middleware
 
-    def middleware(self, kind_or_func: str | Callable[..., Any] = "request", kind: str = "request") -> Any:
+    def middleware(
+        self, kind_or_func: str | Callable[..., Any] = "request", kind: str = "request"
+    ) -> Any:
         """``@bp.middleware("request")``, ``@bp.middleware("response")`` or
         ``bp.middleware(func, "response")``."""
         if callable(kind_or_func):
@@ -95,7 +97,9 @@ class _Scoped:
             return self.on_request
         if kind_or_func == "response":
             return self.on_response
-        raise HurtleHttpError(f"Unknown middleware kind {kind_or_func!r}: use 'request' or 'response'")
+        raise HurtleHttpError(
+            f"Unknown middleware kind {kind_or_func!r}: use 'request' or 'response'"
+        )
 
     def exception(self, *exceptions: type[BaseException]) -> Callable[[F], F]:
         """Decorator: handle these exceptions raised by these routes (before the app's)."""
@@ -188,13 +192,19 @@ class Blueprint(_Scoped):
     # Recording ---------------------------------------------------------------------------
 
     def add_route(
-        self, handler: Callable[..., Any], uri: str, methods: Iterable[str] | None = None, **options: Any
+        self,
+        handler: Callable[..., Any],
+        uri: str,
+        methods: Iterable[str] | None = None,
+        **options: Any,
     ) -> Callable[..., Any]:
         """Record a route (options as for ``HttpApp.add_route``)."""
         self._routes.append(_FutureRoute(handler, uri, methods, options))
         return handler
 
-    def route(self, uri: str, methods: Iterable[str] = ("GET",), **options: Any) -> Callable[[F], F]:
+    def route(
+        self, uri: str, methods: Iterable[str] = ("GET",), **options: Any
+    ) -> Callable[[F], F]:
         """Decorator: record a route for ``uri`` and ``methods``."""
 
         def register(handler: F) -> F:
@@ -293,7 +303,9 @@ class Blueprint(_Scoped):
             )
             strict = opts.pop("strict_slashes", None)
             if strict is None:
-                strict = self.strict_slashes if self.strict_slashes is not None else scope.strict_slashes
+                strict = (
+                    self.strict_slashes if self.strict_slashes is not None else scope.strict_slashes
+                )
             name = opts.pop("name", None) or getattr(future.handler, "__name__", future.uri)
             app._add_route(
                 future.handler,
@@ -354,7 +366,9 @@ class BlueprintGroup(_Scoped):
         """Register every member with this group's prefix, version and middleware."""
         outer = _scope(options)
         scope = self._inner(outer)
-        scope.url_prefix = _join(outer.url_prefix, self.url_prefix) if self.url_prefix else outer.url_prefix
+        scope.url_prefix = (
+            _join(outer.url_prefix, self.url_prefix) if self.url_prefix else outer.url_prefix
+        )
         if self.version is not None:
             scope.version, scope.version_prefix = self.version, self.version_prefix
         if self.strict_slashes is not None:

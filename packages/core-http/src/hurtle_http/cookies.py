@@ -116,7 +116,11 @@ class CookieJar:
         )
 
     def get_cookie(
-        self, key: str, path: str = "/", domain: str | None = None, host_prefix: bool = False,
+        self,
+        key: str,
+        path: str = "/",
+        domain: str | None = None,
+        host_prefix: bool = False,
         secure_prefix: bool = False,
     ) -> str | None:
         """The ``Set-Cookie`` value for ``key`` on this path and domain (None when unset)."""

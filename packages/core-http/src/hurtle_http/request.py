@@ -427,7 +427,9 @@ _NO_FIELDS: list[tuple[bytes, bytes]] = []
 def _trusts(request: Request) -> bool:
     config = getattr(request.app, "config", None)
     return config is not None and bool(
-        config.get("FORWARDED_SECRET") or config.get("REAL_IP_HEADER") or config.get("PROXIES_COUNT")
+        config.get("FORWARDED_SECRET")
+        or config.get("REAL_IP_HEADER")
+        or config.get("PROXIES_COUNT")
     )
 
 
@@ -493,6 +495,7 @@ def _clean_address(address: str) -> str:
     if address.count(":") == 1:
         return address.partition(":")[0]
     return address.lower() if ":" in address else address
+
 
 # RFC 3986 authority without userinfo: an IP literal or a reg-name, then an optional port.
 _AUTHORITY = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")

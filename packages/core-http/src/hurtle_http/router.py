@@ -135,7 +135,9 @@ def _compile(
             try:
                 re.compile(part)
             except re.error as exc:
-                raise RouteError(f"Invalid regular expression {kind!r} in {path!r}: {exc}") from None
+                raise RouteError(
+                    f"Invalid regular expression {kind!r} in {path!r}: {exc}"
+                ) from None
         _claim(names, path, name)
         regex.append(f"(?P<{group}>{part})")
         params.append((group, name, convert))
@@ -253,7 +255,9 @@ class Router:
                     if method != "HEAD" or "GET" in wanted or "HEAD" in wanted:
                         loose.setdefault(method, table[method])
 
-    def _table_for(self, path: str, regex: re.Pattern[str] | None, params: Params) -> dict[str, Route]:
+    def _table_for(
+        self, path: str, regex: re.Pattern[str] | None, params: Params
+    ) -> dict[str, Route]:
         if regex is None:
             return self._static.setdefault(path, {})
         for existing in self._patterns:
