@@ -424,3 +424,45 @@ def test_static_files_stay_inside_their_directory(start_server: Any, tmp_path: P
         assert get(server, attack).status == 404, attack
     assert app.url_for("static", filename="css/site.css") == "/static/css/site.css"
     assert app.url_for("static", name="favicon") == "/favicon.ico"
+
+
+def test_protocol_errors_reach_exception_handlers(start_server: Any) -> None:
+    from hurtle_http import BadRequest, PayloadTooLarge, RequestTimeout
+
+    app = HttpApp("protoerr")
+    app.config.update(REQUEST_TIMEOUT=0.3, REQUEST_MAX_SIZE=100)
+    seen: list[str] = []
+
+    @app.exception(RequestTimeout)
+    async def timeout(request: Request, exc: Exception) -> Any:
+        seen.append(f"timeout {request.path}")
+        return json({"error": "too slow"}, 408)
+
+    @app.exception(PayloadTooLarge)
+    def too_large(request: Request, exc: Exception) -> Any:
+        seen.append(f"large {request.path}")
+        return json({"error": "too big"}, 413)
+
+    @app.exception(BadRequest)
+    async def bad(request: Request, exc: Exception) -> Any:
+        await asyncio.sleep(0.01)  # awaits: cannot answer a protocol error, the default does
+        return text("unreachable", 400)
+
+    @app.post("/upload")
+    async def upload(request: Request) -> Any:
+        return text("stored")
+
+    server = start_server(app)
+    with server.raw() as client:
+        client.send(b"GET / HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+        response = client.read_response()
+        assert response.status == 408 and jsonlib.loads(response.body) == {"error": "too slow"}
+    with server.raw() as client:
+        client.send(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n" + b"x" * 500)
+        response = client.read_response()
+        assert response.status == 413 and jsonlib.loads(response.body) == {"error": "too big"}
+    with server.raw() as client:
+        client.send(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+        response = client.read_response()
+        assert response.status == 400 and b"unreachable" not in response.body
+    assert seen[0] == "timeout /" and seen[1].startswith("large")

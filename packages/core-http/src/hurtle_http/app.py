@@ -25,7 +25,7 @@ from hurtle_http.blueprints import Blueprint, BlueprintGroup
 from hurtle_http.config import Config
 from hurtle_http.exceptions import HTTPException, HurtleHttpError, URLBuildError
 from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
-from hurtle_http.request import Request
+from hurtle_http.request import ConnInfo, Request
 from hurtle_http.response import HTTPResponse, json, text
 from hurtle_http.router import HTTP_METHODS, Handler, Route, Router
 from hurtle_http.server import bind_socket, new_event_loop, serve
@@ -657,13 +657,56 @@ class HttpApp:
             except Exception as inner:
                 exc = inner
             break
+        exc._hurtle_handled = True  # type: ignore[attr-defined]  # handlers already tried
         return self.error_response(exc, request)
 
-    def error_response(self, exc: BaseException, request: Request | None = None) -> HTTPResponse:
-        """The default response for ``exc`` (500 for anything but an ``HTTPException``).
+    def _protocol_error_response(
+        self, exc: BaseException, request: Request | None
+    ) -> HTTPResponse | None:
+        """An ``@app.exception`` handler's answer to an error the server raised itself
+        (408, 413, 400, ...), when it answers without suspending; else None."""
+        handler = None
+        for klass in type(exc).__mro__:
+            handler = self._error_handlers.get(klass)
+            if handler is not None:
+                break
+        if handler is None:
+            return None
+        if request is None:
+            info = ConnInfo("", 0, "", 0, False)
+            request = Request(self, "GET", b"/", [], "1.1", info)  # nothing was received
+        try:
+            result: Any = handler(request, cast("Exception", exc))
+            if inspect.iscoroutine(result):
+                try:
+                    result.send(None)
+                except StopIteration as stop:
+                    result = stop.value
+                else:
+                    result.close()
+                    logger.error(
+                        "Exception handler %r awaited while answering a %s the server raised: "
+                        "such handlers must answer without awaiting",
+                        handler,
+                        type(exc).__name__,
+                    )
+                    return None
+        except Exception as failure:
+            logger.error("Exception handler %r failed", handler, exc_info=failure)
+            return None
+        return result if isinstance(result, HTTPResponse) else None
 
-        The traceback is included only when ``config.DEBUG`` is true.
+    def error_response(self, exc: BaseException, request: Request | None = None) -> HTTPResponse:
+        """The response for ``exc`` (500 for anything but an ``HTTPException``).
+
+        For an error the server raised itself (a 408, a 413, a malformed request), the
+        ``@app.exception`` handler of its class answers when there is one and it answers
+        without awaiting. The traceback is included only when ``config.DEBUG`` is true.
         """
+        if not getattr(exc, "_hurtle_handled", False) and self._error_handlers:
+            answered = self._protocol_error_response(exc, request)
+            if answered is not None:
+                return answered
         if isinstance(exc, HTTPException):
             status, message, headers = exc.status_code, exc.message, exc.headers
             if not exc.quiet:
@@ -680,6 +723,8 @@ class HttpApp:
             fmt = "json" if "json" in accept or "json" in request.content_type else "text"
         if fmt == "json":
             body: dict[str, object] = {"status": status, "message": message}
+            if isinstance(exc, HTTPException) and exc.context:
+                body["context"] = exc.context
             if details:
                 body["traceback"] = details
             return json(body, status, headers)
