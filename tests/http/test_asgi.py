@@ -397,3 +397,73 @@ def test_asgi_interface_tells_asgi_apps_from_anything_else() -> None:
     assert asgi_interface(lambda: None) is None
     with pytest.raises(HurtleHttpError, match="not an ASGI application"):
         AsgiApp(HttpApp("native"))
+
+
+# Native streamed bodies (stream=True) share the machinery -------------------------------------
+
+
+def test_native_stream_routes_read_the_body_as_it_arrives(start_server: Any) -> None:
+    from hurtle_http import Request, text
+
+    app = HttpApp("streamed")
+    sizes: list[int] = []
+
+    @app.post("/count", stream=True)
+    async def count(request: Request) -> Any:
+        assert request.body == b""
+        assert request.stream is not None
+        total = 0
+        async for chunk in request.stream:
+            total += len(chunk)
+            sizes.append(len(chunk))
+        return text(str(total))
+
+    @app.put("/whole", stream=True)
+    async def whole(request: Request) -> Any:
+        assert request.stream is not None
+        return text((await request.stream.read()).decode())
+
+    @app.post("/ignore", stream=True)
+    def ignore(request: Request) -> Any:
+        return text("not read")
+
+    server = start_server(app)
+    with server.raw() as client:
+        # The handler runs before the body is complete: the answer needs it to end.
+        client.send(b"POST /count HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(3):
+            client.send(b"4000\r\n" + b"q" * 0x4000 + b"\r\n")
+        client.send(b"0\r\n\r\n")
+        assert client.read_response().body == b"%d" % (3 * 0x4000)
+        client.send(b"PUT /whole HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+        assert client.read_response().body == b"hello"
+        # A body the handler never reads is discarded; the connection stays usable.
+        client.send(b"POST /ignore HTTP/1.1\r\nHost: t\r\nContent-Length: 70000\r\n\r\n")
+        client.send(b"i" * 70000)
+        assert client.read_response().body == b"not read"
+        client.send(b"PUT /whole HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok")
+        assert client.read_response().body == b"ok"
+    assert sum(sizes) == 3 * 0x4000
+
+
+def test_native_stream_expect_100_continue_is_sent_when_the_body_is_read(
+    start_server: Any,
+) -> None:
+    from hurtle_http import Request, text
+
+    app = HttpApp("continue")
+
+    @app.post("/", stream=True)
+    async def read(request: Request) -> Any:
+        assert request.stream is not None
+        return text((await request.stream.read()).decode())
+
+    server = start_server(app)
+    with server.raw() as client:
+        client.send(
+            b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+        )
+        assert client._read_line() == b"HTTP/1.1 100 Continue"
+        assert client._read_line() == b""
+        client.send(b"abc")
+        assert client.read_response().body == b"abc"

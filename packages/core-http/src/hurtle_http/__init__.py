@@ -36,6 +36,7 @@ from hurtle_http.exceptions import (
     ServerError,
     ServiceUnavailable,
     Unauthorized,
+    UpgradeRequired,
     URITooLong,
     URLBuildError,
 )
@@ -56,6 +57,7 @@ from hurtle_http.response import (
 )
 from hurtle_http.server import HttpServer, RequestStats, bind_socket, serve
 from hurtle_http.views import HTTPMethodView
+from hurtle_http.websocket import WebSocket, WebSocketClosed
 
 Response = HTTPResponse
 
@@ -104,6 +106,9 @@ __all__ = [
     "URITooLong",
     "URLBuildError",
     "Unauthorized",
+    "UpgradeRequired",
+    "WebSocket",
+    "WebSocketClosed",
     "__version__",
     "asgi_interface",
     "bind_socket",

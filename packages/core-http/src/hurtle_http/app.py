@@ -13,7 +13,7 @@ import ssl as _ssl
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import SimpleNamespace
-from typing import Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 from hurtle_http import _tasks, _tls
@@ -23,13 +23,22 @@ from hurtle_http._respond import Responder, uses_respond
 from hurtle_http._static import FILE_PARAM, register_static
 from hurtle_http.blueprints import Blueprint, BlueprintGroup
 from hurtle_http.config import Config
-from hurtle_http.exceptions import HTTPException, HurtleHttpError, URLBuildError
+from hurtle_http.exceptions import (
+    HTTPException,
+    HurtleHttpError,
+    UpgradeRequired,
+    URLBuildError,
+)
 from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
 from hurtle_http.request import ConnInfo, Request
 from hurtle_http.response import HTTPResponse, json, text
 from hurtle_http.router import HTTP_METHODS, Handler, Route, Router
 from hurtle_http.server import bind_socket, new_event_loop, serve
 from hurtle_http.signals import SERVER_SIGNALS, SignalHandler, SignalRegistry
+from hurtle_http.websocket import WebSocket, WebSocketClosed
+
+if TYPE_CHECKING:
+    from hurtle_http.protocol import HttpProtocol
 
 logger = logging.getLogger("hurtle.error")
 server_logger = logging.getLogger("hurtle.server")
@@ -253,6 +262,27 @@ class HttpApp:
         """Decorator: a DELETE route."""
         return self.route(uri, ("DELETE",), **options)
 
+    def websocket(
+        self, uri: str, *, name: str | None = None, subprotocols: Iterable[str] = ()
+    ) -> Callable[[F], F]:
+        """Decorator: a WebSocket handler ``async def feed(request, ws, **params)``.
+
+        ``ws`` has ``await ws.send(str | bytes)``, ``await ws.recv()``, ``await
+        ws.close(code, reason)``, ``async for message in ws`` and ``ws.subprotocol`` (the
+        first of ``subprotocols`` the client offered). The connection closes with 1000 when
+        the handler returns, 1011 when it raises. Limits: ``WEBSOCKET_MAX_SIZE``,
+        ``WEBSOCKET_PING_INTERVAL``, ``WEBSOCKET_PING_TIMEOUT``. A plain GET gets 426.
+        """
+        offered = tuple(subprotocols)
+
+        def register(handler: F) -> F:
+            if not _is_async(handler):
+                raise HurtleHttpError(f"WebSocket handler {handler!r} must be an async def")
+            self.router.add(uri, handler, ("GET",), name=name, websocket=True, subprotocols=offered)
+            return handler
+
+        return register
+
     def head(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: an explicit HEAD route (overrides the automatic one of a GET route)."""
         return self.route(uri, ("HEAD",), **options)
@@ -351,6 +381,29 @@ class HttpApp:
             return BUFFER if self._request_middleware else DISCARD
         request._route = route
         return STREAM if route[0].stream else BUFFER
+
+    def accepts_websocket(self, request: Request) -> bool:
+        """Whether ``request`` (an upgrade to WebSocket) reached a WebSocket route."""
+        resolved = request._route
+        return isinstance(resolved, tuple) and resolved[0].websocket
+
+    async def serve_websocket(self, conn: HttpProtocol, request: Request) -> None:
+        """Accept the upgrade, run the route's WebSocket handler, close."""
+        route, params = cast("tuple[Route, dict[str, Any]]", request._route)
+        ws = WebSocket(conn, request, self.config)
+        offered = ws.offered_subprotocols
+        chosen = next((p for p in route.subprotocols if p in offered), None)
+        if not ws.handshake(chosen):
+            return
+        try:
+            await cast("Awaitable[object]", route.handler(request, ws, **params))
+        except WebSocketClosed:
+            pass
+        except Exception as exc:
+            logger.error("WebSocket handler %r failed", route.name, exc_info=exc)
+            ws.fail(1011, "internal error")
+            return
+        await ws.close(1000)
 
     def on_response(self, middleware: F) -> F:
         """Decorator: run ``middleware(request, response)`` after the handler.
@@ -575,6 +628,10 @@ class HttpApp:
                     raise resolved
                 else:
                     route, params = cast("tuple[Route, dict[str, Any]]", resolved)
+                if route.websocket:
+                    raise UpgradeRequired(
+                        "This resource speaks WebSocket only", headers={"Upgrade": "websocket"}
+                    )
                 if route.request_middleware:
                     response = await _run_request_middleware(route.request_middleware, request)
                 if response is None:

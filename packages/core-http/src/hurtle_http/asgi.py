@@ -201,6 +201,18 @@ class AsgiApp:
             return text(f"{exc.message}\n", exc.status_code, exc.headers)
         return text("Internal Server Error\n", 500)
 
+    def accepts_websocket(self, request: Request) -> bool:
+        """Every upgrade to WebSocket becomes a ``websocket`` scope."""
+        return True
+
+    async def serve_websocket(self, conn: HttpProtocol, request: Request) -> None:
+        """Run one WebSocket connection through the ASGI app."""
+        from hurtle_http._asgi_ws import WebSocketCycle
+
+        cycle = WebSocketCycle(self, conn, request)
+        conn.owner = cycle
+        await cycle.run()
+
     async def serve_request(self, conn: HttpProtocol, request: Request) -> None:
         """Run one HTTP request through the ASGI app."""
         cycle = HttpCycle(self, conn, request)

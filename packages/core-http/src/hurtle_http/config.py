@@ -77,6 +77,10 @@ class Config:
         "REQUEST_MAX_PIPELINE": 16,
         "BACKLOG": 1024,
         "FALLBACK_ERROR_FORMAT": "text",
+        "WEBSOCKET_MAX_SIZE": 1024 * 1024,
+        "WEBSOCKET_PING_INTERVAL": 20.0,
+        "WEBSOCKET_PING_TIMEOUT": 20.0,
+        "WEBSOCKET_PER_MESSAGE_DEFLATE": True,
     }
 
     _data: dict[str, Any]

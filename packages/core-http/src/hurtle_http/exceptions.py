@@ -203,6 +203,12 @@ class ServiceUnavailable(HTTPException):
     status_code = 503
 
 
+class UpgradeRequired(HTTPException):
+    """426: the route speaks WebSocket only (the request did not ask for the upgrade)."""
+
+    status_code = 426
+
+
 class HTTPVersionNotSupported(HTTPException):
     """505: the request uses an HTTP version other than 1.0 or 1.1."""
 

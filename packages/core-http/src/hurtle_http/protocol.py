@@ -35,6 +35,7 @@ from hurtle_http._state import (
     LINGER_TIMEOUT,
     RECEIVING,
     TRANSITIONS,
+    UPGRADED,
     ConnState,
     Expiry,
 )
@@ -65,7 +66,7 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
 # Header names the protocol checks itself (framing, Host, Expect), and their lengths.
 _SPECIAL_NAMES = frozenset(
-    {b"host", b"content-length", b"transfer-encoding", b"expect", b"authorization"}
+    {b"host", b"content-length", b"transfer-encoding", b"expect", b"authorization", b"upgrade"}
 )
 _SPECIAL_LENGTHS = frozenset(len(name) for name in _SPECIAL_NAMES)
 
@@ -77,6 +78,14 @@ class Lost(Protocol):
     """Something that owns the connection for a while and must hear that it is gone."""
 
     def lost(self) -> None: ...
+
+
+class Upgraded(Lost, Protocol):
+    """What takes over an upgraded connection (a WebSocket)."""
+
+    def data_received(self, data: bytes) -> None: ...
+
+    def going_away(self, code: int) -> None: ...
 
 
 # Validate header fields in Python only when the installed parser does not.
@@ -159,6 +168,9 @@ class HttpProtocol(asyncio.Protocol):
             server.serve_request
         )
         self.owner: Lost | None = None  # told when the connection is lost (ASGI, WebSocket)
+        self._upgrading: Request | None = None  # a WebSocket request, its app deciding
+        self._upgrade_tail = b""  # bytes that came after its head
+        self._upgraded: Upgraded | None = None  # what the bytes go to once upgraded
 
     # State --------------------------------------------------------------------------------
 
@@ -201,8 +213,13 @@ class HttpProtocol(asyncio.Protocol):
         elif expiry is Expiry.ABORT:
             transport.abort()
 
-    def begin_drain(self) -> None:
-        """The server is stopping: answer what arrives with ``Connection: close``, then close."""
+    def begin_drain(self, websocket_close_code: int = 1001) -> None:
+        """The server is stopping: answer what arrives with ``Connection: close``, then close.
+
+        An open WebSocket is closed with ``websocket_close_code``.
+        """
+        if self._upgraded is not None:
+            self._upgraded.going_away(websocket_close_code)
         self._draining = True
         self._simple = False
         self._timeouts = self._limits.timeouts(draining=True)
@@ -250,7 +267,7 @@ class HttpProtocol(asyncio.Protocol):
         self._server.connection_made(self)
         self._to(IDLE)
         if self._server.draining:
-            self.begin_drain()
+            self.begin_drain(self._server.websocket_close_code)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._state is not CLOSED:
@@ -291,13 +308,24 @@ class HttpProtocol(asyncio.Protocol):
         return None
 
     def data_received(self, data: bytes) -> None:
+        if self._upgraded is not None:
+            try:
+                self._upgraded.data_received(data)
+            except Exception:  # never out of data_received: log, close
+                error_logger.exception("The upgraded connection failed on its input")
+                self.abort()
+            return
         if self._rejected or self._state is CLOSING:
             return
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._rejected = True  # no protocol switch: answer the request, then close
+        except httptools.HttpParserUpgrade as upgrade:
+            self._rejected = True  # no more HTTP: answer the request (or switch), then close
             self._simple = False
+            last = self._queue[-1] if self._queue else None
+            if isinstance(last, Request) and last._websocket and self._app.accepts_websocket(last):
+                self._upgrading = last
+                self._upgrade_tail = data[upgrade.args[0] :] if upgrade.args else b""
             self._update_reading()
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
@@ -433,11 +461,14 @@ class HttpProtocol(asyncio.Protocol):
         hosts = credentials = 0
         length: bytes | None = None
         expect: bytes | None = None
+        websocket = False
         for name, value in self._special:
             if name == b"host":
                 hosts += 1
                 if not valid_authority(value):
                     raise BadRequest(f"Invalid Host header {value!r}: use host[:port]")
+            elif name == b"upgrade":
+                websocket = b"websocket" in value.lower()
             elif name == b"authorization":
                 credentials += 1
                 if credentials > 1:
@@ -460,6 +491,7 @@ class HttpProtocol(asyncio.Protocol):
         assert self._conn_info is not None
         request = Request(self._app, method, self._url, self._raw_headers, version, self._conn_info)
         request._keep_alive = parser.should_keep_alive()
+        request._websocket = websocket and method == "GET"
         self._request = request
         try:
             mode = self._app.head_received(request)
@@ -560,6 +592,10 @@ class HttpProtocol(asyncio.Protocol):
         self._current = request
         self._head_sent = False
         self._stats.in_flight += 1
+        if request is self._upgrading:
+            self._upgrading = None
+            self._task = self._loop.create_task(self._serve_websocket(request))
+            return
         if self._serve_request is not None:
             self._task = self._loop.create_task(self._serve_directly(request))
             return
@@ -605,6 +641,46 @@ class HttpProtocol(asyncio.Protocol):
         finally:
             if self._task is asyncio.current_task():
                 self._task = None
+
+    async def _serve_websocket(self, request: Request) -> None:
+        try:
+            await self._app.serve_websocket(self, request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self._current is request and not self._head_sent:
+                self._fail(request, exc)
+            else:
+                error_logger.error("WebSocket handler failed on %r", request, exc_info=exc)
+                self.abort()
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+            if self._upgraded is not None and self._state is not CLOSED:
+                self._close()
+
+    def upgrade(self, handler: Upgraded, request: Request) -> None:
+        """The 101 is written: from now on every byte read goes to ``handler``."""
+        self._to(UPGRADED)
+        self._upgraded = self.owner = handler
+        self._current = None
+        self._stats.served += 1
+        self._stats.in_flight -= 1
+        if self._access_log:
+            access_logger.info(
+                "%s %s %s HTTP/%s 101", request.ip, request.method, request.path, request.version
+            )
+        self._rejected = False
+        self._update_reading()
+        tail, self._upgrade_tail = self._upgrade_tail, b""
+        if tail:
+            self.data_received(tail)
+        if self._draining:
+            handler.going_away(self._server.websocket_close_code)
+
+    def close_transport(self) -> None:
+        """Shut the connection (the write side now, the rest when the peer closes)."""
+        self._close()
 
     def _fail(self, request: Request, exc: Exception) -> None:
         """Error handling itself failed: log it, answer a bare 500 and close."""

@@ -120,6 +120,7 @@ class Request:
         "_refusal",
         "_responder",
         "_route",
+        "_websocket",
         "app",
         "body",
         "conn_info",
@@ -157,6 +158,7 @@ class Request:
         # What the app resolved for this request when its head arrived (see HttpApp).
         self._route: object = None
         self._refusal: HTTPException | None = None
+        self._websocket = False  # a GET asking for an upgrade to WebSocket
         # The body as it arrives, for stream=True routes and ASGI apps (else None).
         self.stream: BodyStream | None = None
         self.version = version

@@ -80,6 +80,8 @@ class Route:
     error_handlers: ErrorHandlers = field(default_factory=dict)
     parts: tuple[tuple[str, str, str], ...] = ()  # (name, regex, kind) for url_for
     responds: bool = False  # the handler may call request.respond(): run it in a task
+    websocket: bool = False  # a WebSocket handler: handler(request, ws, **params)
+    subprotocols: tuple[str, ...] = ()  # the WebSocket subprotocols it speaks, preferred first
 
 
 @dataclass(slots=True)
@@ -208,6 +210,8 @@ class Router:
         response_middleware: tuple[tuple[Middleware, bool], ...] = (),
         error_handlers: ErrorHandlers | None = None,
         responds: bool = False,
+        websocket: bool = False,
+        subprotocols: tuple[str, ...] = (),
     ) -> Route:
         """Register ``handler`` for ``path`` and ``methods``; return the route."""
         if not path.startswith("/"):
@@ -233,6 +237,8 @@ class Router:
             error_handlers=error_handlers or {},
             parts=parts,
             responds=responds,
+            websocket=websocket,
+            subprotocols=subprotocols,
         )
         for each in hosts:
             self._hosts.setdefault(each.lower(), Router())._insert(route, path, pattern, wanted)

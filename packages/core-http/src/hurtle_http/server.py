@@ -135,6 +135,7 @@ class HttpServer:
         self.clock = Clock(str(app.config.SERVER_NAME))
         self.limits = Limits.from_config(app.config)
         self.draining = False
+        self.websocket_close_code = 1001
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[HttpProtocol] = set()
@@ -223,8 +224,13 @@ class HttpServer:
         if not self._connections:
             self._no_connections.set()
 
-    async def stop(self, graceful_timeout: float | None = None) -> None:
+    async def stop(
+        self, graceful_timeout: float | None = None, *, websocket_close_code: int = 1001
+    ) -> None:
         """Stop gracefully: stop accepting, drain within ``graceful_timeout``, run stop listeners.
+
+        Open WebSockets are closed with ``websocket_close_code`` (1001 going away; 1012
+        service restart, for a reload).
 
         In-flight requests complete; a busy keep-alive connection gets its response with
         ``Connection: close``; an idle one answers what arrives during ``DRAIN_IDLE_GRACE``
@@ -236,6 +242,7 @@ class HttpServer:
         if self._stopping is None:
             if graceful_timeout is None:
                 graceful_timeout = float(self.app.config.GRACEFUL_SHUTDOWN_TIMEOUT)
+            self.websocket_close_code = websocket_close_code
             self._stopping = self._loop.create_task(self._drain(graceful_timeout))
         await asyncio.shield(self._stopping)
 
@@ -248,7 +255,7 @@ class HttpServer:
             self.sock.close()
         await self._dispatch_safely("before_server_stop")
         for conn in list(self._connections):
-            conn.begin_drain()
+            conn.begin_drain(self.websocket_close_code)
         if self._connections:
             try:
                 await asyncio.wait_for(self._no_connections.wait(), graceful_timeout)
