@@ -466,3 +466,24 @@ def test_protocol_errors_reach_exception_handlers(start_server: Any) -> None:
         response = client.read_response()
         assert response.status == 400 and b"unreachable" not in response.body
     assert seen[0] == "timeout /" and seen[1].startswith("large")
+
+
+def test_blueprint_websocket_routes_take_prefix_and_version(start_server: Any) -> None:
+    from websockets.sync.client import connect
+
+    from hurtle_http import WebSocket
+
+    app = HttpApp("bpws")
+    chat = Blueprint("chat", url_prefix="/chat")
+
+    @chat.websocket("/<room>")
+    async def room(request: Request, ws: WebSocket, room: str) -> None:
+        message = await ws.recv()
+        await ws.send(f"{room}: {message}")
+
+    app.blueprint(Blueprint.group(chat, url_prefix="/live", version=2))
+    server = start_server(app)
+    with connect(f"ws://127.0.0.1:{server.port}/v2/live/chat/lobby") as ws:
+        ws.send("hi")
+        assert ws.recv(timeout=5) == "lobby: hi"
+    assert app.url_for("chat.room", room="x") == "/v2/live/chat/x"

@@ -162,6 +162,7 @@ class Blueprint(_Scoped):
         self._listeners: list[tuple[Callable[..., Any], str]] = []
         self._signals: list[tuple[Callable[..., Any], str, Mapping[str, Any] | None]] = []
         self._statics: list[tuple[str, Any, dict[str, Any]]] = []
+        self._websockets: list[_FutureRoute] = []
 
     def __repr__(self) -> str:
         return f"<Blueprint {self.name!r} url_prefix={self.url_prefix!r}>"
@@ -240,6 +241,16 @@ class Blueprint(_Scoped):
     def options(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: an OPTIONS route."""
         return self.route(uri, ("OPTIONS",), **options)
+
+    def websocket(self, uri: str, **options: Any) -> Callable[[F], F]:
+        """Decorator: a WebSocket route (options as for ``HttpApp.websocket``, and
+        ``version``)."""
+
+        def register(handler: F) -> F:
+            self._websockets.append(_FutureRoute(handler, uri, None, options))
+            return handler
+
+        return register
 
     def listener(self, event: str) -> Callable[[F], F]:
         """Decorator: an app listener, registered with the blueprint."""
@@ -321,6 +332,19 @@ class Blueprint(_Scoped):
                 error_handlers=scope.error_handlers or None,
                 **opts,
             )
+        for future in self._websockets:
+            opts = dict(future.options)
+            version = opts.pop("version", None)
+            if version is None:
+                version = self.version if self.version is not None else scope.version
+            version_prefix = opts.pop("version_prefix", None) or (
+                self.version_prefix if self.version is not None else scope.version_prefix
+            )
+            uri = _join(prefix, future.uri) or "/"
+            if version is not None:
+                uri = f"{version_prefix.rstrip('/')}{version}/{uri.lstrip('/')}".rstrip("/")
+            name = opts.pop("name", None) or getattr(future.handler, "__name__", future.uri)
+            app.websocket(uri or "/", name=f"{self.name}.{name}", **opts)(future.handler)
         for func, event in self._listeners:
             app.register_listener(func, event)
         for handler, event, condition in self._signals:
