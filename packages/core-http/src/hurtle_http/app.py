@@ -20,6 +20,7 @@ from hurtle_http import _tasks, _tls
 from hurtle_http import log as _log
 from hurtle_http._body import BUFFER, DISCARD, STREAM
 from hurtle_http._respond import Responder, uses_respond
+from hurtle_http._serving import AsyncioServer, bind_unix, describe, remove_unix, unix_path
 from hurtle_http._static import FILE_PARAM, register_static
 from hurtle_http.blueprints import Blueprint, BlueprintGroup
 from hurtle_http.config import Config
@@ -801,11 +802,13 @@ class HttpApp:
         debug: bool | None = None,
         access_log: bool | None = None,
         backlog: int | None = None,
+        unix: str | None = None,
     ) -> None:
         """Serve this app in this process until SIGINT or SIGTERM, then drain gracefully.
 
-        ``ssl`` is an ``SSLContext`` or ``{"cert": path, "key": path}``. uvloop is used when
-        it is importable.
+        ``ssl`` is an ``SSLContext`` or ``{"cert": path, "key": path}``. ``unix`` is the
+        path of a Unix socket to listen on instead of ``host:port`` (its file is removed at
+        stop). uvloop is used when it is importable.
         """
         try:
             asyncio.get_running_loop()
@@ -813,25 +816,71 @@ class HttpApp:
             pass
         else:
             raise HurtleHttpError(
-                "app.run() starts its own event loop; inside a running loop, bind a socket "
-                "and use `await hurtle_http.serve(app, sock)` instead"
+                "app.run() starts its own event loop; inside a running loop, use "
+                "`server = await app.create_server(host, port)` (or hurtle_http.serve(app, sock))"
             )
         if debug is not None:
             self.config.DEBUG = debug
         if access_log is not None:
             self.config.ACCESS_LOG = access_log
         context = _tls.load_context(ssl)
-        sock = bind_socket(host, port, backlog=backlog or self.config.BACKLOG)
+        if unix:
+            sock = bind_unix(unix, backlog=backlog or self.config.BACKLOG)
+        else:
+            sock = bind_socket(host, port, backlog=backlog or self.config.BACKLOG)
+        path = unix_path(sock)
         loop = new_event_loop()
         try:
             loop.run_until_complete(self._run_until_signal(sock, context))
         finally:
+            remove_unix(path)
             sock.close()
             try:
                 loop.run_until_complete(loop.shutdown_asyncgens())
                 loop.run_until_complete(loop.shutdown_default_executor())
             finally:
                 loop.close()
+
+    async def create_server(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        unix: str | None = None,
+        sock: socket.socket | None = None,
+        ssl: _ssl.SSLContext | _tls.CertPaths | None = None,
+        debug: bool | None = None,
+        access_log: bool | None = None,
+        backlog: int | None = None,
+        return_asyncio_server: bool = True,
+    ) -> AsyncioServer:
+        """Serve this app inside the running event loop (your own ``asyncio.run(main())``).
+
+        Binds ``host:port`` (or ``unix``, or uses your listening ``sock``, which stays
+        yours to close), runs the start
+        listeners and accepts connections; returns an ``AsyncioServer``: ``await
+        server.serve_forever()``, ``await server.close()``. No signal handlers are
+        installed: stopping is yours.
+        """
+        if debug is not None:
+            self.config.DEBUG = debug
+        if access_log is not None:
+            self.config.ACCESS_LOG = access_log
+        context = _tls.load_context(ssl)
+        size = backlog or self.config.BACKLOG
+        owned = sock is None
+        if sock is None:
+            sock = bind_unix(unix, backlog=size) if unix else bind_socket(host, port, backlog=size)
+        try:
+            server = await serve(self, sock, ssl=context, backlog=size)
+        except BaseException:
+            if owned:
+                remove_unix(unix_path(sock))
+                sock.close()
+            raise
+        server_logger.info("%s serving on %s", self.name, describe(sock, context is not None))
+        timeout = float(self.config.GRACEFUL_SHUTDOWN_TIMEOUT)
+        return AsyncioServer(server, sock, timeout, owned)
 
     def stop(self) -> None:
         """Ask ``app.run()`` to stop gracefully (from a handler, listener or signal)."""
@@ -849,9 +898,7 @@ class HttpApp:
             loop.add_signal_handler(sig, stop_requested.set)  # the signal is only recorded
         try:
             server = await serve(self, sock, ssl=context, close_listener=True)
-            host, port = sock.getsockname()[:2]
-            scheme = "https" if context else "http"
-            server_logger.info("%s serving on %s://%s:%s", self.name, scheme, host, port)
+            server_logger.info("%s serving on %s", self.name, describe(sock, context is not None))
             stopped = asyncio.ensure_future(stop_requested.wait())
             ended = asyncio.ensure_future(server.wait_closed())
             await asyncio.wait({stopped, ended}, return_when=asyncio.FIRST_COMPLETED)

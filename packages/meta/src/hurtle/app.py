@@ -142,6 +142,7 @@ class Hurtle(HttpApp):
         inspector: bool | None = None,
         factory: str | None = None,
         backlog: int | None = None,
+        unix: str | None = None,
     ) -> None:
         """Serve the app until SIGINT/SIGTERM (or ``app.m.terminate()``), then drain.
 
@@ -149,7 +150,8 @@ class Hurtle(HttpApp):
         here. ``dev`` means ``debug`` and ``auto_reload``. ``single_process`` serves in
         this process with no manager. ``ssl`` is ``{"cert": path, "key": path}`` (or
         an ``SSLContext`` with the fork start method). ``factory`` is the import path of
-        the factory that built this app, for workers started with ``spawn``.
+        the factory that built this app, for workers started with ``spawn``. ``unix`` is
+        a Unix socket path to listen on instead of ``host:port`` (shared by every worker).
         A failed start logs one message and exits with status 1.
         """
         from hurtle.options import resolve_options
@@ -172,6 +174,7 @@ class Hurtle(HttpApp):
             inspector=inspector,
             factory=factory,
             backlog=backlog,
+            unix=unix,
         )
         run_app(self, options)
 
@@ -185,6 +188,7 @@ class Hurtle(HttpApp):
             debug=options.debug,
             access_log=options.access_log,
             backlog=options.backlog,
+            unix=options.unix,
         )
 
     # Wiring used by the main process and the workers ------------------------------------

@@ -11,6 +11,7 @@ and no process is left behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -34,6 +35,7 @@ from hurtle_worker_manager import (
     StartupError,
     WorkerManager,
     bind_tcp,
+    bind_unix,
 )
 
 __all__ = ["run_app"]
@@ -79,7 +81,12 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         await _dispatch(app, "main_process_start")
         app.shared_ctx.lock()
         tls = _tls_for_workers(options.ssl, start_method)
-        sock = _bind(options.host, options.port, options.backlog, app, start_method, "The server")
+        if options.unix:
+            sock = _bind_unix(options.unix, options.backlog, app)
+        else:
+            sock = _bind(
+                options.host, options.port, options.backlog, app, start_method, "The server"
+            )
         sockets.append(sock)
         manager = WorkerManager(
             WORKER_TARGET,
@@ -120,7 +127,11 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
             logger.exception("A main_process_stop listener failed")
         app._attach_manager(None)
         for sock in sockets:
+            name = sock.getsockname() if sock.family == socket.AF_UNIX else None
             sock.close()
+            if isinstance(name, str) and name:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name)  # the Unix socket file we created
 
 
 def _use_start_method(method: str) -> None:
@@ -143,6 +154,18 @@ async def _dispatch(app: Hurtle, event: str) -> None:
         if app.config.DEBUG:
             logger.exception("The %s listener failed", event)
         raise StartupFailed(f"a {event} listener failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _bind_unix(path: str, backlog: int | None, app: Hurtle) -> socket.socket:
+    try:
+        return bind_unix(path, backlog=backlog or int(app.config.BACKLOG))
+    except AddressInUseError:
+        raise StartupFailed(
+            f"The server's Unix socket {path} is already in use: stop the other server "
+            "or choose another path"
+        ) from None
+    except OSError as exc:
+        raise StartupFailed(f"The server cannot listen on {path}: {exc}") from None
 
 
 def _bind(
@@ -247,7 +270,10 @@ def _mode(app: Hurtle, options: RunOptions) -> str:
 
 
 def _url(sock: socket.socket, secure: bool) -> str:
-    host, port = sock.getsockname()[:2]
+    name = sock.getsockname()
+    if isinstance(name, str):
+        return f"unix:{name}"
+    host, port = name[:2]
     if ":" in host:
         host = f"[{host}]"
     return f"{'https' if secure else 'http'}://{host}:{port}"
