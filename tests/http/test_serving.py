@@ -146,3 +146,29 @@ def test_run_inside_a_loop_points_to_create_server() -> None:
 
     with pytest.raises(Exception, match="create_server"):
         asyncio.run(main())
+
+
+def test_an_app_applies_the_log_config_hurtle_serve_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json as jsonlib
+    import logging
+
+    config = tmp_path / "log.json"
+    config.write_text(
+        jsonlib.dumps(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "loggers": {"hurtle.access": {"level": "ERROR"}},
+            }
+        )
+    )
+    access = logging.getLogger("hurtle.access")
+    before = access.level
+    monkeypatch.setenv("HURTLE_LOG_CONFIG", str(config))
+    try:
+        HttpApp("logcfg")  # what a worker does when it imports the app
+        assert access.level == logging.ERROR
+    finally:
+        access.setLevel(before)

@@ -127,6 +127,8 @@ class HttpApp:
         self._tasks = _tasks.TaskRegistry(self)
         if log_config is not None or configure_logging:
             _log.configure(log_config)
+        else:
+            _log.configure_from_environ()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -9,8 +9,10 @@ call ``logging.config.dictConfig(LOGGING_CONFIG_DEFAULTS)``) to configure them.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import logging.config
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,10 +68,29 @@ def configure(log_config: Mapping[str, Any] | None = None) -> None:
     logging.config.dictConfig(copy.deepcopy(dict(log_config or LOGGING_CONFIG_DEFAULTS)))
 
 
+_applied_from_environ: str | None = None
+
+
+def configure_from_environ() -> None:
+    """Apply ``HURTLE_LOG_CONFIG`` (a JSON ``dictConfig`` or an INI ``fileConfig`` file, as
+    ``hurtle serve --log-config`` exports it), once per process."""
+    global _applied_from_environ
+    path = os.environ.get("HURTLE_LOG_CONFIG")
+    if not path or path == _applied_from_environ:
+        return
+    _applied_from_environ = path
+    if path.endswith(".json"):
+        with open(path, encoding="utf-8") as handle:
+            logging.config.dictConfig(json.load(handle))
+    else:
+        logging.config.fileConfig(path, disable_existing_loggers=False)
+
+
 __all__ = [
     "LOGGING_CONFIG_DEFAULTS",
     "access_logger",
     "configure",
+    "configure_from_environ",
     "error_logger",
     "logger",
     "server_logger",
