@@ -367,16 +367,20 @@ class HttpApp:
     # has one (ASGI); a native app is handled through ``handle``.
     serve_request = None
 
-    def head_received(self, request: Request) -> int:
+    def head_received(self, request: Request, body: bool) -> int:
         """Called by the protocol when ``request``'s head is complete: what to do with its body.
 
         Runs the ``on_request_head`` hooks (an ``HTTPException`` they raise refuses the
-        request) and resolves the route once. Returns ``STREAM`` for a ``stream=True`` route,
+        request) and resolves the route once (when it matters now: ``body`` is true when the
+        request has one). Returns ``STREAM`` for a ``stream=True`` route,
         ``DISCARD`` for a body no route will take (when no request middleware could still
         want it), else ``BUFFER``.
         """
-        for hook in self._head_hooks:
-            hook(request)
+        if self._head_hooks:
+            for hook in self._head_hooks:
+                hook(request)
+        elif not body and not self.router.routes_at_head:
+            return BUFFER  # nothing to decide now: the route is resolved when handled
         try:
             route = self._resolve(request)
         except HTTPException as exc:

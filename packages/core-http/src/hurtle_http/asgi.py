@@ -187,7 +187,7 @@ class AsgiApp:
 
     # What the server's protocol calls ---------------------------------------------------
 
-    def head_received(self, request: Request) -> int:
+    def head_received(self, request: Request, body: bool) -> int:
         """Every ASGI request streams its body to ``receive()``."""
         return STREAM
 

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
-from hurtle_http._body import BUFFER, STREAM, BodyStream, ClientDisconnected
+from hurtle_http._body import BodyStream, ClientDisconnected
 from hurtle_http._eager import Resume
+from hurtle_http._parsing import _CONTINUE, RequestParsing, _Refused
 from hurtle_http._senders import send_file, send_stream
 from hurtle_http._state import (
     CLOSED,
@@ -42,18 +43,13 @@ from hurtle_http._state import (
 from hurtle_http._wire import Clock, encode_response
 from hurtle_http.exceptions import (
     BadRequest,
-    ExpectationFailed,
     HeaderFieldsTooLarge,
     HTTPException,
-    HTTPVersionNotSupported,
     InternalServerError,
-    PayloadTooLarge,
     RequestTimeout,
     ServiceUnavailable,
-    URITooLong,
 )
-from hurtle_http.headers import TOKEN_CHARS, VALUE_CHARS, parser_checks_fields
-from hurtle_http.request import ConnInfo, Request, valid_authority
+from hurtle_http.request import ConnInfo, Request
 from hurtle_http.response import FileResponse, HTTPResponse, StreamingResponse
 
 if TYPE_CHECKING:
@@ -61,15 +57,6 @@ if TYPE_CHECKING:
 
 access_logger = logging.getLogger("hurtle.access")
 error_logger = logging.getLogger("hurtle.error")
-
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
-# Header names the protocol checks itself (framing, Host, Expect), and their lengths.
-_SPECIAL_NAMES = frozenset(
-    {b"host", b"content-length", b"transfer-encoding", b"expect", b"authorization", b"upgrade"}
-)
-_SPECIAL_LENGTHS = frozenset(len(name) for name in _SPECIAL_NAMES)
-
 
 __all__ = ["LINGER_TIMEOUT", "ConnState", "HttpProtocol"]
 
@@ -88,19 +75,6 @@ class Upgraded(Lost, Protocol):
     def going_away(self, code: int) -> None: ...
 
 
-# Validate header fields in Python only when the installed parser does not.
-_CHECK_FIELDS = not parser_checks_fields()
-
-
-class _Refused(Exception):
-    """An ``on_request_head`` hook refused a request (raised out of the parser callback)."""
-
-    def __init__(self, request: Request, refusal: HTTPException) -> None:
-        super().__init__(refusal.message)
-        self.request = request
-        self.refusal = refusal
-
-
 class _Detached:
     """The callbacks of a parser whose connection is gone: none."""
 
@@ -110,7 +84,7 @@ class _Detached:
 _DETACHED_PARSER = httptools.HttpRequestParser(_Detached())
 
 
-class HttpProtocol(asyncio.Protocol):
+class HttpProtocol(RequestParsing, asyncio.Protocol):
     """Serves HTTP/1.1 on one connection for an ``HttpServer``."""
 
     def __init__(self, server: HttpServer) -> None:
@@ -410,146 +384,6 @@ class HttpProtocol(asyncio.Protocol):
         if self._drain_waiter is None:
             self._drain_waiter = self._loop.create_future()
         await self._drain_waiter
-
-    # httptools callbacks ----------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self._in_message = self._in_head = self._head_began = True
-        self._continue_pending = self._discard = False
-        self._url = b""
-        self._raw_headers = []
-        self._trailers = None
-        self._head_bytes = self._header_bytes = self._body_size = 0
-        self._special.clear()
-        self._message_started = self._loop.time()
-
-    def on_url(self, part: bytes) -> None:
-        self._url += part
-        if len(self._url) > self._limits.max_url:
-            raise URITooLong(f"The request target exceeds {self._limits.max_url} bytes")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if not self._in_head:  # a trailer field: kept apart, never a header (RFC 9110 6.5.1)
-            if self._trailers is None:
-                self._trailers = []
-            headers = self._trailers
-        else:
-            headers = self._raw_headers
-        headers.append((name, value))
-        self._header_bytes += len(name) + len(value) + 4
-        if self._header_bytes > self._max_header_size or len(headers) > self._max_headers:
-            raise HeaderFieldsTooLarge(
-                f"The request headers exceed {self._max_headers} fields"
-                f" or {self._max_header_size} bytes"
-            )
-        if _CHECK_FIELDS:
-            if not name or name.translate(None, TOKEN_CHARS):
-                raise BadRequest(f"Invalid header name {name!r}")
-            if value.translate(None, VALUE_CHARS):
-                raise BadRequest(f"Invalid character in the value of header {name!r}")
-        if self._in_head and len(name) in _SPECIAL_LENGTHS and name.lower() in _SPECIAL_NAMES:
-            self._special.append((name.lower(), value))
-
-    def on_headers_complete(self) -> None:
-        self._in_head = False
-        parser = self._parser
-        version = parser.get_http_version()
-        if version != "1.1" and version != "1.0":
-            raise HTTPVersionNotSupported(f"HTTP/{version} is not supported: use HTTP/1.1")
-        if b"#" in self._url:
-            raise BadRequest("A request target cannot contain a fragment ('#')")
-        hosts = credentials = 0
-        length: bytes | None = None
-        expect: bytes | None = None
-        websocket = False
-        for name, value in self._special:
-            if name == b"host":
-                hosts += 1
-                if not valid_authority(value):
-                    raise BadRequest(f"Invalid Host header {value!r}: use host[:port]")
-            elif name == b"upgrade":
-                websocket = b"websocket" in value.lower()
-            elif name == b"authorization":
-                credentials += 1
-                if credentials > 1:
-                    raise BadRequest("Repeated Authorization header")
-            elif name == b"content-length":
-                if length is not None:
-                    raise BadRequest("Repeated Content-Length header")
-                length = value
-            elif name == b"transfer-encoding":
-                if length is not None or any(n == b"content-length" for n, _ in self._special):
-                    raise BadRequest("Content-Length and Transfer-Encoding together")
-            else:
-                expect = value.strip().lower()
-        if hosts > 1 or (hosts == 0 and version == "1.1"):
-            raise BadRequest("A request needs exactly one Host header (HTTP/1.1 requires it)")
-        if length is not None and int(length) > self._limits.max_body:
-            raise PayloadTooLarge(f"The body exceeds {self._limits.max_body} bytes")
-        raw_method = parser.get_method()
-        method = _METHODS.get(raw_method) or raw_method.decode("ascii", "replace")
-        assert self._conn_info is not None
-        request = Request(self._app, method, self._url, self._raw_headers, version, self._conn_info)
-        request._keep_alive = parser.should_keep_alive()
-        request._websocket = websocket and method == "GET"
-        self._request = request
-        try:
-            mode = self._app.head_received(request)
-        except HTTPException as exc:
-            raise _Refused(request, exc) from exc  # stops the parser: no body is read
-        if expect is not None:
-            if expect != b"100-continue":
-                raise ExpectationFailed(f"Unsupported expectation {expect!r}")
-            if version == "1.1":
-                if mode != STREAM and self._current is None and not self._queue:
-                    self.write(_CONTINUE)
-                else:
-                    self._continue_pending = True  # a streamed body: when it is read
-        if mode == BUFFER:
-            return
-        if mode == STREAM:
-            request.stream = self._stream = BodyStream(self)
-            self._request = None
-            self._queue.append(request)  # its handler runs while the body arrives
-        else:
-            self._discard = True
-
-    def on_body(self, body: bytes) -> None:
-        self._body_size += len(body)
-        if self._body_size > self._limits.max_body:
-            raise PayloadTooLarge(f"The body exceeds {self._limits.max_body} bytes")
-        if self._discard:
-            return
-        if self._stream is not None:
-            self._stream.feed(body)
-        else:
-            self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        stream = self._stream
-        if stream is not None:
-            if self._trailers is not None:
-                stream.trailers = self._trailers
-                self._trailers = None
-            self._stream = None
-            self._in_message = False
-            stream.finish()
-            return
-        request = self._request
-        if request is None:
-            return  # refused on its head
-        body = self._body
-        if body:
-            request.body = body[0] if len(body) == 1 else b"".join(body)
-            body.clear()  # the chunks are the request's now: keep none of them here
-        if self._trailers is not None:
-            request.raw_trailers = self._trailers
-            self._trailers = None
-        self._in_message = False
-        self._request = None
-        self._queue.append(request)
-        if len(self._queue) >= self._limits.pipeline:
-            self._update_reading()
 
     # Handling -------------------------------------------------------------------------------
 

@@ -189,6 +189,8 @@ class Router:
         self._hosts: dict[str, Router] = {}
         self.routes: list[Route] = []
         self.names: dict[str, Route] = {}
+        # True once a route must be known when a request's head arrives (stream, WebSocket).
+        self.routes_at_head = False
 
     @property
     def has_hosts(self) -> bool:
@@ -221,6 +223,8 @@ class Router:
             raise RouteError(f"Route {path!r} has no methods")
         pattern, params, parts = _compile(path, strict_slashes)
         hosts = [host] if isinstance(host, str) else list(host or ())
+        if stream or websocket:
+            self.routes_at_head = True
         route = Route(
             path=path,
             handler=handler,

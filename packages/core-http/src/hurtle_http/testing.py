@@ -79,7 +79,7 @@ class HurtleTransport(httpx.AsyncBaseTransport):
         try:
             if len(body) > int(app.config.get("REQUEST_MAX_SIZE", len(body))):
                 raise PayloadTooLarge(f"The body exceeds {app.config.REQUEST_MAX_SIZE} bytes")
-            mode = app.head_received(native)
+            mode = app.head_received(native, bool(body))
         except HTTPException as exc:
             response = app.error_response(exc, native)
         else:
