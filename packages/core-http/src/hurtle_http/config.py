@@ -77,6 +77,13 @@ class Config:
         "REQUEST_MAX_PIPELINE": 16,
         "BACKLOG": 1024,
         "FALLBACK_ERROR_FORMAT": "text",
+        # Behind a proxy (see Request.forwarded): nothing is trusted by default.
+        "PROXIES_COUNT": 0,
+        "REAL_IP_HEADER": "",
+        "FORWARDED_SECRET": "",
+        "FORWARDED_FOR_HEADER": "X-Forwarded-For",
+        "REQUEST_ID_HEADER": "X-Request-ID",
+        "URL_HOST": "",
         "WEBSOCKET_MAX_SIZE": 1024 * 1024,
         "WEBSOCKET_PING_INTERVAL": 20.0,
         "WEBSOCKET_PING_TIMEOUT": 20.0,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import logging.config
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -65,6 +64,8 @@ LOGGING_CONFIG_DEFAULTS: dict[str, Any] = {
 
 def configure(log_config: Mapping[str, Any] | None = None) -> None:
     """Apply ``log_config`` (a ``dictConfig`` mapping; the defaults when None)."""
+    import logging.config  # only apps that configure logging pay for its import
+
     logging.config.dictConfig(copy.deepcopy(dict(log_config or LOGGING_CONFIG_DEFAULTS)))
 
 
@@ -79,6 +80,8 @@ def configure_from_environ() -> None:
     if not path or path == _applied_from_environ:
         return
     _applied_from_environ = path
+    import logging.config  # only when a log config is given
+
     if path.endswith(".json"):
         with open(path, encoding="utf-8") as handle:
             logging.config.dictConfig(json.load(handle))
