@@ -84,3 +84,20 @@ def test_respond_streams_while_the_handler_runs(start_server: Any) -> None:
     response = conn.getresponse()
     assert response.status == 500 and b"in the handler" in response.read()
     conn.close()
+
+
+def test_a_handler_failing_after_respond_cuts_the_response_short(start_server: Any) -> None:
+    app = HttpApp("respondfail")
+
+    @app.get("/broken")
+    async def broken(request: Request) -> None:
+        response = await request.respond()
+        await response.send("partial\n")
+        raise RuntimeError("the database went away")
+
+    server = start_server(app)
+    with server.raw() as client:
+        client.send(b"GET /broken HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert client.is_closed(10)  # aborted: no terminating chunk
+        assert client.buffer.startswith(b"HTTP/1.1 200") and b"partial" in client.buffer
+        assert not client.buffer.endswith(b"0\r\n\r\n")

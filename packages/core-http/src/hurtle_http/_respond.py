@@ -36,7 +36,7 @@ _EOF = b""
 class ResponseStream(StreamingResponse):
     """A streamed response a handler writes to with ``send`` and ends with ``eof``."""
 
-    __slots__ = ("_ended", "_queue")
+    __slots__ = ("_ended", "_failure", "_queue")
 
     def __init__(
         self,
@@ -47,6 +47,7 @@ class ResponseStream(StreamingResponse):
         super().__init__(self._pump, status, headers, content_type)
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=4)
         self._ended = False
+        self._failure: BaseException | None = None
 
     async def send(self, data: bytes | str = b"", end_stream: bool | None = None) -> None:
         """Send ``data`` to the client (waits while the client reads slowly)."""
@@ -65,10 +66,19 @@ class ResponseStream(StreamingResponse):
             self._ended = True
             await self._queue.put(_EOF)
 
+    async def fail(self, error: BaseException) -> None:
+        """The handler failed after ``respond``: the connection is aborted, not ended."""
+        self._failure = error
+        await self.eof()
+
     async def _pump(self, response: StreamingResponse) -> None:
         while True:
             data = await self._queue.get()
             if data is _EOF or not data:
+                if self._failure is not None:
+                    raise HurtleHttpError(
+                        "The handler failed after request.respond(): the response is cut short"
+                    ) from self._failure
                 return
             await self.write(data)
 
@@ -111,10 +121,15 @@ class Responder:
 
     async def _finish(self, call: Callable[[], Awaitable[Any]]) -> Any:
         try:
-            return await call()
-        finally:
+            result = await call()
+        except BaseException as exc:
             if self._stream is not None:
-                await self._stream.eof()
+                await self._stream.fail(exc)  # the server aborts the connection and logs it
+                return None
+            raise
+        if self._stream is not None:
+            await self._stream.eof()
+        return result
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
