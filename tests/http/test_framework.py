@@ -487,3 +487,20 @@ def test_blueprint_websocket_routes_take_prefix_and_version(start_server: Any) -
         ws.send("hi")
         assert ws.recv(timeout=5) == "lobby: hi"
     assert app.url_for("chat.room", room="x") == "/v2/live/chat/x"
+
+
+def test_request_knows_its_route(start_server: Any) -> None:
+    app = HttpApp("routeinfo")
+    bp = Blueprint("users", url_prefix="/users")
+
+    @bp.get("/<uid:int>")
+    async def show(request: Request, uid: int) -> Any:
+        return json([request.name, request.endpoint, request.uri_template])
+
+    app.blueprint(bp)
+    server = start_server(app)
+    assert jsonlib.loads(get(server, "/users/3").body) == [
+        "users.show",
+        "routeinfo.users.show",
+        "/users/<uid:int>",
+    ]

@@ -630,7 +630,8 @@ class HttpApp:
             if response is None:
                 resolved = request._route
                 if resolved is None or self._request_middleware:
-                    route, params = self._resolve(request)
+                    request._route = found = self._resolve(request)
+                    route, params = found
                 elif isinstance(resolved, HTTPException):
                     raise resolved
                 else:

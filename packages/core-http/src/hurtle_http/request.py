@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from hurtle_http.asgi import AsgiApp
     from hurtle_http.headers import HeaderSource
     from hurtle_http.response import HTTPResponse
+    from hurtle_http.router import Route
 
 _json_decode = msgspec.json.Decoder().decode
 
@@ -327,6 +328,30 @@ class Request:
         return await self._responder.respond(
             response, status=status, headers=headers, content_type=content_type
         )
+
+    @property
+    def route(self) -> Route | None:
+        """The route this request matched (None before routing or when none matched)."""
+        resolved = self._route
+        return resolved[0] if isinstance(resolved, tuple) else None
+
+    @property
+    def name(self) -> str | None:
+        """The matched route's name (``"bp.handler"`` for a blueprint's route)."""
+        route = self.route
+        return route.name if route is not None else None
+
+    @property
+    def endpoint(self) -> str | None:
+        """``"<app>.<route name>"``, as the reference names it."""
+        route = self.route
+        return f"{self.app.name}.{route.name}" if route is not None else None
+
+    @property
+    def uri_template(self) -> str | None:
+        """The matched route's path, e.g. ``/users/<user_id:int>``."""
+        route = self.route
+        return route.path if route is not None else None
 
     @property
     def id(self) -> Any:
