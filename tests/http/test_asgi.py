@@ -467,3 +467,59 @@ def test_native_stream_expect_100_continue_is_sent_when_the_body_is_read(
         assert client._read_line() == b""
         client.send(b"abc")
         assert client.read_response().body == b"abc"
+
+
+def test_an_over_limit_streamed_body_is_a_413_for_asgi_apps(start_server: Any) -> None:
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RuntimeError("the body never completed")  # as frameworks do
+            if not message["more_body"]:
+                await respond(send, 200, b"unexpected")
+                return
+
+    asgi = AsgiApp(app, lifespan="off")
+    asgi.config.REQUEST_MAX_SIZE = 1000
+    server = start_server(asgi)
+    with server.raw() as client:
+        client.send(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        client.send(b"400\r\n" + b"a" * 0x400 + b"\r\n")
+        response = client.read_response()
+    assert response.status == 413
+    assert server.server.stats.bad_requests == 1
+
+
+def test_asgi_drain_finishes_requests_and_closes_websockets_with_1012(start_server: Any) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    release = threading.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+            while (await receive())["type"] != "websocket.disconnect":
+                pass
+            return
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, 10)
+        await respond(send, 200, b"finished in the drain")
+
+    server = start_server(AsgiApp(app, lifespan="off"))
+    with connect(f"ws://127.0.0.1:{server.port}/") as ws, server.raw() as client:
+        client.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.1)  # the request is in flight
+        assert server.server is not None
+        stopper = threading.Thread(
+            target=server.call, args=(server.server.stop(10, websocket_close_code=1012),)
+        )
+        stopper.start()
+        with pytest.raises(ConnectionClosed) as info:
+            ws.recv()
+        release.set()
+        response = client.read_response()
+        stopper.join(15)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1012
+    assert response.status == 200 and response.body == b"finished in the drain"
+    assert response.header("connection") == "close"

@@ -360,3 +360,65 @@ def test_valid_hosts_and_absolute_form_authority(
 
 def test_rss_reader_sees_this_process() -> None:
     assert rss(os.getpid()) > 0
+
+
+ASGI_SLOW_READER = textwrap.dedent(
+    """
+    import asyncio
+    from hurtle_http import AsgiApp, bind_socket, serve
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        total = pieces = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            total += len(message["body"])
+            pieces += 1
+            if pieces % 4 == 0:
+                await asyncio.sleep(0.005)  # a slow consumer
+            if not message["more_body"]:
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(total).encode()})
+
+    async def main():
+        asgi = AsgiApp(app, lifespan="off")
+        asgi.config.update(ACCESS_LOG=False, REQUEST_MAX_SIZE=512 * 1024 * 1024)
+        sock = bind_socket("127.0.0.1", 0)
+        await serve(asgi, sock, ready=lambda: print(sock.getsockname()[1], flush=True))
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_200_mb_upload_to_a_slow_asgi_app_keeps_rss_bounded(tmp_path: Path) -> None:
+    script = tmp_path / "asgi_server.py"
+    script.write_text(ASGI_SLOW_READER)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        warm: list[bytes] = []
+        upload(port, "/", 1024, warm)
+        baseline = rss(proc.pid)
+        peak = baseline
+        results: list[bytes] = []
+        size = 200 * MiB
+        writer = threading.Thread(target=upload, args=(port, "/", size, results))
+        writer.start()
+        while writer.is_alive():
+            peak = max(peak, rss(proc.pid))
+            writer.join(0.02)
+        bound = 32 * MiB
+        assert peak - baseline < bound, f"RSS grew by {(peak - baseline) / MiB:.1f} MiB"
+        assert results and results[0].endswith(b"%d" % size), results[0][-200:]
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()

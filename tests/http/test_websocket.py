@@ -31,6 +31,7 @@ def native_app(closed: list[tuple[int, str]] | None = None) -> HttpApp:
 
     @app.websocket("/rooms/<room:int>")
     async def room(request: Request, ws: WebSocket, room: int) -> None:
+        assert await ws.recv(timeout=0.01) is None  # nothing sent yet: None, as Sanic's
         await ws.send(f"room {room}")
         try:
             await ws.recv()

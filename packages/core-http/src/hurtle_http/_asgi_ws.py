@@ -81,7 +81,7 @@ class WebSocketCycle:
                 return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
             raise RuntimeError("Receive after websocket.connect: send websocket.accept first")
         try:
-            message = await self.ws.recv()
+            message = await self.ws._next_message()
         except WebSocketClosed as closed:
             return {"type": "websocket.disconnect", "code": closed.code, "reason": closed.reason}
         if isinstance(message, str):

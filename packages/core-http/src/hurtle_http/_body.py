@@ -117,13 +117,17 @@ class BodyStream:
     # The handler's side -----------------------------------------------------------------
 
     async def chunk(self) -> bytes | None:
-        """The next piece of the body (None at its end); raises ClientDisconnected."""
+        """The next piece of the body (None at its end).
+
+        Raises ``ClientDisconnected`` when the client went away, or the ``HTTPException`` a
+        bad body earned (e.g. ``PayloadTooLarge``).
+        """
         if not self._wanted:
             self._wanted = True
             self._conn.body_wanted()  # e.g. send a pending 100 Continue
         while not self._chunks:
             if self._error is not None:
-                raise ClientDisconnected("The client disconnected before the body was complete")
+                raise self._error  # ClientDisconnected, or the 4xx the body earned
             if self._done:
                 return None
             self._waiter = asyncio.get_running_loop().create_future()

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import unquote
 
-from hurtle_http._body import STREAM, ClientDisconnected
+from hurtle_http._body import BUFFER, STREAM, ClientDisconnected
 from hurtle_http._lifespan import Lifespan, LifespanMode
 from hurtle_http._senders import copy_file
 from hurtle_http._wire import has_body, status_line
@@ -188,8 +188,8 @@ class AsgiApp:
     # What the server's protocol calls ---------------------------------------------------
 
     def head_received(self, request: Request, body: bool) -> int:
-        """Every ASGI request streams its body to ``receive()``."""
-        return STREAM
+        """A request with a body streams it to ``receive()``; one without needs no stream."""
+        return STREAM if body else BUFFER
 
     async def handle(self, request: Request) -> HTTPResponse:
         """Not used: ASGI apps write their responses through ``serve_request``."""
@@ -259,6 +259,7 @@ class HttpCycle:
         "_disconnect",
         "asgi",
         "body_done",
+        "body_error",
         "chunked",
         "complete",
         "conn",
@@ -278,6 +279,7 @@ class HttpCycle:
         self.conn = conn
         self.request = request
         self.started = self.complete = self.disconnected = self.body_done = False
+        self.body_error: HTTPException | None = None
         self.chunked = False
         self.keep_alive = True
         self.head = b""
@@ -305,9 +307,15 @@ class HttpCycle:
             if self.complete or self.disconnected:
                 logger.error("Exception in the ASGI app after its response", exc_info=exc)
                 return
+            if self.body_error is not None and not self.conn.head_sent:
+                self.conn.refuse(self.request, self.body_error)  # the app failed on it
+                return
             raise  # the protocol answers 500 before the head, closes after it; and logs
         if result is not None:
             logger.error("The ASGI app returned %r instead of None", result)
+        if self.body_error is not None and not self.conn.head_sent:
+            self.conn.refuse(self.request, self.body_error)
+            return
         if not self.complete and not self.disconnected:
             what = "completing" if self.started else "starting"
             raise RuntimeError(f"The ASGI app returned without {what} its response")
@@ -315,11 +323,18 @@ class HttpCycle:
     async def receive(self) -> Message:
         """The next ``http.request`` piece, or ``http.disconnect``."""
         stream = self.request.stream
+        if stream is None and not self.body_done:
+            self.body_done = True
+            return {"type": "http.request", "body": self.request.body, "more_body": False}
         if not self.body_done and not self.disconnected and stream is not None:
             try:
                 data = await stream.chunk()
-            except (ClientDisconnected, HTTPException):
+            except ClientDisconnected:
                 self.body_done = True
+                return _DISCONNECT
+            except HTTPException as exc:  # e.g. 413: answered if the app does not answer
+                self.body_done = True
+                self.body_error = exc
                 return _DISCONNECT
             more = data is not None and not stream.exhausted
             if not more:
@@ -387,7 +402,8 @@ class HttpCycle:
         self.with_body = has_body(status, self.request.method)
         self.started = True
 
-    def _write_head(self, more: bool, size: int) -> None:
+    def _final_head(self, more: bool, size: int) -> bytes:
+        """The head with the framing this response needs (written with the first piece)."""
         request = self.request
         head = self.head
         keep_alive = self.keep_alive and self.conn.keep_alive_for(request)
@@ -409,19 +425,23 @@ class HttpCycle:
             head += b"connection: keep-alive\r\n"
         self.keep_alive = keep_alive
         self.head = b""
-        self.conn.write_head(head + b"\r\n")
+        return head + b"\r\n"
 
     async def _body(self, body: bytes, more: bool) -> None:
-        conn = self.conn
-        if self.head:
-            self._write_head(more, len(body))
+        # One write per piece: the head goes out with the first one (one send, not two).
+        out = self._final_head(more, len(body)) if self.head else b""
         if body and self.with_body:
             self.sent += len(body)
             if self.length is not None and self.sent > self.length:
                 raise RuntimeError(
                     f"The ASGI app sent more than its Content-Length ({self.length} bytes)"
                 )
-            conn.write(b"%x\r\n%s\r\n" % (len(body), body) if self.chunked else body)
+            out += b"%x\r\n%s\r\n" % (len(body), body) if self.chunked else body
+        if not more and self.chunked:
+            out += b"0\r\n\r\n"
+        conn = self.conn
+        if out:
+            conn.write_head(out)  # also marks the head as sent
         if more:
             try:
                 await conn.drain()
@@ -431,8 +451,6 @@ class HttpCycle:
         self._finish()
 
     def _finish(self) -> None:
-        if self.chunked:
-            self.conn.write(b"0\r\n\r\n")
         if self.length is not None and self.sent < self.length and self.with_body:
             self.keep_alive = False  # the client waits for bytes that never come: close
         self.complete = True
@@ -447,7 +465,7 @@ class HttpCycle:
                 self.length = size
                 self.head += b"content-length: %d\r\n" % size
             if self.head:
-                self._write_head(False, size)
+                self.conn.write_head(self._final_head(False, size))
             if self.with_body and size:
                 await copy_file(self.conn, handle, 0, min(size, self.length), 256 * 1024)
                 self.sent = min(size, self.length)

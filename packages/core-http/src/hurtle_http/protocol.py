@@ -224,6 +224,11 @@ class HttpProtocol(RequestParsing, asyncio.Protocol):
         return self._loop
 
     @property
+    def head_sent(self) -> bool:
+        """Whether the current response's head is written."""
+        return self._head_sent
+
+    @property
     def state(self) -> ConnState:
         """The current connection state."""
         return self._state
@@ -266,6 +271,12 @@ class HttpProtocol(RequestParsing, asyncio.Protocol):
             waiter.set_exception(ConnectionResetError("Connection lost"))
         self._transport = None
         self._server.connection_lost(self)
+
+    def refuse(self, request: Request, exc: HTTPException) -> None:
+        """Answer ``request`` (not yet answered) with the error ``exc``, then close."""
+        if self._current is request and not self._head_sent:
+            self._abandon_current()
+            self._write_error(exc, request)
 
     def _abandon_current(self) -> None:
         if self._current is not None:
@@ -495,6 +506,9 @@ class HttpProtocol(RequestParsing, asyncio.Protocol):
 
     def upgrade(self, handler: Upgraded, request: Request) -> None:
         """The 101 is written: from now on every byte read goes to ``handler``."""
+        if self._transport is None:
+            handler.lost()  # the client left while the app decided
+            return
         self._to(UPGRADED)
         self._upgraded = self.owner = handler
         self._current = None
@@ -623,22 +637,35 @@ class HttpProtocol(RequestParsing, asyncio.Protocol):
         self._queue.append(request)
 
     def _reject(self, exc: HTTPException) -> None:
-        """Bad input: answer ``exc`` after the responses already owed, then close."""
-        if self._stream is not None:
-            self._stream.fail(exc)  # the handler reading it hears why
-            self._stream = None
-            if self._current is not None:
-                self._stats.bad_requests += 1
-                self._rejected = True
-                self._simple = False
-                self._in_message = self._in_head = False
-                self._update_reading()
-                return  # its handler answers (or the response timer does)
+        """Bad input: answer ``exc`` after the responses already owed, then close.
+
+        A streamed body that turns out bad (too large, malformed chunks) is its request's
+        answer: the error replaces whatever its handler would have said.
+        """
         self._rejected = True
         self._simple = False
         self._in_message = self._in_head = False
         self._stats.bad_requests += 1
         self._update_reading()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.fail(exc)  # the handler reading it hears why
+            current = self._current
+            if current is not None and current.stream is stream:
+                owner, self.owner = self.owner, None
+                if owner is not None:
+                    owner.lost()  # an ASGI app hears http.disconnect; its sends are dropped
+                if self._head_sent:
+                    self.abort()
+                else:
+                    self.refuse(current, exc)
+                return
+            # Still queued, never started: the error answers in its place.
+            self._queue = deque(
+                item
+                for item in self._queue
+                if not (isinstance(item, Request) and item.stream is stream)
+            )
         if self._current is None and not self._queue:
             self._write_error(exc)
         else:

@@ -241,8 +241,19 @@ class WebSocket:
         """True once a close frame was sent or received, or the connection is gone."""
         return self._lost or self._closing()
 
-    async def recv(self) -> str | bytes:
-        """The next message (str for text, bytes for binary); raises ``WebSocketClosed``."""
+    async def recv(self, timeout: float | None = None) -> str | bytes | None:
+        """The next message (str for text, bytes for binary); raises ``WebSocketClosed``.
+
+        With ``timeout`` (seconds), None when no message came in time (as Sanic's).
+        """
+        if timeout is not None and not self._messages:
+            try:
+                return await asyncio.wait_for(self._next_message(), timeout)
+            except asyncio.TimeoutError:
+                return None
+        return await self._next_message()
+
+    async def _next_message(self) -> str | bytes:
         while not self._messages:
             if self.closed:
                 raise WebSocketClosed(self.close_code or self._code(), self.close_reason)
@@ -309,7 +320,7 @@ class WebSocket:
     async def _iterate(self) -> AsyncIterator[str | bytes]:
         while True:
             try:
-                yield await self.recv()
+                yield await self._next_message()
             except WebSocketClosed as closed:
                 if closed.code in _NORMAL or closed.code == 1005:
                     return
