@@ -72,3 +72,16 @@ def test_hurtle_takes_strict_slashes_and_log_config(monkeypatch: Any) -> None:
             restored.handlers[:] = handlers
             restored.propagate = propagate
             restored.setLevel(level)
+
+
+def test_get_app_finds_the_app_by_name() -> None:
+    from hurtle import Hurtle, HurtleError
+
+    app = Hurtle("get_app_test")
+    assert Hurtle.get_app("get_app_test") is app
+    with pytest.raises(HurtleError, match="No Hurtle app named 'nope'"):
+        Hurtle.get_app("nope")
+    made = Hurtle.get_app("get_app_made", force_create=True)
+    assert isinstance(made, Hurtle) and Hurtle.get_app("get_app_made") is made
+    with pytest.raises(HurtleError, match="Several Hurtle apps"):
+        Hurtle.get_app()

@@ -75,6 +75,32 @@ class Hurtle(HttpApp):
         """The module that created the app: workers import it to find the app again."""
         loader.register(self)
 
+    @classmethod
+    def get_app(cls, name: str | None = None, *, force_create: bool = False) -> Hurtle:
+        """The app created under ``name`` in this process (the only one when None).
+
+        ``force_create=True`` creates ``Hurtle(name)`` when there is none. Raises
+        ``HurtleError`` naming the registered apps otherwise.
+        """
+        if name is None:
+            known = loader.names()
+            if len(known) == 1:
+                name = known[0]
+            elif not known:
+                raise HurtleError("No Hurtle app has been created yet: create one first")
+            else:
+                raise HurtleError(
+                    f"Several Hurtle apps exist ({', '.join(sorted(known))}): "
+                    "name one, e.g. Hurtle.get_app('api')"
+                )
+        found = loader.registered(name)
+        if found is None:
+            if force_create:
+                return cls(name)
+            known = ", ".join(sorted(loader.names())) or "none"
+            raise HurtleError(f"No Hurtle app named {name!r} (created: {known})")
+        return found
+
     # Listeners of the main process -------------------------------------------------------
 
     def main_process_start(self, func: F) -> F:
