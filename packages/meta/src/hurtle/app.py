@@ -97,8 +97,8 @@ class Hurtle(HttpApp):
         if found is None:
             if force_create:
                 return cls(name)
-            known = ", ".join(sorted(loader.names())) or "none"
-            raise HurtleError(f"No Hurtle app named {name!r} (created: {known})")
+            created = ", ".join(sorted(loader.names())) or "none"
+            raise HurtleError(f"No Hurtle app named {name!r} (created: {created})")
         return found
 
     # Listeners of the main process -------------------------------------------------------
