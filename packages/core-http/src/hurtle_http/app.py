@@ -133,6 +133,11 @@ class HttpApp:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
+    def update_config(self, source: str | os.PathLike[str] | Mapping[str, object] | object) -> None:
+        """Load config keys from a mapping, an object or class, or a Python file's path
+        (only upper-case names count; see ``Config.update_config``)."""
+        self.config.update_config(source)
+
     # Routes ---------------------------------------------------------------------------
 
     def add_route(

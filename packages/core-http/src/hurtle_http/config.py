@@ -143,6 +143,27 @@ class Config:
         for key, value in kwargs.items():
             self[key] = value
 
+    def update_config(self, source: str | os.PathLike[str] | Mapping[str, object] | object) -> None:
+        """Set the upper-case keys of ``source``: a mapping, an object or class (its
+        upper-case attributes), or the path of a Python file (its upper-case globals)."""
+        if isinstance(source, (str, os.PathLike)):
+            path = os.path.expandvars(os.fspath(source))
+            namespace: dict[str, object] = {"__file__": path}
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    code = compile(handle.read(), path, "exec")
+            except OSError as exc:
+                raise ConfigError(f"Cannot read the config file {path!r}: {exc}") from None
+            exec(code, namespace)
+            items: Mapping[str, object] = namespace
+        elif isinstance(source, Mapping):
+            items = source
+        else:
+            items = {key: getattr(source, key) for key in dir(source)}
+        for key, value in items.items():
+            if key.isupper():
+                self[key] = value
+
     def get(self, key: str, default: object = None) -> Any:
         """The value of ``key``, or ``default`` when it is not set."""
         return self._data.get(key, default)
