@@ -19,7 +19,10 @@ def test_the_reference_modules_and_names_import() -> None:
         ServerError,
     )
     from hurtle.log import LOGGING_CONFIG_DEFAULTS, access_logger, error_logger, logger
+    from hurtle.request import Request, RequestParameters
     from hurtle.views import HTTPMethodView as View
+
+    assert Request.__name__ == "Request" and RequestParameters().getlist("x") == []
 
     assert View is HTTPMethodView
     assert isinstance(Blueprint.group(Blueprint("a")), BlueprintGroup)
