@@ -105,3 +105,19 @@ def test_the_test_client_covers_the_request_path(tmp_path: Path) -> None:
         assert app.ctx.events == ["start", "stop"]
 
     asyncio.run(main())
+
+
+def test_the_references_synchronous_test_client(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    request, response = app.test_client.get("/hello/bo", params={"q": "1"})
+    assert response.status == 200
+    assert response.json == {"hello": "bo", "q": "1", "ip": "127.0.0.1"}
+    assert request is not None and request.args.get("q") == "1" and request.name == "hello"
+    request, response = app.test_client.post("/json", json=[1, 2])
+    assert (response.status, response.json) == (200, [1, 2])
+    assert response.content_type == "application/json"
+    _, response = app.test_client.get("/file")
+    assert (response.body, response.text) == (b"file body", "file body")
+    _, missing = app.test_client.get("/nowhere")
+    assert missing.status == 404 and missing.json is None
+    assert app.ctx.events == ["start", "stop"] * 4  # listeners around each call

@@ -40,6 +40,7 @@ from hurtle_http.websocket import WebSocket, WebSocketClosed
 
 if TYPE_CHECKING:
     from hurtle_http.protocol import HttpProtocol
+    from hurtle_http.testing import SyncTestClient
 
 logger = logging.getLogger("hurtle.error")
 server_logger = logging.getLogger("hurtle.server")
@@ -132,6 +133,14 @@ class HttpApp:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+    @property
+    def test_client(self) -> SyncTestClient:
+        """``request, response = app.test_client.get("/")`` without a socket (needs httpx:
+        ``pip install "hurtle-http[testing]"``); see ``hurtle_http.testing``."""
+        from hurtle_http.testing import SyncTestClient  # httpx only when tests ask for it
+
+        return SyncTestClient(self)
 
     def update_config(self, source: str | os.PathLike[str] | Mapping[str, object] | object) -> None:
         """Load config keys from a mapping, an object or class, or a Python file's path

@@ -39,7 +39,7 @@ from hurtle_http.response import FileResponse, HTTPResponse, StreamingResponse
 if TYPE_CHECKING:
     from hurtle_http.app import HttpApp
 
-__all__ = ["HurtleTransport", "TestClient"]
+__all__ = ["HurtleTransport", "SyncTestClient", "TestClient", "TestResponse"]
 
 
 class _NoFlow:
@@ -68,6 +68,8 @@ class HurtleTransport(httpx.AsyncBaseTransport):
         self.app = app
         self.client = client
         self.server = server
+        self.last_request: Request | None = None
+        """The hurtle ``Request`` of the last request sent (for ``SyncTestClient``)."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
@@ -76,6 +78,7 @@ class HurtleTransport(httpx.AsyncBaseTransport):
         info = ConnInfo(self.client[0], self.client[1], self.server[0], self.server[1], secure)
         raw_headers = [(name.lower(), value) for name, value in request.headers.raw]
         native = Request(app, request.method, request.url.raw_path, raw_headers, "1.1", info)
+        self.last_request = native
         try:
             if len(body) > int(app.config.get("REQUEST_MAX_SIZE", len(body))):
                 raise PayloadTooLarge(f"The body exceeds {app.config.REQUEST_MAX_SIZE} bytes")
@@ -136,7 +139,8 @@ class TestClient(httpx.AsyncClient):
     __test__ = False  # not a pytest test class
 
     def __init__(self, app: HttpApp, base_url: str = "http://hurtle.test", **kwargs: Any) -> None:
-        super().__init__(transport=HurtleTransport(app), base_url=base_url, **kwargs)
+        self.transport = HurtleTransport(app)
+        super().__init__(transport=self.transport, base_url=base_url, **kwargs)
         self.app = app
 
     async def __aenter__(self) -> TestClient:
@@ -158,3 +162,80 @@ class TestClient(httpx.AsyncClient):
             await self.app.dispatch("after_server_stop", loop)
         finally:
             await super().__aexit__(exc_type, exc, traceback)
+
+
+class TestResponse:
+    """A response as the reference's test client shows it: ``status``, ``body``, ``text``,
+    ``json`` (a property), ``headers``, ``cookies``, ``content_type``; ``raw`` is httpx's."""
+
+    __test__ = False
+
+    def __init__(self, raw: httpx.Response) -> None:
+        self.raw = raw
+        self.status = raw.status_code
+        self.body = raw.content
+        self.headers = raw.headers
+        self.cookies = raw.cookies
+        self.content_type = raw.headers.get("content-type", "")
+
+    @property
+    def text(self) -> str:
+        """The body decoded as text."""
+        return self.raw.text
+
+    @property
+    def json(self) -> Any:
+        """The body decoded as JSON (None when it is not JSON)."""
+        try:
+            return self.raw.json()
+        except ValueError:
+            return None
+
+
+class SyncTestClient:
+    """``request, response = app.test_client.get("/")``: the reference's synchronous test
+    client. Each call runs in its own event loop with the app's start and stop listeners
+    around it, so it suits plain (non-async) tests of apps without long-lived state."""
+
+    __test__ = False
+
+    def __init__(self, app: HttpApp) -> None:
+        self.app = app
+
+    def request(self, method: str, uri: str, **kwargs: Any) -> tuple[Request | None, TestResponse]:
+        """Send one request; returns the app's ``Request`` and the response."""
+
+        async def run() -> tuple[Request | None, TestResponse]:
+            async with TestClient(self.app) as client:
+                response = await client.request(method, uri, **kwargs)
+                return client.transport.last_request, TestResponse(response)
+
+        return asyncio.run(run())
+
+    def get(self, uri: str, **kwargs: Any) -> tuple[Request | None, TestResponse]:
+        """A GET request (``params=``, ``headers=``, ``cookies=`` as httpx takes them)."""
+        return self.request("GET", uri, **kwargs)
+
+    def post(self, uri: str, **kwargs: Any) -> tuple[Request | None, TestResponse]:
+        """A POST request (``json=``, ``data=``, ``content=``, ``files=``)."""
+        return self.request("POST", uri, **kwargs)
+
+    def put(self, uri: str, **kwargs: Any) -> tuple[Request | None, TestResponse]:
+        """A PUT request."""
+        return self.request("PUT", uri, **kwargs)
+
+    def patch(self, uri: str, **kwargs: Any) -> tuple[Request | None, TestResponse]:
+        """A PATCH request."""
+        return self.request("PATCH", uri, **kwargs)
+
+    def delete(self, uri: str, **kwargs: Any) -> tuple[Request | None, TestResponse]:
+        """A DELETE request."""
+        return self.request("DELETE", uri, **kwargs)
+
+    def head(self, uri: str, **kwargs: Any) -> tuple[Request | None, TestResponse]:
+        """A HEAD request."""
+        return self.request("HEAD", uri, **kwargs)
+
+    def options(self, uri: str, **kwargs: Any) -> tuple[Request | None, TestResponse]:
+        """An OPTIONS request."""
+        return self.request("OPTIONS", uri, **kwargs)
