@@ -420,6 +420,10 @@ def test_static_files_stay_inside_their_directory(start_server: Any, tmp_path: P
         "/static/escape",
         "/static/css/../../secret.txt",
         "/static/nope.css",
+        "/static/%00",
+        "/static/css%00/site.css",
+        "/static/..%2f..%2fsecret.txt",
+        "/static//etc/passwd",
     ):
         assert get(server, attack).status == 404, attack
     assert app.url_for("static", filename="css/site.css") == "/static/css/site.css"
