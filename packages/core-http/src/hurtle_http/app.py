@@ -6,41 +6,37 @@ import asyncio
 import functools
 import inspect
 import logging
-import os
 import signal
 import socket
 import ssl as _ssl
 import traceback
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
-from urllib.parse import quote, urlencode
 
 from hurtle_http import _tasks, _tls
 from hurtle_http import log as _log
 from hurtle_http._body import BUFFER, DISCARD, STREAM
+from hurtle_http._framework import FrameworkMixin
 from hurtle_http._respond import Responder, uses_respond
-from hurtle_http._serving import AsyncioServer, bind_unix, describe, remove_unix, unix_path
-from hurtle_http._static import FILE_PARAM, register_static
-from hurtle_http.blueprints import Blueprint, BlueprintGroup
+from hurtle_http._serving import bind_unix, describe, remove_unix, unix_path
+from hurtle_http.blueprints import Blueprint
 from hurtle_http.config import Config
 from hurtle_http.exceptions import (
     HTTPException,
     HurtleHttpError,
     UpgradeRequired,
-    URLBuildError,
 )
 from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
 from hurtle_http.request import ConnInfo, Request
 from hurtle_http.response import HTTPResponse, json, text
 from hurtle_http.router import HTTP_METHODS, Handler, Route, Router
 from hurtle_http.server import bind_socket, new_event_loop, serve
-from hurtle_http.signals import SERVER_SIGNALS, SignalHandler, SignalRegistry
+from hurtle_http.signals import SERVER_SIGNALS, SignalRegistry
 from hurtle_http.websocket import WebSocket, WebSocketClosed
 
 if TYPE_CHECKING:
     from hurtle_http.protocol import HttpProtocol
-    from hurtle_http.testing import SyncTestClient
 
 logger = logging.getLogger("hurtle.error")
 server_logger = logging.getLogger("hurtle.server")
@@ -86,7 +82,7 @@ def _is_async(func: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(inspect.unwrap(func))
 
 
-class HttpApp:
+class HttpApp(FrameworkMixin):
     """An HTTP application: register handlers with decorators, then ``run`` or ``serve`` it.
 
     Subclasses may extend ``listener_events`` (new lifecycle event names) and
@@ -133,19 +129,6 @@ class HttpApp:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
-
-    @property
-    def test_client(self) -> SyncTestClient:
-        """``request, response = app.test_client.get("/")`` without a socket (needs httpx:
-        ``pip install "hurtle-http[testing]"``); see ``hurtle_http.testing``."""
-        from hurtle_http.testing import SyncTestClient  # httpx only when tests ask for it
-
-        return SyncTestClient(self)
-
-    def update_config(self, source: str | os.PathLike[str] | Mapping[str, object] | object) -> None:
-        """Load config keys from a mapping, an object or class, or a Python file's path
-        (only upper-case names count; see ``Config.update_config``)."""
-        self.config.update_config(source)
 
     # Routes ---------------------------------------------------------------------------
 
@@ -307,52 +290,6 @@ class HttpApp:
     def options(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: an OPTIONS route."""
         return self.route(uri, ("OPTIONS",), **options)
-
-    def url_for(
-        self,
-        view_name: str,
-        *,
-        _anchor: str = "",
-        _external: bool = False,
-        _scheme: str = "",
-        _server: str | None = None,
-        **params: Any,
-    ) -> str:
-        """The URL of the route named ``view_name`` (``"bp.handler"`` in a blueprint).
-
-        Path parameters fill the route; other keyword arguments become the query string
-        (a list value repeats its key). ``_external=True`` (or ``_scheme``/``_server``)
-        makes it absolute, with the route's ``host`` or ``config.URL_HOST`` as the host when
-        ``_server`` is not given (``SERVER_NAME`` is the ``Server`` header here, not a host);
-        ``_anchor`` adds a fragment. Raises ``URLBuildError`` when it cannot be built.
-        """
-        if view_name == "static" or view_name.endswith(".static"):
-            view_name = str(params.pop("name", view_name))
-            if "filename" in params:
-                params[FILE_PARAM] = params.pop("filename")
-            elif view_name + ".index" in self.router.names:
-                view_name += ".index"
-        route, path, rest = self.router.url_for(view_name, params)
-        query = urlencode(
-            [(k, v) for k, vs in rest.items() for v in (vs if isinstance(vs, list) else [vs])]
-        )
-        url = f"{path}?{query}" if query else path
-        if _scheme and not _external:
-            _external = True
-        if _external:
-            server = _server or route.host or self.config.get("URL_HOST")
-            if not server:
-                raise URLBuildError(
-                    f"url_for({view_name!r}, _external=True) needs a host: pass _server= "
-                    "or set app.config.URL_HOST (e.g. 'example.com')"
-                )
-            if "://" in server:
-                scheme, _, server = server.partition("://")
-                _scheme = _scheme or scheme
-            url = f"{_scheme or 'http'}://{server.rstrip('/')}{url}"
-        if _anchor:
-            url += f"#{quote(_anchor)}"
-        return url
 
     # Middleware and exception handlers --------------------------------------------------
 
@@ -533,106 +470,6 @@ class HttpApp:
                 )
         if event == "after_server_start":
             self._tasks.start_pending()
-
-    # Signals and background tasks -------------------------------------------------------
-
-    def signal(self, event: str, *, condition: Mapping[str, Any] | None = None) -> Callable[[F], F]:
-        """Decorator: run the handler when ``event`` is dispatched (see ``hurtle_http.signals``)."""
-
-        def register(handler: F) -> F:
-            self.signals.add(handler, event, condition)
-            return handler
-
-        return register
-
-    def add_signal(
-        self,
-        handler: SignalHandler,
-        event: str,
-        condition: Mapping[str, Any] | None = None,
-    ) -> SignalHandler:
-        """Subscribe ``handler`` to ``event`` (the function form of ``@app.signal``)."""
-        self.signals.add(handler, event, condition)
-        return handler
-
-    async def event(self, event: str, timeout: float | None = None) -> dict[str, Any]:
-        """Wait for the next dispatch of the signal ``event``; returns its context."""
-        return await self.signals.wait(event, timeout)
-
-    def add_task(
-        self,
-        task: Coroutine[Any, Any, Any] | Callable[..., Any] | asyncio.Future[Any],
-        *,
-        name: str | None = None,
-    ) -> asyncio.Future[Any] | None:
-        """Run ``task`` in the background: now if the loop runs, else once the server started.
-
-        ``task`` is a coroutine, a future, or a function (given the app if it takes an
-        argument) returning a coroutine; pass a function before the server starts, since
-        each worker process runs its own. Tasks still running are cancelled when the server
-        stops. Returns the task (None when it is only scheduled).
-        """
-        return self._tasks.add(task, name)
-
-    def get_task(self, name: str) -> asyncio.Future[Any] | None:
-        """The background task named ``name`` (None when there is none)."""
-        return self._tasks.get(name)
-
-    def cancel_task(self, name: str) -> None:
-        """Cancel the background task named ``name``."""
-        self._tasks.cancel(name)
-
-    def purge_tasks(self) -> None:
-        """Forget the background tasks that are done."""
-        self._tasks.purge()
-
-    @property
-    def tasks(self) -> list[str]:
-        """The names of the background tasks still running."""
-        return self._tasks.names
-
-    # Blueprints and static files --------------------------------------------------------
-
-    def blueprint(
-        self, blueprint: Blueprint | BlueprintGroup | Iterable[Any], **options: Any
-    ) -> None:
-        """Register a ``Blueprint`` or a ``Blueprint.group`` (options: ``url_prefix``,
-        ``version``, ``strict_slashes``, ``version_prefix``) on this app."""
-        if isinstance(blueprint, (Blueprint, BlueprintGroup)):
-            blueprint.register(self, options)
-        else:
-            for each in blueprint:
-                self.blueprint(each, **options)
-
-    def static(
-        self,
-        uri: str,
-        file_or_directory: str | os.PathLike[str],
-        *,
-        name: str = "static",
-        strict_slashes: bool | None = None,
-        host: str | None = None,
-        content_type: str | None = None,
-        directory_view: bool = False,
-        index: str | None = None,
-    ) -> None:
-        """Serve a file, or the files under a directory, at ``uri`` (GET and HEAD).
-
-        Paths are resolved inside the directory: ``..``, absolute paths and symlinks that
-        leave it are 404s. ``index`` names the file served for the directory itself;
-        ``url_for("static", name="static", filename="a.css")`` builds a file's URL.
-        """
-        register_static(
-            self,
-            uri,
-            file_or_directory,
-            name=name,
-            strict_slashes=strict_slashes,
-            host=host,
-            content_type=content_type,
-            directory_view=directory_view,
-            index=index,
-        )
 
     # Request handling -------------------------------------------------------------------
 
@@ -861,47 +698,6 @@ class HttpApp:
                 loop.run_until_complete(loop.shutdown_default_executor())
             finally:
                 loop.close()
-
-    async def create_server(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 8000,
-        *,
-        unix: str | None = None,
-        sock: socket.socket | None = None,
-        ssl: _ssl.SSLContext | _tls.CertPaths | None = None,
-        debug: bool | None = None,
-        access_log: bool | None = None,
-        backlog: int | None = None,
-        return_asyncio_server: bool = True,
-    ) -> AsyncioServer:
-        """Serve this app inside the running event loop (your own ``asyncio.run(main())``).
-
-        Binds ``host:port`` (or ``unix``, or uses your listening ``sock``, which stays
-        yours to close), runs the start
-        listeners and accepts connections; returns an ``AsyncioServer``: ``await
-        server.serve_forever()``, ``await server.close()``. No signal handlers are
-        installed: stopping is yours.
-        """
-        if debug is not None:
-            self.config.DEBUG = debug
-        if access_log is not None:
-            self.config.ACCESS_LOG = access_log
-        context = _tls.load_context(ssl)
-        size = backlog or self.config.BACKLOG
-        owned = sock is None
-        if sock is None:
-            sock = bind_unix(unix, backlog=size) if unix else bind_socket(host, port, backlog=size)
-        try:
-            server = await serve(self, sock, ssl=context, backlog=size)
-        except BaseException:
-            if owned:
-                remove_unix(unix_path(sock))
-                sock.close()
-            raise
-        server_logger.info("%s serving on %s", self.name, describe(sock, context is not None))
-        timeout = float(self.config.GRACEFUL_SHUTDOWN_TIMEOUT)
-        return AsyncioServer(server, sock, timeout, owned)
 
     def stop(self) -> None:
         """Ask ``app.run()`` to stop gracefully (from a handler, listener or signal)."""
