@@ -47,6 +47,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
 _DISCONNECT: Message = {"type": "http.disconnect"}
+# Response header fields already checked (apps send the same few again and again).
+_VALID_FIELDS: set[tuple[bytes, bytes]] = set()
 _SCHEMES = {
     ("http", False): "http",
     ("http", True): "https",
@@ -225,11 +227,12 @@ class AsgiApp:
 
     def scope(self, request: Request, kind: str = "http") -> Scope:
         """The ASGI scope of ``request``."""
-        raw_path = request.raw_url.partition(b"?")[0]
+        raw_path, _, query = request.raw_url.partition(b"?")
         if not raw_path.startswith(b"/"):
             raw_path = request.path.encode("utf-8", "surrogateescape")
-        path = raw_path.decode("latin-1")
-        path = unquote(path) if "%" in path else raw_path.decode("utf-8", "surrogateescape")
+        path = raw_path.decode("utf-8", "surrogateescape")
+        if "%" in path:
+            path = unquote(path)
         info = request.conn_info
         root = self.root_path
         scope: Scope = {
@@ -239,7 +242,7 @@ class AsgiApp:
             "scheme": _SCHEMES[kind, info.ssl],
             "path": root + path,
             "raw_path": root.encode() + raw_path if root else raw_path,
-            "query_string": request.query_string.encode("latin-1"),
+            "query_string": query,
             "root_path": root,
             "headers": [(name.lower(), value) for name, value in request.raw_headers],
             "client": (info.client_ip, info.client_port),
@@ -373,9 +376,13 @@ class HttpCycle:
         own_date = own_server = False
         keep_alive = True
         for name, value in message.get("headers", ()):
-            name, value = bytes(name), bytes(value)
-            if not valid_name(name) or not valid_value(value):
-                raise RuntimeError(f"Invalid ASGI response header {name!r}: {value!r}")
+            if type(name) is not bytes or type(value) is not bytes:
+                name, value = bytes(name), bytes(value)
+            if (name, value) not in _VALID_FIELDS:
+                if not valid_name(name) or not valid_value(value):
+                    raise RuntimeError(f"Invalid ASGI response header {name!r}: {value!r}")
+                if len(_VALID_FIELDS) < 512:
+                    _VALID_FIELDS.add((name, value))
             lname = name.lower()
             if lname == b"content-length":
                 self.length = int(value)
