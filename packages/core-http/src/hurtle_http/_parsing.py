@@ -61,6 +61,18 @@ _GOOD_HOSTS: set[bytes] = set()
 class RequestParsing:
     """The httptools callbacks of ``HttpProtocol`` (which owns every attribute used here)."""
 
+    if TYPE_CHECKING:  # provided by HttpProtocol
+
+        def write(self, data: bytes) -> None: ...
+
+        def _update_reading(self) -> None: ...
+
+        def pause_body(self) -> None: ...
+
+        def resume_body(self) -> None: ...
+
+        def body_wanted(self) -> None: ...
+
     _app: HttpApp | AsgiApp
     _loop: asyncio.AbstractEventLoop
     _limits: Limits
@@ -86,21 +98,6 @@ class RequestParsing:
     _body: list[bytes]
     _body_size: int
     _stream: BodyStream | None
-
-    def write(self, data: bytes) -> None:
-        raise NotImplementedError
-
-    def _update_reading(self) -> None:
-        raise NotImplementedError
-
-    def pause_body(self) -> None:
-        raise NotImplementedError
-
-    def resume_body(self) -> None:
-        raise NotImplementedError
-
-    def body_wanted(self) -> None:
-        raise NotImplementedError
 
     def on_message_begin(self) -> None:
         self._in_message = self._in_head = self._head_began = True

@@ -9,14 +9,14 @@ from hurtle_http._files import entity_tag, last_modified, not_modified, open_fil
 from hurtle_http._wire import has_body, response_head
 
 if TYPE_CHECKING:
-    from hurtle_http.protocol import HttpProtocol
+    from hurtle_http._sink import ResponseWriting
     from hurtle_http.request import Request
     from hurtle_http.response import FileResponse, StreamingResponse
 
 _UNAVAILABLE = (NotImplementedError, asyncio.SendfileNotAvailableError)
 
 
-async def send_stream(conn: HttpProtocol, request: Request, response: StreamingResponse) -> None:
+async def send_stream(conn: ResponseWriting, request: Request, response: StreamingResponse) -> None:
     """Send a streamed body: chunked on HTTP/1.1, close-delimited on HTTP/1.0."""
     chunked = request.version == "1.1"
     keep_alive = chunked and conn.keep_alive_for(request)
@@ -46,7 +46,7 @@ async def send_stream(conn: HttpProtocol, request: Request, response: StreamingR
     conn.finish_response(request, response.status, keep_alive)
 
 
-async def send_file(conn: HttpProtocol, request: Request, response: FileResponse) -> None:
+async def send_file(conn: ResponseWriting, request: Request, response: FileResponse) -> None:
     """Send a file (sendfile where the loop and transport allow it).
 
     Honours ``Range`` (and ``If-Range``) and answers a conditional GET (``If-None-Match``,
@@ -85,7 +85,7 @@ async def send_file(conn: HttpProtocol, request: Request, response: FileResponse
 
 
 async def copy_file(
-    conn: HttpProtocol, handle: BinaryIO, offset: int, count: int, chunk: int
+    conn: ResponseWriting, handle: BinaryIO, offset: int, count: int, chunk: int
 ) -> None:
     """Write ``count`` bytes of ``handle`` from ``offset`` (sendfile when possible)."""
     transport = conn.transport

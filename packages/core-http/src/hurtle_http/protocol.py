@@ -9,8 +9,11 @@ head arrives and its body is fed to a ``BodyStream`` with flow control. Timers a
 deadlines checked by the server's tick; a move to the same state re-arms its timer, which
 happens while the client is still reading our output (a slow reader is not a stalled one).
 
-The protocol is also the write sink of the senders (``_senders``, ``asgi``): ``write_head``,
-``write``, ``drain`` and ``finish_response``.
+Its seams live beside it: request building from httptools' callbacks (``_parsing``), the
+write sink of responses (``_sink``: ``write_head``, ``write``, ``drain``,
+``finish_response``, used by ``_senders``, ``asgi`` and ``websocket``), and the flow
+control of streamed bodies (``_body``). This module keeps the state, the pipeline queue,
+dispatch, timers, drain and the upgrade to WebSocket.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import httptools
 from hurtle_http._body import BodyStream, ClientDisconnected
 from hurtle_http._eager import Resume
 from hurtle_http._parsing import _CONTINUE, RequestParsing, _Refused
-from hurtle_http._senders import send_file, send_stream
+from hurtle_http._sink import ResponseWriting
 from hurtle_http._state import (
     CLOSED,
     CLOSING,
@@ -50,7 +53,7 @@ from hurtle_http.exceptions import (
     ServiceUnavailable,
 )
 from hurtle_http.request import ConnInfo, Request
-from hurtle_http.response import FileResponse, HTTPResponse, StreamingResponse
+from hurtle_http.response import HTTPResponse
 
 if TYPE_CHECKING:
     from hurtle_http.server import HttpServer
@@ -84,7 +87,7 @@ class _Detached:
 _DETACHED_PARSER = httptools.HttpRequestParser(_Detached())
 
 
-class HttpProtocol(RequestParsing, asyncio.Protocol):
+class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
     """Serves HTTP/1.1 on one connection for an ``HttpServer``."""
 
     def __init__(self, server: HttpServer) -> None:
@@ -207,21 +210,6 @@ class HttpProtocol(RequestParsing, asyncio.Protocol):
             self._task.cancel()
         if self._transport is not None:
             self._transport.abort()
-
-    @property
-    def clock(self) -> Clock:
-        """The server's Date/Server header cache."""
-        return self._clock
-
-    @property
-    def transport(self) -> asyncio.Transport | None:
-        """The connection's transport (None once it is lost)."""
-        return self._transport
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The event loop serving this connection."""
-        return self._loop
 
     @property
     def head_sent(self) -> bool:
@@ -386,16 +374,6 @@ class HttpProtocol(RequestParsing, asyncio.Protocol):
             self._continue_pending = False
             self.write(_CONTINUE)
 
-    async def drain(self) -> None:
-        """Wait while the transport's write buffer is above its high-water mark."""
-        if not self._write_paused:
-            return
-        if self._transport is None:
-            raise ConnectionResetError("Connection lost")
-        if self._drain_waiter is None:
-            self._drain_waiter = self._loop.create_future()
-        await self._drain_waiter
-
     # Handling -------------------------------------------------------------------------------
 
     def _next(self) -> None:
@@ -539,92 +517,6 @@ class HttpProtocol(RequestParsing, asyncio.Protocol):
         bare = InternalServerError()
         self.write(encode_response(HTTPResponse(bare.message, 500), self._clock, False))
         self._close()
-
-    def _respond(self, request: Request, response: HTTPResponse) -> None:
-        if self._transport is None or request is not self._current:
-            return
-        if isinstance(response, (StreamingResponse, FileResponse)):
-            self._task = self._loop.create_task(self._send_async(request, response))
-        else:
-            self._send(request, response)
-
-    def keep_alive_for(self, request: Request) -> bool:
-        """Whether the connection stays open after the response to ``request``."""
-        if not request._keep_alive or ((self._rejected or self._eof) and not self._queue):
-            return False
-        if not self._limits.keep_alive:
-            return False
-        return not self._draining or bool(self._queue) or self._in_message
-
-    def _send(self, request: Request, response: HTTPResponse) -> None:
-        """Write a response whose body is in memory."""
-        transport = self._transport
-        if transport is None:
-            return
-        keep_alive = request._keep_alive and (self._simple or self.keep_alive_for(request))
-        try:
-            data = encode_response(response, self._clock, keep_alive, request)
-        except Exception as exc:  # e.g. a header value with CR/LF, or a status that is no int
-            response = self._app.error_response(exc, request)
-            data = encode_response(response, self._clock, keep_alive, request)
-        transport.write(data)
-        self.finish_response(request, response.status, keep_alive)
-
-    async def _send_async(self, request: Request, response: HTTPResponse) -> None:
-        try:
-            if isinstance(response, FileResponse):
-                await send_file(self, request, response)
-            else:
-                assert isinstance(response, StreamingResponse)
-                await send_stream(self, request, response)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if self._head_sent or self._transport is None:
-                self._stats.errors += 1
-                error_logger.error("Failed while sending %r", request, exc_info=exc)
-                self.abort()
-            else:
-                self._send(request, self._app.error_response(exc, request))
-        finally:
-            if self._task is asyncio.current_task():
-                self._task = None
-
-    def write_head(self, head: bytes) -> None:
-        """Write a response head (for senders of streamed bodies)."""
-        self._head_sent = True
-        self.write(head)
-
-    def write(self, data: bytes) -> None:
-        """Write bytes to the client (dropped once the connection is gone)."""
-        if self._transport is not None:
-            self._transport.write(data)
-
-    def finish_response(self, request: Request, status: int, keep_alive: bool) -> None:
-        """The response to ``request`` is fully written: count it, then continue or close."""
-        stats = self._stats
-        stats.served += 1
-        stats.in_flight -= 1
-        if status >= 500:
-            stats.errors += 1
-        self._current = None
-        stream = request.stream
-        if stream is not None and not stream.complete:
-            stream.discard()  # nobody reads the rest of this body now
-            self._discard = self._stream is stream
-        if self._access_log:
-            access_logger.info(
-                "%s %s %s HTTP/%s %d",
-                request.ip,
-                request.method,
-                request.path,
-                request.version,
-                status,
-            )
-        if not keep_alive:
-            self._close()
-        elif not self._in_next:
-            self._next()
 
     def _refuse(self, request: Request, exc: HTTPException) -> None:
         """An ``on_request_head`` hook refused ``request``: answer in order, read no body."""

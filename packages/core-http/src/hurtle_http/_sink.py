@@ -1,0 +1,174 @@
+"""Writing responses: the write sink of ``HttpProtocol``, used by its own in-memory responses
+and by the senders of streamed bodies, files (``_senders``), ASGI and WebSockets.
+
+``write_head`` marks the response as started (an error after it aborts instead of answering
+500); ``drain`` waits while the transport's buffer is over its high-water mark;
+``finish_response`` counts the response and moves the connection on (next request, or close).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+from hurtle_http._body import BodyStream
+from hurtle_http._senders import send_file, send_stream
+from hurtle_http._wire import Clock, encode_response
+from hurtle_http.exceptions import HTTPException
+from hurtle_http.request import Request
+from hurtle_http.response import FileResponse, HTTPResponse, StreamingResponse
+
+if TYPE_CHECKING:
+    from hurtle_http.app import HttpApp
+    from hurtle_http.asgi import AsgiApp
+    from hurtle_http.server import Limits, RequestStats
+
+access_logger = logging.getLogger("hurtle.access")
+error_logger = logging.getLogger("hurtle.error")
+
+
+class ResponseWriting:
+    """The response half of ``HttpProtocol`` (which owns every attribute used here)."""
+
+    if TYPE_CHECKING:  # provided by HttpProtocol
+
+        def abort(self) -> None: ...
+
+        def _close(self) -> None: ...
+
+        def _next(self) -> None: ...
+
+    _app: HttpApp | AsgiApp
+    _loop: asyncio.AbstractEventLoop
+    _limits: Limits
+    _clock: Clock
+    _stats: RequestStats
+    _transport: asyncio.Transport | None
+    _queue: deque[Request | HTTPException]
+    _current: Request | None
+    _task: asyncio.Task[None] | None
+    _head_sent: bool
+    _in_next: bool
+    _rejected: bool
+    _eof: bool
+    _draining: bool
+    _simple: bool
+    _in_message: bool
+    _access_log: bool
+    _discard: bool
+    _stream: BodyStream | None
+    _write_paused: bool
+    _drain_waiter: asyncio.Future[None] | None
+
+    @property
+    def clock(self) -> Clock:
+        """The server's Date/Server header cache."""
+        return self._clock
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        """The connection's transport (None once it is lost)."""
+        return self._transport
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop serving this connection."""
+        return self._loop
+
+    async def drain(self) -> None:
+        """Wait while the transport's write buffer is above its high-water mark."""
+        if not self._write_paused:
+            return
+        if self._transport is None:
+            raise ConnectionResetError("Connection lost")
+        if self._drain_waiter is None:
+            self._drain_waiter = self._loop.create_future()
+        await self._drain_waiter
+
+    def _respond(self, request: Request, response: HTTPResponse) -> None:
+        if self._transport is None or request is not self._current:
+            return
+        if isinstance(response, (StreamingResponse, FileResponse)):
+            self._task = self._loop.create_task(self._send_async(request, response))
+        else:
+            self._send(request, response)
+
+    def keep_alive_for(self, request: Request) -> bool:
+        """Whether the connection stays open after the response to ``request``."""
+        if not request._keep_alive or ((self._rejected or self._eof) and not self._queue):
+            return False
+        if not self._limits.keep_alive:
+            return False
+        return not self._draining or bool(self._queue) or self._in_message
+
+    def _send(self, request: Request, response: HTTPResponse) -> None:
+        """Write a response whose body is in memory."""
+        transport = self._transport
+        if transport is None:
+            return
+        keep_alive = request._keep_alive and (self._simple or self.keep_alive_for(request))
+        try:
+            data = encode_response(response, self._clock, keep_alive, request)
+        except Exception as exc:  # e.g. a header value with CR/LF, or a status that is no int
+            response = self._app.error_response(exc, request)
+            data = encode_response(response, self._clock, keep_alive, request)
+        transport.write(data)
+        self.finish_response(request, response.status, keep_alive)
+
+    async def _send_async(self, request: Request, response: HTTPResponse) -> None:
+        try:
+            if isinstance(response, FileResponse):
+                await send_file(self, request, response)
+            else:
+                assert isinstance(response, StreamingResponse)
+                await send_stream(self, request, response)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self._head_sent or self._transport is None:
+                self._stats.errors += 1
+                error_logger.error("Failed while sending %r", request, exc_info=exc)
+                self.abort()
+            else:
+                self._send(request, self._app.error_response(exc, request))
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+
+    def write_head(self, head: bytes) -> None:
+        """Write a response head (for senders of streamed bodies)."""
+        self._head_sent = True
+        self.write(head)
+
+    def write(self, data: bytes) -> None:
+        """Write bytes to the client (dropped once the connection is gone)."""
+        if self._transport is not None:
+            self._transport.write(data)
+
+    def finish_response(self, request: Request, status: int, keep_alive: bool) -> None:
+        """The response to ``request`` is fully written: count it, then continue or close."""
+        stats = self._stats
+        stats.served += 1
+        stats.in_flight -= 1
+        if status >= 500:
+            stats.errors += 1
+        self._current = None
+        stream = request.stream
+        if stream is not None and not stream.complete:
+            stream.discard()  # nobody reads the rest of this body now
+            self._discard = self._stream is stream
+        if self._access_log:
+            access_logger.info(
+                "%s %s %s HTTP/%s %d",
+                request.ip,
+                request.method,
+                request.path,
+                request.version,
+                status,
+            )
+        if not keep_alive:
+            self._close()
+        elif not self._in_next:
+            self._next()
