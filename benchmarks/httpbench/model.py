@@ -56,6 +56,11 @@ SERVERS = {
     s.name: s
     for s in (
         Server("hurtle", "hurtle_app.py", "hurtle-http HttpApp, single process"),
+        Server(
+            "hurtle-fw",
+            "hurtle_framework_app.py",
+            "hurtle_app.py + blueprint group, middleware, signal, task",
+        ),
         Server("sanic", "sanic_app.py", "Sanic, single_process=True"),
         Server("uvicorn", "uvicorn_app.py", "uvicorn + raw ASGI app, httptools, uvloop"),
         Server("granian", "granian_app.py", "granian (Rust HTTP) + the same raw ASGI app, uvloop"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -93,3 +94,23 @@ def test_register_defaults_after_creation() -> None:
     )
     assert config.INSPECTOR is True
     assert config.INSPECTOR_HOST == "localhost"
+
+
+def test_update_config_from_a_file_an_object_and_a_mapping(tmp_path: Path) -> None:
+
+    app = HttpApp("cfg")
+    path = tmp_path / "settings.py"
+    path.write_text("DB_URL = 'sqlite://'\nWORKERS_HINT = 2 * 2\nlowercase = 'ignored'\n")
+    app.update_config(path)
+
+    class Settings:
+        FEATURE = True
+        private = 1
+
+    app.update_config(Settings)
+    app.update_config({"TIMEOUT_HINT": 3.5, "not_upper": 1})
+    assert (app.config.DB_URL, app.config.WORKERS_HINT) == ("sqlite://", 4)
+    assert app.config.FEATURE is True and app.config.TIMEOUT_HINT == 3.5
+    assert "lowercase" not in app.config and "private" not in app.config
+    with pytest.raises(ConfigError, match="Cannot read"):
+        app.update_config(tmp_path / "missing.py")

@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
+from hurtle_cli._shorthand import HurtleGroup
 from hurtle_cli.inspect import inspect
 from hurtle_cli.serve import serve
 
@@ -20,6 +21,7 @@ HELP = """Hurtle: a fast Python HTTP server, its worker manager and its inspecto
 \b
 Examples:
   hurtle serve app:app --workers 4
+  hurtle app:app --workers 4          (TARGET first: the same as hurtle serve)
   hurtle inspect
   hurtle inspect reload --zero-downtime --wait
   hurtle COMMAND --help
@@ -58,6 +60,7 @@ def _print_versions(ctx: click.Context, param: click.Parameter, value: bool) -> 
 
 @click.group(
     "hurtle",
+    cls=HurtleGroup,
     help=HELP,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from hurtle_cli._logging import LOG_LEVELS, apply_logging
 from hurtle_cli.errors import HurtleCliError, ServeError
 from hurtle_cli.target import load_app, parse_target
 
@@ -36,6 +37,8 @@ Examples:
   hurtle serve myproject.web:create_app --factory --workers 4 --port 8080
   hurtle serve src/service.py --dev
   hurtle serve app --inspector --tls-cert cert.pem --tls-key key.pem --host 0.0.0.0
+  hurtle serve myproject.web.app --unix /run/web.sock --log-level debug
+  hurtle myproject.web:app --workers 2     (the same as hurtle serve ...)
 """
 
 
@@ -48,7 +51,16 @@ def run_kwargs(ctx: click.Context) -> dict[str, object]:
     """The keyword arguments for ``app.run()``: only the options given on the command line."""
     p = ctx.params
     kwargs: dict[str, object] = {}
-    for name in ("host", "port", "workers", "fast", "single_process", "access_log", "debug"):
+    for name in (
+        "host",
+        "port",
+        "workers",
+        "fast",
+        "single_process",
+        "access_log",
+        "debug",
+        "unix",
+    ):
         if _given(ctx, name):
             kwargs[name] = p[name]
     for name in ("max_requests", "max_requests_jitter", "max_lifetime", "max_rss"):
@@ -109,6 +121,17 @@ _FILE = click.Path(exists=True, dir_okay=False)
     default=None,
     help="Start the inspector (see 'hurtle inspect --help').",
 )
+@click.option("-u", "--unix", help="Listen on this Unix socket path instead of host:port.")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    help="Level of the hurtle loggers (and the root logger), in every process.",
+)
+@click.option(
+    "--log-config",
+    type=_FILE,
+    help="A logging configuration file (JSON dictConfig, or an INI fileConfig), every process.",
+)
 @click.option("--tls-cert", type=_FILE, help="PEM certificate (chain): serve HTTPS.")
 @click.option("--tls-key", type=_FILE, help="PEM private key of --tls-cert.")
 @click.option(
@@ -143,6 +166,7 @@ _FILE = click.Path(exists=True, dir_okay=False)
 def serve(ctx: click.Context, /, target: str, factory: bool, debug: bool, **_: object) -> None:
     """The ``hurtle serve`` command (its help text is ``HELP``)."""
     kwargs = run_kwargs(ctx)
+    apply_logging(ctx.params["log_level"], ctx.params["log_config"])
     try:
         target_spec = parse_target(target, factory)
         app = load_app(target_spec)

@@ -14,7 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Protocol
@@ -41,6 +41,7 @@ class Target:
     attr: str
     factory: bool
     directory: Path | None = None
+    dotted: bool = False  # ``pkg.mod.app`` without ':' may name an attribute (tried second)
 
     @property
     def display(self) -> str:
@@ -49,9 +50,12 @@ class Target:
 
 
 def parse_target(text: str, factory: bool = False) -> Target:
-    """Parse ``module[:attr]``, ``module:factory()`` or ``path/to/file.py[:attr]``.
+    """Parse ``module[:attr]``, ``module:factory()``, ``pkg.module.attr`` or
+    ``path/to/file.py[:attr]``.
 
-    ``attr`` defaults to ``app``; a trailing ``()`` means the attribute is a factory.
+    ``attr`` defaults to ``app``; a trailing ``()`` means the attribute is a factory. A
+    dotted name without ``:`` is a module when one exists by that name, else its last part
+    is the attribute (``pkg.web.app`` = ``pkg.web:app``).
     """
     spec = text.strip()
     if not spec:
@@ -70,7 +74,7 @@ def parse_target(text: str, factory: bool = False) -> Target:
         return Target(path.stem, attr, factory, path.parent)
     if not all(part.isidentifier() for part in location.split(".")):
         raise AppLoadError(f"{spec!r}: {location!r} is not a module name or a path to a .py file")
-    return Target(location, attr, factory)
+    return Target(location, attr, factory, dotted=":" not in spec and "." in location)
 
 
 def load_app(target: Target) -> RunnableApp:
@@ -84,6 +88,12 @@ def load_app(target: Target) -> RunnableApp:
             sys.path.insert(0, str(directory))
     try:
         module = importlib.import_module(target.module)
+    except ModuleNotFoundError as exc:
+        if target.dotted and exc.name == target.module:
+            # ``pkg.mod.app``: the module is ``pkg.mod``, the app its attribute ``app``.
+            head, _, tail = target.module.rpartition(".")
+            return load_app(replace(target, module=head, attr=tail, dotted=False))
+        raise AppLoadError(f"could not import {target.module!r}: {exc}") from exc
     except ImportError as exc:
         raise AppLoadError(f"could not import {target.module!r}: {exc}") from exc
     except Exception as exc:

@@ -10,17 +10,22 @@ from hurtle_http._multipart import File
 from hurtle_http._tls import create_context as create_ssl_context
 from hurtle_http.app import HttpApp
 from hurtle_http.asgi import AsgiApp, asgi_interface
+from hurtle_http.blueprints import Blueprint, BlueprintGroup
 from hurtle_http.config import Config
+from hurtle_http.cookies import CookieJar
 from hurtle_http.exceptions import (
     BadRequest,
     ConfigError,
     ExpectationFailed,
+    FileNotFound,
     Forbidden,
     HeaderFieldsTooLarge,
+    HeaderNotFound,
     HTTPException,
     HTTPVersionNotSupported,
     HurtleHttpError,
     InternalServerError,
+    InvalidHeader,
     LifespanError,
     MethodNotAllowed,
     NotFound,
@@ -33,9 +38,10 @@ from hurtle_http.exceptions import (
     Unauthorized,
     UpgradeRequired,
     URITooLong,
+    URLBuildError,
 )
 from hurtle_http.headers import Headers
-from hurtle_http.request import Request, RequestParameters
+from hurtle_http.request import CookieParameters, Request, RequestParameters
 from hurtle_http.response import (
     FileResponse,
     HTTPResponse,
@@ -50,6 +56,7 @@ from hurtle_http.response import (
     text,
 )
 from hurtle_http.server import HttpServer, RequestStats, bind_socket, serve
+from hurtle_http.views import HTTPMethodView
 from hurtle_http.websocket import WebSocket, WebSocketClosed
 
 Response = HTTPResponse
@@ -57,23 +64,31 @@ Response = HTTPResponse
 __all__ = [
     "AsgiApp",
     "BadRequest",
+    "Blueprint",
+    "BlueprintGroup",
     "BodyStream",
     "ClientDisconnected",
     "Config",
     "ConfigError",
+    "CookieJar",
+    "CookieParameters",
     "ExpectationFailed",
     "File",
+    "FileNotFound",
     "FileResponse",
     "Forbidden",
     "HTTPException",
+    "HTTPMethodView",
     "HTTPResponse",
     "HTTPVersionNotSupported",
     "HeaderFieldsTooLarge",
+    "HeaderNotFound",
     "Headers",
     "HttpApp",
     "HttpServer",
     "HurtleHttpError",
     "InternalServerError",
+    "InvalidHeader",
     "LifespanError",
     "MethodNotAllowed",
     "NotFound",
@@ -89,6 +104,7 @@ __all__ = [
     "ServiceUnavailable",
     "StreamingResponse",
     "URITooLong",
+    "URLBuildError",
     "Unauthorized",
     "UpgradeRequired",
     "WebSocket",

@@ -10,19 +10,29 @@ import signal
 import socket
 import ssl as _ssl
 import traceback
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from hurtle_http import _tls
+from hurtle_http import _tasks, _tls
+from hurtle_http import log as _log
 from hurtle_http._body import BUFFER, DISCARD, STREAM
+from hurtle_http._framework import FrameworkMixin
+from hurtle_http._respond import Responder, uses_respond
+from hurtle_http._serving import bind_unix, describe, remove_unix, unix_path
+from hurtle_http.blueprints import Blueprint
 from hurtle_http.config import Config
-from hurtle_http.exceptions import HTTPException, HurtleHttpError, UpgradeRequired
+from hurtle_http.exceptions import (
+    HTTPException,
+    HurtleHttpError,
+    UpgradeRequired,
+)
 from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
-from hurtle_http.request import Request
+from hurtle_http.request import ConnInfo, Request
 from hurtle_http.response import HTTPResponse, json, text
 from hurtle_http.router import HTTP_METHODS, Handler, Route, Router
 from hurtle_http.server import bind_socket, new_event_loop, serve
+from hurtle_http.signals import SERVER_SIGNALS, SignalRegistry
 from hurtle_http.websocket import WebSocket, WebSocketClosed
 
 if TYPE_CHECKING:
@@ -40,13 +50,39 @@ ResponseMiddleware = Callable[
 ErrorHandler = Callable[[Request, Exception], "Awaitable[HTTPResponse] | HTTPResponse"]
 
 
+async def _run_request_middleware(
+    chain: Iterable[tuple[Callable[..., Any], bool]], request: Request
+) -> HTTPResponse | None:
+    """Run request middleware in order; the first response one returns short-cuts the rest."""
+    for middleware, is_async in chain:
+        early = middleware(request)
+        if is_async:
+            early = await early
+        if early is not None:
+            return cast("HTTPResponse", early)
+    return None
+
+
+async def _run_responding(route: Route, request: Request, params: dict[str, Any]) -> Any:
+    """Run a handler that may call ``request.respond()`` (see ``hurtle_http._respond``)."""
+    responder = request._responder = Responder()
+
+    async def call() -> Any:
+        result = route.handler(request, **params)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    return await responder.run(call)
+
+
 def _is_async(func: Callable[..., Any]) -> bool:
     while isinstance(func, functools.partial):
         func = func.func
     return inspect.iscoroutinefunction(inspect.unwrap(func))
 
 
-class HttpApp:
+class HttpApp(FrameworkMixin):
     """An HTTP application: register handlers with decorators, then ``run`` or ``serve`` it.
 
     Subclasses may extend ``listener_events`` (new lifecycle event names) and
@@ -56,7 +92,18 @@ class HttpApp:
     listener_events: ClassVar[tuple[str, ...]] = SERVER_EVENTS
     config_class: ClassVar[type[Config]] = Config
 
-    def __init__(self, name: str, *, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        config: Config | None = None,
+        strict_slashes: bool = False,
+        log_config: Mapping[str, Any] | None = None,
+        configure_logging: bool = False,
+    ) -> None:
+        """``strict_slashes=False`` (default) lets routes answer with or without a trailing
+        slash; ``log_config`` (a ``dictConfig`` mapping, see ``hurtle_http.log``) is applied
+        now, as is ``LOGGING_CONFIG_DEFAULTS`` with ``configure_logging=True``."""
         if not name or not name.replace("_", "").replace("-", "").isalnum():
             raise HurtleHttpError(
                 f"Invalid app name {name!r}: use letters, digits, '_' and '-' only"
@@ -71,6 +118,14 @@ class HttpApp:
         self._error_handlers: dict[type[BaseException], ErrorHandler] = {}
         self._listeners: dict[str, list[Listener]] = {e: [] for e in self.listener_events}
         self._stop_requested: asyncio.Event | None = None
+        self.strict_slashes = strict_slashes
+        self.blueprints: dict[str, Blueprint] = {}
+        self.signals = SignalRegistry()
+        self._tasks = _tasks.TaskRegistry(self)
+        if log_config is not None or configure_logging:
+            _log.configure(log_config)
+        else:
+            _log.configure_from_environ()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -79,28 +134,83 @@ class HttpApp:
 
     def add_route(
         self,
-        handler: Handler,
+        handler: Handler | type[Any],
         uri: str,
-        methods: Iterable[str] = ("GET",),
+        methods: Iterable[str] | None = None,
         *,
         name: str | None = None,
         stream: bool = False,
+        strict_slashes: bool | None = None,
+        host: str | Iterable[str] | None = None,
+        version: int | float | str | None = None,
+        version_prefix: str = "/v",
     ) -> Handler:
-        """Register ``handler(request, **params)`` for ``uri`` and ``methods``.
+        """Register ``handler(request, **params)`` for ``uri`` and ``methods`` (GET by default).
 
-        With ``stream=True`` the handler runs as soon as the request's head has arrived and
-        reads the body from ``request.stream`` (``await request.stream.read()`` or
-        ``async for chunk in request.stream``); ``request.body`` stays empty.
+        ``handler`` may be an ``HTTPMethodView`` subclass (or its ``as_view()``): its
+        methods are then those the view defines. With ``stream=True`` the handler runs as
+        soon as the request's head has arrived and reads the body from ``request.stream``.
+        ``strict_slashes=False`` (the app's default) also answers ``uri`` with or without a
+        trailing slash; ``host`` limits the route to requests for that ``Host``; ``version=1``
+        prefixes the path with ``/v1``.
         """
+        return self._add_route(
+            handler,
+            uri,
+            methods,
+            name=name,
+            stream=stream,
+            strict_slashes=strict_slashes,
+            host=host,
+            version=version,
+            version_prefix=version_prefix,
+        )
+
+    def _add_route(
+        self,
+        handler: Handler | type[Any],
+        uri: str,
+        methods: Iterable[str] | None,
+        *,
+        name: str | None = None,
+        stream: bool = False,
+        strict_slashes: bool | None = None,
+        host: str | Iterable[str] | None = None,
+        version: int | float | str | None = None,
+        version_prefix: str = "/v",
+        request_middleware: tuple[tuple[Callable[..., Any], bool], ...] = (),
+        response_middleware: tuple[tuple[Callable[..., Any], bool], ...] = (),
+        error_handlers: dict[type[BaseException], ErrorHandler] | None = None,
+    ) -> Handler:
+        if isinstance(handler, type):
+            handler = cast("Any", handler).as_view()
+        view_class = getattr(handler, "view_class", None)
+        if methods is None:
+            methods = view_class.methods() if view_class is not None else ("GET",)
         methods = [methods.upper()] if isinstance(methods, str) else [m.upper() for m in methods]
         unknown = [m for m in methods if m not in HTTP_METHODS]
         if unknown:
             known = ", ".join(HTTP_METHODS)
             raise HurtleHttpError(f"Unknown HTTP method(s) {unknown}: use {known}")
+        if version is not None:
+            uri = f"{version_prefix.rstrip('/')}{version}/{uri.lstrip('/')}"
+            uri = uri if uri != f"{version_prefix.rstrip('/')}{version}/" else uri.rstrip("/")
+        route_handler = cast("Handler", handler)
         self.router.add(
-            uri, handler, methods, name=name, is_async=_is_async(handler), stream=stream
+            uri,
+            route_handler,
+            methods,
+            name=name,
+            is_async=_is_async(route_handler),
+            stream=stream,
+            strict_slashes=self.strict_slashes if strict_slashes is None else strict_slashes,
+            host=host,
+            request_middleware=request_middleware,
+            response_middleware=response_middleware,
+            error_handlers=error_handlers,
+            responds=uses_respond(route_handler),
         )
-        return handler
+        return route_handler
 
     def route(
         self,
@@ -109,34 +219,48 @@ class HttpApp:
         *,
         name: str | None = None,
         stream: bool = False,
+        strict_slashes: bool | None = None,
+        host: str | Iterable[str] | None = None,
+        version: int | float | str | None = None,
+        version_prefix: str = "/v",
     ) -> Callable[[F], F]:
         """Decorator: register the handler for ``uri`` and ``methods`` (see ``add_route``)."""
 
         def register(handler: F) -> F:
-            self.add_route(handler, uri, methods, name=name, stream=stream)
+            self.add_route(
+                handler,
+                uri,
+                methods,
+                name=name,
+                stream=stream,
+                strict_slashes=strict_slashes,
+                host=host,
+                version=version,
+                version_prefix=version_prefix,
+            )
             return handler
 
         return register
 
-    def get(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
-        """Decorator: a GET route (it also answers HEAD)."""
-        return self.route(uri, ("GET",), name=name)
+    def get(self, uri: str, **options: Any) -> Callable[[F], F]:
+        """Decorator: a GET route (it also answers HEAD); options as for ``route``."""
+        return self.route(uri, ("GET",), **options)
 
-    def post(self, uri: str, *, name: str | None = None, stream: bool = False) -> Callable[[F], F]:
+    def post(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: a POST route (``stream=True``: read the body from ``request.stream``)."""
-        return self.route(uri, ("POST",), name=name, stream=stream)
+        return self.route(uri, ("POST",), **options)
 
-    def put(self, uri: str, *, name: str | None = None, stream: bool = False) -> Callable[[F], F]:
+    def put(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: a PUT route (``stream=True``: read the body from ``request.stream``)."""
-        return self.route(uri, ("PUT",), name=name, stream=stream)
+        return self.route(uri, ("PUT",), **options)
 
-    def patch(self, uri: str, *, name: str | None = None, stream: bool = False) -> Callable[[F], F]:
+    def patch(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: a PATCH route (``stream=True``: read the body from ``request.stream``)."""
-        return self.route(uri, ("PATCH",), name=name, stream=stream)
+        return self.route(uri, ("PATCH",), **options)
 
-    def delete(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+    def delete(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: a DELETE route."""
-        return self.route(uri, ("DELETE",), name=name)
+        return self.route(uri, ("DELETE",), **options)
 
     def websocket(
         self, uri: str, *, name: str | None = None, subprotocols: Iterable[str] = ()
@@ -159,13 +283,13 @@ class HttpApp:
 
         return register
 
-    def head(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+    def head(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: an explicit HEAD route (overrides the automatic one of a GET route)."""
-        return self.route(uri, ("HEAD",), name=name)
+        return self.route(uri, ("HEAD",), **options)
 
-    def options(self, uri: str, *, name: str | None = None) -> Callable[[F], F]:
+    def options(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: an OPTIONS route."""
-        return self.route(uri, ("OPTIONS",), name=name)
+        return self.route(uri, ("OPTIONS",), **options)
 
     # Middleware and exception handlers --------------------------------------------------
 
@@ -209,7 +333,7 @@ class HttpApp:
         elif not body and not self.router.routes_at_head:
             return BUFFER  # nothing to decide now: the route is resolved when handled
         try:
-            route = self.router.resolve(request.method, request.path)
+            route = self._resolve(request)
         except HTTPException as exc:
             request._route = exc
             return BUFFER if self._request_middleware else DISCARD
@@ -306,23 +430,59 @@ class HttpApp:
         self.register_listener(func, "after_server_stop")
         return func
 
-    async def dispatch(self, event: str, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Run the listeners of ``event`` (stop events in reverse registration order)."""
-        if event not in self._listeners:
-            raise HurtleHttpError(f"Unknown listener event {event!r}")
+    def dispatch(
+        self,
+        event: str,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
+        where: Mapping[str, Any] | None = None,
+        condition: Mapping[str, Any] | None = None,
+        inline: bool = False,
+        fail_not_found: bool = True,
+    ) -> Awaitable[Any]:
+        """Run the listeners of a lifecycle ``event``, or dispatch the signal ``event``.
+
+        A signal (``"orders.payment.done"``) starts its handlers in a task (awaiting
+        ``dispatch`` returns it; ``inline=True`` waits for them); ``context`` is passed as
+        keyword arguments. Listeners of stop events run in reverse registration order.
+        """
+        if event in self._listeners:
+            return self._dispatch_listeners(event, loop)
+        return self.signals.dispatch(
+            event,
+            context,
+            where if where is not None else condition,
+            inline=inline,
+            fail_not_found=fail_not_found,
+        )
+
+    async def _dispatch_listeners(self, event: str, loop: asyncio.AbstractEventLoop | None) -> None:
         loop = loop or asyncio.get_running_loop()
-        await call_listeners(self._listeners[event], self, loop, reverse="stop" in event)
+        stopping = "stop" in event
+        if event == "after_server_stop":
+            await self._tasks.cancel_all()
+        await call_listeners(self._listeners[event], self, loop, reverse=stopping)
+        for signal_name, listener_event in SERVER_SIGNALS.items():
+            if listener_event == event and self.signals.handlers(signal_name):
+                await self.signals.dispatch(
+                    signal_name, {"app": self, "loop": loop}, inline=True, fail_not_found=False
+                )
+        if event == "after_server_start":
+            self._tasks.start_pending()
 
     # Request handling -------------------------------------------------------------------
 
     async def handle(self, request: Request) -> HTTPResponse:
         """Run middleware, the routed handler and error handling; always return a response."""
+        route: Route | None = None
         try:
             response = await self._route(request) if self._request_middleware else None
             if response is None:
                 resolved = request._route
                 if resolved is None or self._request_middleware:
-                    route, params = self.router.resolve(request.method, request.path)
+                    request._route = found = self._resolve(request)
+                    route, params = found
                 elif isinstance(resolved, HTTPException):
                     raise resolved
                 else:
@@ -331,46 +491,74 @@ class HttpApp:
                     raise UpgradeRequired(
                         "This resource speaks WebSocket only", headers={"Upgrade": "websocket"}
                     )
-                if params:
-                    request.match_info = params
-                    result = route.handler(request, **params)
-                else:
-                    result = route.handler(request)
-                if route.is_async or inspect.isawaitable(result):
-                    result = await result  # type: ignore[misc]
-                if not isinstance(result, HTTPResponse):
-                    raise TypeError(
-                        f"Handler {route.name!r} returned {type(result).__name__}, not a "
-                        "response: return json(...), text(...) or another response helper"
-                    )
-                response = result
+                if route.request_middleware:
+                    response = await _run_request_middleware(route.request_middleware, request)
+                if response is None:
+                    if params:
+                        request.match_info = params
+                    if route.responds:
+                        result = await _run_responding(route, request, params)
+                    else:
+                        if params:
+                            result = route.handler(request, **params)
+                        else:
+                            result = route.handler(request)
+                        if route.is_async or inspect.isawaitable(result):
+                            result = await result  # type: ignore[misc]
+                    if not isinstance(result, HTTPResponse):
+                        raise TypeError(
+                            f"Handler {route.name!r} returned {type(result).__name__}, not a "
+                            "response: return json(...), text(...) or another response helper"
+                        )
+                    response = result
         except Exception as exc:
-            response = await self._handle_error(request, exc)
-        for middleware, is_async in self._response_middleware:
+            response = await self._handle_error(request, exc, route)
+        if route is not None and route.response_middleware:
+            response = await self._run_response_middleware(
+                route.response_middleware, request, response, route
+            )
+        if self._response_middleware:
+            response = await self._run_response_middleware(
+                self._response_middleware, request, response, route
+            )
+        return response
+
+    def _resolve(self, request: Request) -> tuple[Route, dict[str, Any]]:
+        router = self.router
+        if router.has_hosts:
+            return router.resolve(request.method, request.path, request.host)
+        return router.resolve(request.method, request.path)
+
+    async def _run_response_middleware(
+        self,
+        chain: Iterable[tuple[Callable[..., Any], bool]],
+        request: Request,
+        response: HTTPResponse,
+        route: Route | None,
+    ) -> HTTPResponse:
+        for middleware, is_async in chain:
             try:
                 outcome = middleware(request, response)
                 if is_async:
-                    outcome = await outcome  # type: ignore[misc]
+                    outcome = await outcome
                 if outcome is not None:
-                    response = outcome  # type: ignore[assignment]
+                    response = outcome
             except Exception as exc:
-                response = await self._handle_error(request, exc)
-                break
+                return await self._handle_error(request, exc, route)
         return response
 
     async def _route(self, request: Request) -> HTTPResponse | None:
         """Run request middleware; the first response one returns short-cuts routing."""
-        for middleware, is_async in self._request_middleware:
-            early = middleware(request)
-            if is_async:
-                early = await early  # type: ignore[misc]
-            if early is not None:
-                return early  # type: ignore[return-value]
-        return None
+        return await _run_request_middleware(self._request_middleware, request)
 
-    async def _handle_error(self, request: Request, exc: Exception) -> HTTPResponse:
+    async def _handle_error(
+        self, request: Request, exc: Exception, route: Route | None = None
+    ) -> HTTPResponse:
+        scoped = route.error_handlers if route is not None else None
         for klass in type(exc).__mro__:
-            handler = self._error_handlers.get(klass)
+            handler = scoped.get(klass) if scoped else None
+            if handler is None:
+                handler = self._error_handlers.get(klass)
             if handler is None:
                 continue
             try:
@@ -379,19 +567,62 @@ class HttpApp:
                     result = await result
                 if isinstance(result, HTTPResponse):
                     return result
-                exc = TypeError(  # type: ignore[unreachable]
+                exc = TypeError(
                     f"Exception handler {handler!r} returned {result!r}, not a response"
                 )
             except Exception as inner:
                 exc = inner
             break
+        exc._hurtle_handled = True  # type: ignore[attr-defined]  # handlers already tried
         return self.error_response(exc, request)
 
-    def error_response(self, exc: BaseException, request: Request | None = None) -> HTTPResponse:
-        """The default response for ``exc`` (500 for anything but an ``HTTPException``).
+    def _protocol_error_response(
+        self, exc: BaseException, request: Request | None
+    ) -> HTTPResponse | None:
+        """An ``@app.exception`` handler's answer to an error the server raised itself
+        (408, 413, 400, ...), when it answers without suspending; else None."""
+        handler = None
+        for klass in type(exc).__mro__:
+            handler = self._error_handlers.get(klass)
+            if handler is not None:
+                break
+        if handler is None:
+            return None
+        if request is None:
+            info = ConnInfo("", 0, "", 0, False)
+            request = Request(self, "GET", b"/", [], "1.1", info)  # nothing was received
+        try:
+            result: Any = handler(request, cast("Exception", exc))
+            if inspect.iscoroutine(result):
+                try:
+                    result.send(None)
+                except StopIteration as stop:
+                    result = stop.value
+                else:
+                    result.close()
+                    logger.error(
+                        "Exception handler %r awaited while answering a %s the server raised: "
+                        "such handlers must answer without awaiting",
+                        handler,
+                        type(exc).__name__,
+                    )
+                    return None
+        except Exception as failure:
+            logger.error("Exception handler %r failed", handler, exc_info=failure)
+            return None
+        return result if isinstance(result, HTTPResponse) else None
 
-        The traceback is included only when ``config.DEBUG`` is true.
+    def error_response(self, exc: BaseException, request: Request | None = None) -> HTTPResponse:
+        """The response for ``exc`` (500 for anything but an ``HTTPException``).
+
+        For an error the server raised itself (a 408, a 413, a malformed request), the
+        ``@app.exception`` handler of its class answers when there is one and it answers
+        without awaiting. The traceback is included only when ``config.DEBUG`` is true.
         """
+        if not getattr(exc, "_hurtle_handled", False) and self._error_handlers:
+            answered = self._protocol_error_response(exc, request)
+            if answered is not None:
+                return answered
         if isinstance(exc, HTTPException):
             status, message, headers = exc.status_code, exc.message, exc.headers
             if not exc.quiet:
@@ -408,6 +639,8 @@ class HttpApp:
             fmt = "json" if "json" in accept or "json" in request.content_type else "text"
         if fmt == "json":
             body: dict[str, object] = {"status": status, "message": message}
+            if isinstance(exc, HTTPException) and exc.context:
+                body["context"] = exc.context
             if details:
                 body["traceback"] = details
             return json(body, status, headers)
@@ -427,11 +660,13 @@ class HttpApp:
         debug: bool | None = None,
         access_log: bool | None = None,
         backlog: int | None = None,
+        unix: str | None = None,
     ) -> None:
         """Serve this app in this process until SIGINT or SIGTERM, then drain gracefully.
 
-        ``ssl`` is an ``SSLContext`` or ``{"cert": path, "key": path}``. uvloop is used when
-        it is importable.
+        ``ssl`` is an ``SSLContext`` or ``{"cert": path, "key": path}``. ``unix`` is the
+        path of a Unix socket to listen on instead of ``host:port`` (its file is removed at
+        stop). uvloop is used when it is importable.
         """
         try:
             asyncio.get_running_loop()
@@ -439,19 +674,24 @@ class HttpApp:
             pass
         else:
             raise HurtleHttpError(
-                "app.run() starts its own event loop; inside a running loop, bind a socket "
-                "and use `await hurtle_http.serve(app, sock)` instead"
+                "app.run() starts its own event loop; inside a running loop, use "
+                "`server = await app.create_server(host, port)` (or hurtle_http.serve(app, sock))"
             )
         if debug is not None:
             self.config.DEBUG = debug
         if access_log is not None:
             self.config.ACCESS_LOG = access_log
         context = _tls.load_context(ssl)
-        sock = bind_socket(host, port, backlog=backlog or self.config.BACKLOG)
+        if unix:
+            sock = bind_unix(unix, backlog=backlog or self.config.BACKLOG)
+        else:
+            sock = bind_socket(host, port, backlog=backlog or self.config.BACKLOG)
+        path = unix_path(sock)
         loop = new_event_loop()
         try:
             loop.run_until_complete(self._run_until_signal(sock, context))
         finally:
+            remove_unix(path)
             sock.close()
             try:
                 loop.run_until_complete(loop.shutdown_asyncgens())
@@ -475,9 +715,7 @@ class HttpApp:
             loop.add_signal_handler(sig, stop_requested.set)  # the signal is only recorded
         try:
             server = await serve(self, sock, ssl=context, close_listener=True)
-            host, port = sock.getsockname()[:2]
-            scheme = "https" if context else "http"
-            server_logger.info("%s serving on %s://%s:%s", self.name, scheme, host, port)
+            server_logger.info("%s serving on %s", self.name, describe(sock, context is not None))
             stopped = asyncio.ensure_future(stop_requested.wait())
             ended = asyncio.ensure_future(server.wait_closed())
             await asyncio.wait({stopped, ended}, return_when=asyncio.FIRST_COMPLETED)

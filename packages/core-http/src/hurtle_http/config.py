@@ -77,6 +77,13 @@ class Config:
         "REQUEST_MAX_PIPELINE": 16,
         "BACKLOG": 1024,
         "FALLBACK_ERROR_FORMAT": "text",
+        # Behind a proxy (see Request.forwarded): nothing is trusted by default.
+        "PROXIES_COUNT": 0,
+        "REAL_IP_HEADER": "",
+        "FORWARDED_SECRET": "",
+        "FORWARDED_FOR_HEADER": "X-Forwarded-For",
+        "REQUEST_ID_HEADER": "X-Request-ID",
+        "URL_HOST": "",
         "WEBSOCKET_MAX_SIZE": 1024 * 1024,
         "WEBSOCKET_PING_INTERVAL": 20.0,
         "WEBSOCKET_PING_TIMEOUT": 20.0,
@@ -135,6 +142,27 @@ class Config:
                 self[key] = value
         for key, value in kwargs.items():
             self[key] = value
+
+    def update_config(self, source: str | os.PathLike[str] | Mapping[str, object] | object) -> None:
+        """Set the upper-case keys of ``source``: a mapping, an object or class (its
+        upper-case attributes), or the path of a Python file (its upper-case globals)."""
+        if isinstance(source, (str, os.PathLike)):
+            path = os.path.expandvars(os.fspath(source))
+            namespace: dict[str, object] = {"__file__": path}
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    code = compile(handle.read(), path, "exec")
+            except OSError as exc:
+                raise ConfigError(f"Cannot read the config file {path!r}: {exc}") from None
+            exec(code, namespace)
+            items: Mapping[str, object] = namespace
+        elif isinstance(source, Mapping):
+            items = source
+        else:
+            items = {key: getattr(source, key) for key in dir(source)}
+        for key, value in items.items():
+            if key.isupper():
+                self[key] = value
 
     def get(self, key: str, default: object = None) -> Any:
         """The value of ``key``, or ``default`` when it is not set."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
+from typing import Any
 
 
 class HurtleHttpError(Exception):
@@ -21,10 +22,6 @@ class ConfigError(HurtleHttpError, ValueError):
 
 class RouteError(HurtleHttpError, ValueError):
     """A route is malformed or registered twice."""
-
-
-class ServerError(HurtleHttpError):
-    """The server could not start (for example, the address is already in use)."""
 
 
 class LifespanError(HurtleHttpError):
@@ -46,15 +43,31 @@ class HTTPException(HurtleHttpError):
         message: str | None = None,
         status_code: int | None = None,
         *,
+        quiet: bool | None = None,
+        context: Mapping[str, object] | None = None,
+        extra: Mapping[str, object] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         if status_code is not None:
             self.status_code = status_code
+        if quiet is not None:
+            self.quiet = quiet
         if message is None:
-            message = HTTPStatus(self.status_code).phrase
+            message = getattr(self, "message", None) or _phrase(self.status_code)
         super().__init__(message)
         self.message = message
+        self.context: dict[str, object] = dict(context) if context else {}
+        """Public details, shown in a JSON error body (``{"context": ...}``)."""
+        self.extra: dict[str, object] = dict(extra) if extra else {}
+        """Private details, shown only when ``DEBUG`` is on."""
         self.headers: dict[str, str] = dict(headers) if headers else {}
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 class BadRequest(HTTPException):
@@ -75,8 +88,9 @@ class Unauthorized(HTTPException):
         *,
         scheme: str | None = None,
         headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(message, status_code, headers=headers)
+        super().__init__(message, status_code, headers=headers, **kwargs)
         if scheme:
             self.headers.setdefault("WWW-Authenticate", scheme)
 
@@ -105,8 +119,9 @@ class MethodNotAllowed(HTTPException):
         *,
         allowed: Iterable[str] = (),
         headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(message, status_code, headers=headers)
+        super().__init__(message, status_code, headers=headers, **kwargs)
         self.allowed = tuple(sorted(allowed))
         if self.allowed:
             self.headers.setdefault("Allow", ", ".join(self.allowed))
@@ -148,11 +163,38 @@ class HeaderFieldsTooLarge(HTTPException):
     status_code = 431
 
 
-class InternalServerError(HTTPException):
-    """500: the server failed while handling the request."""
+class ServerError(HTTPException):
+    """500: the server failed (also raised when the server cannot start, e.g. address in use)."""
 
     status_code = 500
     quiet = False
+
+
+class InternalServerError(ServerError):
+    """500: the server failed while handling the request."""
+
+
+class URLBuildError(ServerError):
+    """``url_for`` cannot build a URL: unknown route name, missing or mistyped parameter."""
+
+
+class HeaderNotFound(BadRequest):
+    """400: a header the handler needs is missing."""
+
+
+class InvalidHeader(BadRequest):
+    """400: a header the handler needs is malformed."""
+
+
+class FileNotFound(NotFound):
+    """404: a static file does not exist (``path`` and ``relative_url`` say which)."""
+
+    def __init__(
+        self, message: str | None = None, path: str = "", relative_url: str = "", **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.path = path
+        self.relative_url = relative_url
 
 
 class ServiceUnavailable(HTTPException):

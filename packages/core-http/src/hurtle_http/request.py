@@ -8,6 +8,7 @@ decoded only when asked for.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, SimpleNamespace
@@ -17,13 +18,17 @@ from urllib.parse import parse_qsl, unquote
 import msgspec
 
 from hurtle_http._multipart import File, parse_multipart, parse_options
-from hurtle_http.exceptions import BadRequest, HTTPException
+from hurtle_http.exceptions import BadRequest, HTTPException, HurtleHttpError
 from hurtle_http.headers import Headers
 
 if TYPE_CHECKING:
     from hurtle_http._body import BodyStream
+    from hurtle_http._respond import Responder
     from hurtle_http.app import HttpApp
     from hurtle_http.asgi import AsgiApp
+    from hurtle_http.headers import HeaderSource
+    from hurtle_http.response import HTTPResponse
+    from hurtle_http.router import Route
 
 _json_decode = msgspec.json.Decoder().decode
 
@@ -54,6 +59,51 @@ class RequestParameters(dict[str, list[str]]):
         return values
 
 
+class CookieParameters(dict[str, str]):
+    """Request cookies: ``cookies["a"]`` and ``get`` give the first value, ``getlist`` all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._all: dict[str, list[str]] = {}
+
+    def _add(self, name: str, value: str) -> None:
+        self.setdefault(name, value)
+        self._all.setdefault(name, []).append(value)
+
+    def get(  # type: ignore[override]
+        self,
+        name: str,
+        default: str | None = None,
+        *,
+        host_prefix: bool = False,
+        secure_prefix: bool = False,
+    ) -> str | None:
+        """The first value of ``name`` (``host_prefix=True`` reads ``__Host-name``)."""
+        return super().get(_prefixed(name, host_prefix, secure_prefix), default)
+
+    def getlist(
+        self,
+        name: str,
+        default: list[str] | None = None,
+        *,
+        host_prefix: bool = False,
+        secure_prefix: bool = False,
+    ) -> list[str]:
+        """Every value of ``name`` (``default`` or an empty list when absent)."""
+        values = self._all.get(_prefixed(name, host_prefix, secure_prefix))
+        if values is None:
+            return [] if default is None else default
+        return list(values)
+
+
+def _prefixed(name: str, host_prefix: bool, secure_prefix: bool) -> str:
+    if host_prefix:
+        return "__Host-" + name
+    if secure_prefix:
+        return "__Secure-" + name
+    return name
+
+
 def _parameters(pairs: list[tuple[str, str]]) -> RequestParameters:
     params = RequestParameters()
     for key, value in pairs:
@@ -69,6 +119,7 @@ class Request:
         "_keep_alive",
         "_lazy",
         "_refusal",
+        "_responder",
         "_route",
         "_websocket",
         "app",
@@ -116,6 +167,7 @@ class Request:
         self.body: bytes = b""
         self.match_info: Mapping[str, Any] = _NO_PARAMS
         self._keep_alive = True
+        self._responder: Responder | None = None
         self._lazy: _Lazy | None = None
 
     def _cache(self) -> _Lazy:
@@ -215,11 +267,11 @@ class Request:
         return RequestParameters(), by_name
 
     @property
-    def cookies(self) -> dict[str, str]:
-        """Cookies sent in ``Cookie`` headers."""
+    def cookies(self) -> CookieParameters:
+        """Cookies sent in ``Cookie`` headers (``getlist`` for a name sent several times)."""
         lazy = self._cache()
         if lazy.cookies is None:
-            cookies: dict[str, str] = {}
+            cookies = CookieParameters()
             for header in self.headers.getall("cookie"):
                 for pair in header.split(";"):
                     name, sep, value = pair.strip().partition("=")
@@ -227,7 +279,7 @@ class Request:
                         value = value.strip()
                         if len(value) >= 2 and value[0] == value[-1] == '"':
                             value = value[1:-1]
-                        cookies.setdefault(name.strip(), unquote(value))
+                        cookies._add(name.strip(), unquote(value))
             lazy.cookies = cookies
         return lazy.cookies
 
@@ -257,15 +309,103 @@ class Request:
         """The client address ``(ip, port)``."""
         return self.conn_info.client_ip, self.conn_info.client_port
 
+    async def respond(
+        self,
+        response: HTTPResponse | None = None,
+        *,
+        status: int = 200,
+        headers: HeaderSource | None = None,
+        content_type: str | None = None,
+    ) -> Any:
+        """Start the response now; returns a stream: ``await response.send(data)``, then
+        ``await response.eof()`` (see ``hurtle_http._respond``). Given a ``response``,
+        send that one. Call it from the route's handler itself."""
+        if self._responder is None:
+            raise HurtleHttpError(
+                "request.respond() works in a route handler that calls it directly: call it "
+                "in the handler (not in a helper), or return a response or stream(...) instead"
+            )
+        return await self._responder.respond(
+            response, status=status, headers=headers, content_type=content_type
+        )
+
+    @property
+    def route(self) -> Route | None:
+        """The route this request matched (None before routing or when none matched)."""
+        resolved = self._route
+        return resolved[0] if isinstance(resolved, tuple) else None
+
+    @property
+    def name(self) -> str | None:
+        """The matched route's name (``"bp.handler"`` for a blueprint's route)."""
+        route = self.route
+        return route.name if route is not None else None
+
+    @property
+    def endpoint(self) -> str | None:
+        """``"<app>.<route name>"``, as the reference names it."""
+        route = self.route
+        return f"{self.app.name}.{route.name}" if route is not None else None
+
+    @property
+    def uri_template(self) -> str | None:
+        """The matched route's path, e.g. ``/users/<user_id:int>``."""
+        route = self.route
+        return route.path if route is not None else None
+
+    @property
+    def id(self) -> Any:
+        """This request's id: the ``REQUEST_ID_HEADER`` (``X-Request-ID``) the client or a
+        proxy sent, else a new ``uuid.UUID`` (the same for the whole request)."""
+        lazy = self._cache()
+        if lazy.id is None:
+            config = getattr(self.app, "config", None)
+            name = config.get("REQUEST_ID_HEADER", "X-Request-ID") if config is not None else None
+            sent = self.headers.get(name) if name else None
+            lazy.id = sent if sent and len(sent) <= 200 else uuid.uuid4()
+        return lazy.id
+
+    @property
+    def forwarded(self) -> Mapping[str, str]:
+        """What a trusted proxy says about the client (``for``, ``proto``, ``host``, ...).
+
+        Empty unless the app trusts proxies: ``FORWARDED_SECRET`` (the ``Forwarded``
+        element carrying ``secret=`` or ``by=`` that value), ``REAL_IP_HEADER``, or
+        ``PROXIES_COUNT`` (that many proxies append to ``X-Forwarded-For``; -1 trusts all).
+        """
+        lazy = self._cache()
+        if lazy.forwarded is None:
+            config = getattr(self.app, "config", None)
+            lazy.forwarded = _forwarded(self.headers, config) if config is not None else {}
+        return lazy.forwarded
+
+    @property
+    def remote_addr(self) -> str:
+        """The client address a trusted proxy reported (empty when there is none)."""
+        return self.forwarded.get("for", "")
+
+    @property
+    def client_ip(self) -> str:
+        """``remote_addr`` when a trusted proxy reported it, else the peer's address."""
+        return self.forwarded.get("for") or self.conn_info.client_ip
+
     @property
     def scheme(self) -> str:
-        """``https`` on a TLS connection, else ``http``."""
+        """``https`` on a TLS connection (or when a trusted proxy says so), else ``http``."""
+        if _trusts(self):
+            proto = self.forwarded.get("proto")
+            if proto in ("http", "https"):
+                return proto
         return "https" if self.conn_info.ssl else "http"
 
     @property
     def host(self) -> str:
-        """The authority of an absolute-form target, else the ``Host`` header, else the
-        server address (RFC 9112 3.2)."""
+        """The host a trusted proxy reported, else the authority of an absolute-form
+        target, else the ``Host`` header, else the server address (RFC 9112 3.2)."""
+        if _trusts(self):
+            forwarded_host = self.forwarded.get("host")
+            if forwarded_host and valid_authority(forwarded_host.encode("latin-1")):
+                return forwarded_host
         if self._authority is not None:
             return self._authority
         host = self.headers.get("host")
@@ -294,12 +434,14 @@ _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 class _Lazy:
     """What a request parses on first access (most requests never need it)."""
 
-    __slots__ = ("args", "cookies", "ctx", "files", "form", "headers", "json")
+    __slots__ = ("args", "cookies", "ctx", "files", "form", "forwarded", "headers", "id", "json")
 
     def __init__(self) -> None:
         self.headers: Headers | None = None
         self.args: RequestParameters | None = None
-        self.cookies: dict[str, str] | None = None
+        self.cookies: CookieParameters | None = None
+        self.forwarded: dict[str, str] | None = None
+        self.id: Any = None
         self.form: RequestParameters | None = None
         self.files: dict[str, list[File]] | None = None
         self.json: Any = _UNSET
@@ -307,6 +449,80 @@ class _Lazy:
 
 
 _NO_FIELDS: list[tuple[bytes, bytes]] = []
+
+
+def _trusts(request: Request) -> bool:
+    config = getattr(request.app, "config", None)
+    return config is not None and bool(
+        config.get("FORWARDED_SECRET")
+        or config.get("REAL_IP_HEADER")
+        or config.get("PROXIES_COUNT")
+    )
+
+
+def _forwarded(headers: Headers, config: Any) -> dict[str, str]:
+    """The proxy facts this config trusts (see ``Request.forwarded``)."""
+    secret = config.get("FORWARDED_SECRET")
+    if secret:
+        found = _forwarded_by_secret(headers.getall("forwarded"), str(secret))
+        if found is not None:
+            return found
+    real_ip_header = config.get("REAL_IP_HEADER")
+    proxies = int(config.get("PROXIES_COUNT") or 0)
+    address = None
+    if real_ip_header:
+        address = headers.get(str(real_ip_header))
+    if not address and proxies:
+        name = str(config.get("FORWARDED_FOR_HEADER") or "X-Forwarded-For")
+        hops = [h.strip() for value in headers.getall(name) for h in value.split(",")]
+        hops = [h for h in hops if h]
+        if proxies == -1 and hops:
+            address = hops[0]
+        elif 0 < proxies <= len(hops):
+            address = hops[-proxies]
+    if not address:
+        return {}
+    result = {"for": _clean_address(address)}
+    for key, header in (
+        ("proto", "x-forwarded-proto"),
+        ("host", "x-forwarded-host"),
+        ("port", "x-forwarded-port"),
+        ("path", "x-forwarded-path"),
+    ):
+        value = headers.get(header) or (headers.get("x-scheme") if key == "proto" else None)
+        if value:
+            result[key] = value.split(",")[0].strip().lower() if key == "proto" else value.strip()
+    return result
+
+
+def _forwarded_by_secret(values: list[str], secret: str) -> dict[str, str] | None:
+    """The rightmost ``Forwarded`` element naming ``secret`` (RFC 7239), as a dict."""
+    elements = [e for value in values for e in value.split(",")]
+    for element in reversed(elements):
+        pairs: dict[str, str] = {}
+        for pair in element.split(";"):
+            key, sep, value = pair.strip().partition("=")
+            if sep:
+                pairs[key.strip().lower()] = value.strip().strip('"')
+        if pairs.get("secret") == secret or pairs.get("by") == secret:
+            pairs.pop("secret", None)
+            if "for" in pairs:
+                pairs["for"] = _clean_address(pairs["for"])
+            if "proto" in pairs:
+                pairs["proto"] = pairs["proto"].lower()
+            return pairs
+    return None
+
+
+def _clean_address(address: str) -> str:
+    """``1.2.3.4`` for ``1.2.3.4``; ``::1`` for ``[::1]:80``; the text kept otherwise."""
+    address = address.strip().strip('"')
+    if address.startswith("["):
+        return address[1 : address.find("]")] if "]" in address else address
+    if address.count(":") == 1:
+        return address.partition(":")[0]
+    return address.lower() if ":" in address else address
+
 
 # RFC 3986 authority without userinfo: an IP literal or a reg-name, then an optional port.
 _AUTHORITY = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")

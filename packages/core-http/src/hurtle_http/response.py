@@ -12,12 +12,13 @@ from __future__ import annotations
 import mimetypes
 import os
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator
-from http.cookies import SimpleCookie
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import msgspec
 
+from hurtle_http.cookies import CookieJar
 from hurtle_http.headers import Headers, HeaderSource
 
 _json_encode = msgspec.json.Encoder().encode
@@ -60,28 +61,58 @@ class HTTPResponse:
         value: str,
         *,
         path: str = "/",
-        max_age: int | None = None,
         domain: str | None = None,
-        secure: bool = False,
+        secure: bool = True,
+        max_age: int | None = None,
+        expires: datetime | None = None,
         httponly: bool = False,
         samesite: str | None = "Lax",
+        partitioned: bool = False,
+        comment: str | None = None,
+        host_prefix: bool = False,
+        secure_prefix: bool = False,
+    ) -> str:
+        """Add a ``Set-Cookie`` header; returns the header's value.
+
+        Secure by default (``secure=True``, ``SameSite=Lax``). ``host_prefix=True`` names
+        it ``__Host-key`` (then it must be secure, ``path="/"`` and have no domain);
+        ``secure_prefix=True`` names it ``__Secure-key``. ``samesite="None"`` and
+        ``partitioned=True`` require ``secure``.
+        """
+        return self.cookies.add_cookie(
+            key,
+            value,
+            path=path,
+            domain=domain,
+            secure=secure,
+            max_age=max_age,
+            expires=expires,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+            comment=comment,
+            host_prefix=host_prefix,
+            secure_prefix=secure_prefix,
+        )
+
+    def delete_cookie(
+        self,
+        key: str,
+        *,
+        path: str = "/",
+        domain: str | None = None,
+        host_prefix: bool = False,
+        secure_prefix: bool = False,
     ) -> None:
-        """Add a ``Set-Cookie`` header."""
-        cookie: SimpleCookie = SimpleCookie()
-        cookie[key] = value
-        morsel = cookie[key]
-        morsel["path"] = path
-        if max_age is not None:
-            morsel["max-age"] = str(max_age)
-        if domain:
-            morsel["domain"] = domain
-        if secure:
-            morsel["secure"] = True
-        if httponly:
-            morsel["httponly"] = True
-        if samesite:
-            morsel["samesite"] = samesite
-        self.headers.add("Set-Cookie", morsel.OutputString())
+        """Tell the client to drop cookie ``key`` (an expired ``Set-Cookie``)."""
+        self.cookies.delete_cookie(
+            key, path=path, domain=domain, host_prefix=host_prefix, secure_prefix=secure_prefix
+        )
+
+    @property
+    def cookies(self) -> CookieJar:
+        """The cookies this response sets (``add_cookie``, ``delete_cookie``, ``get_cookie``)."""
+        return CookieJar(self.headers)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} status={self.status} content_type={self.content_type!r}>"
@@ -155,10 +186,24 @@ def json(
     status: int = 200,
     headers: HeaderSource | None = None,
     content_type: str = JSON_TYPE,
-    dumps: Callable[[object], bytes | str] | None = None,
+    dumps: Callable[..., bytes | str] | None = None,
+    **kwargs: Any,
 ) -> HTTPResponse:
-    """A JSON response encoded with msgspec (or with ``dumps`` when given)."""
-    data = _json_encode(body) if dumps is None else dumps(body)
+    """A JSON response encoded with msgspec (or with ``dumps(body, **kwargs)`` when given).
+
+    ``default=fn`` (without ``dumps``) converts objects msgspec cannot encode.
+    """
+    if dumps is not None:
+        data = dumps(body, **kwargs)
+    elif kwargs:
+        default = kwargs.pop("default", None)
+        if kwargs:
+            raise TypeError(
+                f"json() got {sorted(kwargs)}: pass dumps= to use another encoder's options"
+            )
+        data = msgspec.json.encode(body, enc_hook=default)
+    else:
+        data = _json_encode(body)
     return HTTPResponse(data, status, headers, content_type)
 
 

@@ -22,14 +22,18 @@ from hurtle.app import Hurtle
 from hurtle.asgi import AsgiHost
 from hurtle.config import HurtleConfig
 from hurtle.errors import HurtleError, StartupError, StartupFailed
+from hurtle.exceptions import HurtleException
 from hurtle_http import (
     BadRequest,
+    Blueprint,
+    BlueprintGroup,
     Config,
     ConfigError,
     File,
     Forbidden,
     Headers,
     HTTPException,
+    HTTPMethodView,
     HTTPResponse,
     HurtleHttpError,
     InternalServerError,
@@ -57,16 +61,20 @@ from hurtle_worker_manager import SharedContext, WorkerManager
 __all__ = [
     "AsgiHost",
     "BadRequest",
+    "Blueprint",
+    "BlueprintGroup",
     "Config",
     "ConfigError",
     "File",
     "Forbidden",
     "HTTPException",
+    "HTTPMethodView",
     "HTTPResponse",
     "Headers",
     "Hurtle",
     "HurtleConfig",
     "HurtleError",
+    "HurtleException",
     "HurtleHttpError",
     "InternalServerError",
     "MethodNotAllowed",

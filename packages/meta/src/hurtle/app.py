@@ -51,8 +51,17 @@ class Hurtle(HttpApp):
         config: Config | None = None,
         inspector: bool | None = None,
         inspector_class: type[Any] | str = "hurtle_inspector:Inspector",
+        strict_slashes: bool = False,
+        log_config: Mapping[str, Any] | None = None,
+        configure_logging: bool = False,
     ) -> None:
-        super().__init__(name, config=config)
+        super().__init__(
+            name,
+            config=config,
+            strict_slashes=strict_slashes,
+            log_config=log_config,
+            configure_logging=configure_logging,
+        )
         if not isinstance(self.config, HurtleConfig):
             self.config.register_defaults(HurtleConfig.DEFAULTS)
         if inspector is not None:
@@ -63,6 +72,32 @@ class Hurtle(HttpApp):
         self.module = _caller_module()
         """The module that created the app: workers import it to find the app again."""
         loader.register(self)
+
+    @classmethod
+    def get_app(cls, name: str | None = None, *, force_create: bool = False) -> Hurtle:
+        """The app created under ``name`` in this process (the only one when None).
+
+        ``force_create=True`` creates ``Hurtle(name)`` when there is none. Raises
+        ``HurtleError`` naming the registered apps otherwise.
+        """
+        if name is None:
+            known = loader.names()
+            if len(known) == 1:
+                name = known[0]
+            elif not known:
+                raise HurtleError("No Hurtle app has been created yet: create one first")
+            else:
+                raise HurtleError(
+                    f"Several Hurtle apps exist ({', '.join(sorted(known))}): "
+                    "name one, e.g. Hurtle.get_app('api')"
+                )
+        found = loader.registered(name)
+        if found is None:
+            if force_create:
+                return cls(name)
+            created = ", ".join(sorted(loader.names())) or "none"
+            raise HurtleError(f"No Hurtle app named {name!r} (created: {created})")
+        return found
 
     # Listeners of the main process -------------------------------------------------------
 
@@ -147,6 +182,7 @@ class Hurtle(HttpApp):
         max_lifetime_jitter: float | None = None,
         max_rss: int | None = None,
         pre_stop_delay: float | None = None,
+        unix: str | None = None,
     ) -> None:
         """Serve the app until SIGINT/SIGTERM (or ``app.m.terminate()``), then drain.
 
@@ -154,7 +190,8 @@ class Hurtle(HttpApp):
         here. ``dev`` means ``debug`` and ``auto_reload``. ``single_process`` serves in
         this process with no manager. ``ssl`` is ``{"cert": path, "key": path}`` (or
         an ``SSLContext`` with the fork start method). ``factory`` is the import path of
-        the factory that built this app, for workers started with ``spawn``.
+        the factory that built this app, for workers started with ``spawn``. ``unix`` is
+        a Unix socket path to listen on instead of ``host:port`` (shared by every worker).
         A failed start logs one message and exits with status 1.
 
         Recycling (each a zero-downtime restart of one worker at a time): ``max_requests``
@@ -189,6 +226,7 @@ class Hurtle(HttpApp):
             inspector=inspector,
             factory=factory,
             backlog=backlog,
+            unix=unix,
         )
         run_app(self, options)
 
@@ -204,6 +242,7 @@ class Hurtle(HttpApp):
             debug=options.debug,
             access_log=options.access_log,
             backlog=options.backlog,
+            unix=options.unix,
         )
 
     def _servable(self) -> HttpApp | AsgiApp:

@@ -50,6 +50,11 @@ def registered(name: str) -> Hurtle | None:
     return _apps.get(name)
 
 
+def names() -> list[str]:
+    """The names of the apps registered in this process."""
+    return list(_apps)
+
+
 def load_app(ref: AppRef) -> Hurtle:
     """The app ``ref`` names, importing its module or calling its factory when needed."""
     app = _apps.get(ref.name)

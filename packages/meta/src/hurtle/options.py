@@ -32,6 +32,7 @@ class RunOptions:
     inspector: bool
     factory: str
     backlog: int | None
+    unix: str | None = None
 
 
 def resolve_options(
@@ -51,6 +52,7 @@ def resolve_options(
     inspector: bool | None,
     factory: str | None,
     backlog: int | None,
+    unix: str | None = None,
 ) -> RunOptions:
     """Check the arguments of ``app.run()``; raise ``HurtleError`` saying what to change."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -98,4 +100,5 @@ def resolve_options(
         inspector=bool(app.config.INSPECTOR) if inspector is None else inspector,
         factory=factory or "",
         backlog=backlog,
+        unix=unix or None,
     )

@@ -11,6 +11,7 @@ and no process is left behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -34,6 +35,7 @@ from hurtle_worker_manager import (
     WorkerManager,
     WorkerManagerError,
     bind_tcp,
+    bind_unix,
 )
 from hurtle_worker_manager.activation import inherited_sockets
 from hurtle_worker_manager.recycling import RecyclePolicy
@@ -82,6 +84,7 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
     _use_start_method(start_method)
     sockets: list[socket.socket] = []
     standby: Any = None
+    created_unix = ""
     try:
         app.binding.open_shared_context()
         await _dispatch(app, "main_process_start")
@@ -89,9 +92,14 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         tls = _tls_for_workers(options.ssl, start_method)
         activated = _activated_sockets()
         sockets.extend(activated.values())
-        sock = activated.get("server") or _bind(
-            options.host, options.port, options.backlog, app, start_method, "The server"
-        )
+        sock = activated.get("server")
+        if sock is None and options.unix:
+            sock = _bind_unix(options.unix, options.backlog, app)
+            created_unix = options.unix
+        elif sock is None:
+            sock = _bind(
+                options.host, options.port, options.backlog, app, start_method, "The server"
+            )
         if sock not in sockets:
             sockets.append(sock)
         manager = WorkerManager(
@@ -143,6 +151,9 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
             await standby.close()
         for sock in sockets:
             sock.close()
+        if created_unix:  # the socket file this process made (never an inherited one)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(created_unix)
 
 
 def _use_start_method(method: str) -> None:
@@ -216,6 +227,18 @@ def _activated_sockets() -> dict[str, socket.socket]:
         found[role] = item.sock
         logger.info("Adopted the %s socket passed by the service manager", role)
     return found
+
+
+def _bind_unix(path: str, backlog: int | None, app: Hurtle) -> socket.socket:
+    try:
+        return bind_unix(path, backlog=backlog or int(app.config.BACKLOG))
+    except AddressInUseError:
+        raise AppStartupError(
+            f"The server's Unix socket {path} is already in use: stop the other server "
+            "or choose another path"
+        ) from None
+    except OSError as exc:
+        raise AppStartupError(f"The server cannot listen on {path}: {exc}") from None
 
 
 def _bind(
