@@ -13,6 +13,7 @@ from datetime import datetime
 import pytest
 from insp_helpers import RunningApp, raw_exchange, wait_until
 
+import hurtle_inspector
 from hurtle_inspector import Inspector
 
 HTTP_COUNTERS = {"served", "in_flight", "errors", "bad_requests", "connections"}
@@ -32,7 +33,7 @@ def test_info_is_wire_compatible_with_the_reference(shared_app: RunningApp) -> N
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", info["python"])
     assert info["platform"]
     assert info["extra"] == {"suite": "inspector"}
-    assert "hurtle-inspector==0.1.0" in info["packages"]
+    assert f"hurtle-inspector=={hurtle_inspector.__version__}" in info["packages"]
     assert all(re.fullmatch(r"[\w.-]+==\S+", package) for package in info["packages"])
     workers = body["result"]["workers"]
     assert workers["Hurtle-Main"] == {"pid": shared_app.pid}

@@ -31,7 +31,7 @@ def test_a_run_time_crash_loop_shows_in_info_stats_and_ready(
 
     ready = app.call("GET", "/ready")
     assert ready.status == 200, "a sibling still serves: the instance stays in the pool"
-    assert ready.json["result"] == "degraded: Hurtle-Server-1-0 failed (crash loop)"
+    assert ready.json["result"] == "degraded: 1 server slot(s) failed (crash loop)"
 
     stats = app.call("POST", "/stats")
     assert stats.status == 200, stats

@@ -149,19 +149,20 @@ def build_app(inspector: Inspector, *, metrics_only: bool = False) -> InspectorA
         return envelope("health", "ok")
 
     def ready(request: Request) -> HTTPResponse:
+        # Probes need no API key, so the answer names nothing: a failed slot (a run-time
+        # crash loop) is counted, and `GET /` (authenticated) says which it is.
         entries = multiplexer.entries
-        # wm-reliability: failed slots (crash loop) are named; issue 11 asks /ready to
-        # reveal nothing else: the lead decides (see the prod-plumbing report).
-        failed = sorted(name for name, entry in entries.items() if entry.failed is not None)
+        failed = sum(1 for entry in entries.values() if entry.failed is not None)
         reason = not_ready_reason(
             entries, phase=multiplexer.phase, min_ready=min_ready, stopping=app.stopping
         )
+        crash_loop = f"{failed} server slot(s) failed (crash loop)"
         if not reason:
-            if failed:  # still serving: stay in the pool, but say what is wrong
-                return envelope("ready", f"degraded: {', '.join(failed)} failed (crash loop)")
+            if failed:  # still serving: stay in the pool, but say something is wrong
+                return envelope("ready", f"degraded: {crash_loop}")
             return envelope("ready", "ready")
         if failed and not app.stopping and multiplexer.phase not in DRAINING_PHASES:
-            reason += f"; {', '.join(failed)} failed (crash loop)"
+            reason += f"; {crash_loop}"
         return error_envelope("ready", reason, 503)
 
     async def metrics(request: Request) -> HTTPResponse:
