@@ -31,16 +31,7 @@ async def send_stream(conn: ResponseWriting, request: Request, response: Streami
             conn.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
             await conn.drain()
 
-        response._send = send
-        try:
-            source = response.source
-            if callable(source):
-                await source(response)
-            else:
-                async for piece in source:
-                    await response.write(piece)
-        finally:
-            response._send = None
+        await response.stream_to(send)
         if chunked:
             conn.write(b"0\r\n\r\n")
     conn.finish_response(request, response.status, keep_alive)

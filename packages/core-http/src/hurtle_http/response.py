@@ -150,6 +150,19 @@ class StreamingResponse(HTTPResponse):
         if data:
             await self._send(data)
 
+    async def stream_to(self, send: Callable[[bytes], Awaitable[None]]) -> None:
+        """Produce the whole body, giving each piece to ``send`` (what a server does)."""
+        self._send = send
+        try:
+            source = self.source
+            if callable(source):
+                await source(self)
+            else:
+                async for piece in source:
+                    await self.write(piece)
+        finally:
+            self._send = None
+
 
 class FileResponse(HTTPResponse):
     """A file sent from disk by the server, with ``Range`` support and a guessed type.

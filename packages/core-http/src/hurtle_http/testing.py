@@ -109,16 +109,7 @@ async def _render(response: HTTPResponse, request: Request) -> httpx.Response:
         async def collect(data: bytes) -> None:
             pieces.append(data)
 
-        response._send = collect
-        try:
-            source = response.source
-            if callable(source):
-                await source(response)
-            else:
-                async for piece in source:
-                    await response.write(piece)
-        finally:
-            response._send = None
+        await response.stream_to(collect)
         content = b"".join(pieces)
     else:
         content = response.body
