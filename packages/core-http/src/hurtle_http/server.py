@@ -139,6 +139,7 @@ class HttpServer:
         self.websocket_close_code = 1001
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
+        self._accepting_stopped = False
         self._connections: set[HttpProtocol] = set()
         # Accepted by the loop but not made yet (connection_made is queued, or a TLS
         # handshake runs): the drain waits for them. Weak, so a failed handshake leaves none.
@@ -258,10 +259,30 @@ class HttpServer:
             self._stopping = self._loop.create_task(self._drain(graceful_timeout))
         await asyncio.shield(self._stopping)
 
+    def stop_accepting(self) -> None:
+        """Take no new connection from now on, before returning; ``stop`` still drains.
+
+        For a process that hands the socket to another at a precise moment: nothing is
+        accepted once this returns, and nothing accepted is lost.
+        """
+        server = self._server
+        if server is None or self._accepting_stopped:
+            return
+        self._accepting_stopped = True
+        if not isinstance(server, asyncio.Server):  # uvloop makes its transports at once
+            server.close()
+            return
+        # asyncio's own loop makes the transport of an accepted socket in a task, a loop
+        # turn later; were the server closed before, that transport would fail and its
+        # client would hang. So: no more accepts now, the close after those tasks ran.
+        for listening in server.sockets:
+            self.loop.remove_reader(listening.fileno())
+        self.loop.call_soon(server.close)
+
     async def _drain(self, graceful_timeout: float) -> None:
         self.draining = True
         assert self._server is not None
-        self._server.close()
+        self.stop_accepting()
         if self.close_listener:
             await self._serve_backlog()
         deadline = self.loop.time() + graceful_timeout

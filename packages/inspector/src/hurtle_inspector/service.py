@@ -51,6 +51,8 @@ STOP_TIMEOUT = 5.0
 """Seconds the inspector gives its open requests when it is asked to stop."""
 LINGER_MAX = 300.0
 """The longest the inspector keeps answering probes while the server workers drain."""
+HANDOVER_MAX = 5.0
+"""The longest the inspector waits for the main process to see its ack before it serves."""
 _SCRAPE_TIMEOUT = 5.0
 
 _encode = msgspec.json.Encoder().encode
@@ -232,8 +234,9 @@ async def serve_inspector(
 ) -> None:
     """Serve the inspector on the listening ``sock`` until the manager asks it to stop.
 
-    The target of the ``Hurtle-Inspector-0`` managed process: it acks once listening,
-    logs ``Inspector listening on http(s)://host:port`` and drains on stop. With
+    The target of the ``Hurtle-Inspector-0`` managed process: it acks once ready, accepts
+    once the main process has seen the ack (its stand-in has stepped aside by then), logs
+    ``Inspector listening on http(s)://host:port`` and drains on stop. With
     ``metrics_sock``, ``/metrics`` is also served there (same TLS and API key).
     """
     multiplexer = get_multiplexer()
@@ -253,7 +256,9 @@ async def serve_inspector(
     if metrics_sock is not None:
         apps.append(build_app(inspector, metrics_only=True))
         servers.append(await serve(apps[1], metrics_sock, ssl=context))
-    server = await serve(apps[0], sock, ssl=context, ready=multiplexer.ack)
+    multiplexer.ack()  # ready; it accepts once the main process's stand-in has stepped aside
+    await _until_acked(multiplexer)
+    server = await serve(apps[0], sock, ssl=context)
     servers.insert(0, server)
     try:
         for warning in settings.exposure_warnings():
@@ -266,6 +271,23 @@ async def serve_inspector(
         await _linger(multiplexer)
     finally:
         await asyncio.gather(*(item.stop(STOP_TIMEOUT) for item in servers))
+
+
+async def _until_acked(multiplexer: Multiplexer) -> None:
+    """Wait until a state snapshot shows this process acked, before accepting on the port.
+
+    The main process's stand-in (``Standby``) stops accepting on that snapshot before it
+    is sent, so the two never answer side by side. Bounded by ``HANDOVER_MAX``.
+    """
+    deadline = time.monotonic() + HANDOVER_MAX
+    pid = multiplexer.pid
+    while not any(
+        entry.pid == pid and entry.state == "ACKED" for entry in multiplexer.entries.values()
+    ):
+        if time.monotonic() > deadline:
+            logger.warning("No state from the main process within %.0f s; serving", HANDOVER_MAX)
+            return
+        await asyncio.sleep(0.002)
 
 
 async def _linger(multiplexer: Multiplexer) -> None:

@@ -14,10 +14,11 @@ authentication and without acting on anything:
 - otherwise (the inspector restarts): ``503`` with ``Retry-After: 1``.
 
 Feed it the manager's state (``WorkerManager.on_change``). It serves while no inspector
-process runs (its entry is neither ``STARTED`` nor ``ACKED``) or the server shuts down, and
-stops as soon as a new inspector process exists, before that one listens: the two never
-take connections side by side, and a connection made while the new inspector starts
-waits in the queue for it (the time of one start, never a hang).
+answers: none runs, or a new one has not acked yet, or the server shuts down. The hand-over
+has no overlap: the inspector acks before it accepts, and accepts only once a snapshot
+shows it acked (``serve_inspector``); the stand-in stops accepting on that same snapshot,
+before it is sent (listeners run first). So the two never take connections side by side,
+and a connection made during the hand-over waits one snapshot's delivery in the queue.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ __all__ = ["Standby"]
 logger = logging.getLogger("hurtle.inspector")
 
 _STOP_TIMEOUT = 2.0
-_RUNNING = frozenset({"STARTED", "ACKED"})
 
 
 class _StandbyApp(HttpApp):
@@ -105,12 +105,10 @@ class Standby:
     def update(self, state: StateUpdate) -> None:
         """Serve while no inspector answers (none runs, or a new one has not acked yet).
 
-        A new inspector answers once it acks; until then the stand-in answers 503, so a
-        probe never waits on a port nobody serves (a short overlap after the ack gives at
-        most a 503 with ``Retry-After``). During a shutdown's pre-stop delay (phase
-        ``draining``) the inspector alone answers, ``/ready`` at 503, so probes never flip
-        between the two; past it, the stand-in shares the port, so that a command the
-        stopping inspector no longer takes still gets its 409.
+        During a shutdown's pre-stop delay (phase ``draining``) the inspector alone answers,
+        ``/ready`` at 503, so probes never flip between the two; past it, the stand-in
+        shares the port, so that a command the stopping inspector no longer takes still
+        gets its 409.
         """
         entry = state.processes.get(self._process)
         acked = entry is not None and entry.state == "ACKED"
@@ -121,6 +119,8 @@ class Standby:
         if self._closed:
             return
         self._wanted = serving
+        if not serving and self._server is not None:
+            self._server.stop_accepting()  # now: the snapshot is on its way to the inspector
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._apply())
 

@@ -283,7 +283,9 @@ class WorkerManager:
         """Call ``callback(snapshot)`` in the main process whenever the state changed.
 
         Calls are coalesced like the snapshots pushed to the processes, and made from
-        the manager's loop: the callback must not block. Its errors are logged.
+        the manager's loop: the callback must not block. Its errors are logged. It runs
+        before the snapshot is sent to the processes, so what it does synchronously is
+        done before any process can see that state.
         """
         self._state_listeners.append(callback)
 
@@ -639,14 +641,15 @@ class WorkerManager:
     def _broadcast(self) -> None:
         self._broadcast_pending = False
         snapshot = self._table.snapshot()
-        data = frame(encode(snapshot))
-        for instance in self._table.instances:
-            instance.send(data)
+        # Listeners first: what one does about a snapshot is done before a process sees it.
         for listener in self._state_listeners:
             try:
                 listener(snapshot)
             except Exception:
                 logger.exception("A state listener (WorkerManager.on_change) failed")
+        data = frame(encode(snapshot))
+        for instance in self._table.instances:
+            instance.send(data)
 
     # --- signals ---
 
