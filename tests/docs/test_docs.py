@@ -20,6 +20,9 @@ GUIDE = [
     "guide/worker-manager.md",
     "guide/inspector.md",
     "guide/worker-manager-alone.md",
+    "guide/asgi.md",
+    "coming-from-sanic.md",
+    "deploy/README.md",
 ]
 
 
