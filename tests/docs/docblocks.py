@@ -9,7 +9,8 @@ A block is runnable when the last non-blank line above its fence is a marker com
     run the block as a Python script there; it must exit 0 within the timeout;
 ``<!-- test: start -->`` (optionally ``until="TEXT"``)
     start the block's one command in the background and wait until its output shows
-    ``TEXT`` (default ``Main ready``: the manager's log line once every server acked);
+    ``TEXT`` (default ``Main ready``: the manager's log line once every server acked),
+    and, when it started an inspector, until the inspector listens;
 ``<!-- test: run -->``
     run a ``console`` block's ``$ `` commands one by one (each must exit 0, and its
     output must match the lines below it, where ``...`` matches anything), or a ``sh``
@@ -51,6 +52,7 @@ MARKER = re.compile(r"^<!-- test: (?P<kind>file|python|start|run|stop|skip)(?P<r
 FENCE = re.compile(r"^(?P<indent> *)(?P<ticks>`{3,})(?P<lang>[\w-]*)(?P<info>[^`]*)$")
 RUNNABLE_LANGS = {"python", "py", "sh", "bash", "console", "shell"}
 APP_PORT, OTHER_APP_PORT, INSPECTOR_PORT = "8000", "8001", "6457"
+INSPECTOR_STARTED, INSPECTOR_READY = "Started Hurtle-Inspector-0", "Inspector listening on"
 COMMAND_TIMEOUT = 60.0
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
@@ -263,7 +265,11 @@ class Session:
                     f"{ready!r} appeared:\n{self.started_output()}"
                 )
             self.started_family()
-            return ready in self.started_output()
+            output = self.started_output()
+            # The inspector acks on its own, sometimes after the servers: a page's first
+            # `hurtle inspect` must meet the inspector, not the main process's stand-in.
+            inspector_pending = INSPECTOR_STARTED in output and INSPECTOR_READY not in output
+            return ready in output and not inspector_pending
 
         wait_until(
             is_ready,

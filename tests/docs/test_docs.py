@@ -7,10 +7,19 @@ then everything it started is stopped by pid.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from docblocks import DOCS, RUNNABLE_LANGS, Session, blocks, output_matches, runnable_pages
+from docblocks import (
+    DOCS,
+    FENCE,
+    RUNNABLE_LANGS,
+    Session,
+    blocks,
+    output_matches,
+    runnable_pages,
+)
 
 # The chapters whose every shell and Python block must be marked (run, or skipped with a
 # reason). Other pages may hold illustrative blocks.
@@ -20,6 +29,9 @@ GUIDE = [
     "guide/worker-manager.md",
     "guide/inspector.md",
     "guide/worker-manager-alone.md",
+    "guide/asgi.md",
+    "coming-from-sanic.md",
+    "deploy/README.md",
 ]
 
 
@@ -62,3 +74,35 @@ def test_there_are_runnable_pages() -> None:
 )
 def test_output_matching(expected: str, actual: str, matches: bool) -> None:
     assert output_matches(expected, actual) is matches
+
+
+def prose(page: Path) -> str:
+    """The page without its fenced code blocks (whose lines are blanked)."""
+    lines, fence = [], ""
+    for line in page.read_text().splitlines():
+        opening = FENCE.match(line)
+        if fence:
+            fence = "" if line.strip() == fence else fence
+            lines.append("")
+        elif opening:
+            fence = opening["ticks"]
+            lines.append("")
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("page", sorted(DOCS.rglob("*.md")), ids=lambda p: str(p.relative_to(DOCS)))
+def test_no_code_span_across_lines_holds_a_tag(page: Path) -> None:
+    # Markdown reads `<main pid>` at the start of a line as an HTML tag even inside a
+    # code span opened on the line before: the rest of the page would become raw text.
+    text, spans, at = prose(page), [], 0
+    while opening := re.compile(r"`+").search(text, at):
+        closing = text.find(opening[0], opening.end())
+        if closing == -1:
+            at = opening.end()
+            continue
+        spans.append(text[opening.end() : closing])
+        at = closing + len(opening[0])
+    tagged = [span for span in spans if "\n" in span and re.search(r"<[A-Za-z]", span)]
+    assert not tagged, f"keep these code spans on one line: {tagged}"
