@@ -11,67 +11,29 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
 import re
-import signal
 import socket
-import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
-from testkit import children_of, marked, wait_for_exit, wait_until
+from main_process import MainProcess, launch
+from testkit import wait_until
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
 HURTLE = str(Path(sys.executable).parent / "hurtle")
 SERVING = re.compile(r"serving on (https?)://([\d.]+):(\d+)")
 
 
-class Served:
+class Served(MainProcess):
     """A running server: its main process, log, address and small HTTP helpers."""
-
-    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, mark: str) -> None:
-        self.process = process
-        self.log_path = log_path
-        self.mark = mark
-        self.host = "127.0.0.1"
-        self.port = 0
-        self.seen: set[int] = set()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_log(self, pattern: str, *, timeout: float = 30.0) -> re.Match[str]:
-        """Wait for a log line matching ``pattern``; fail showing the log."""
-        regex = re.compile(pattern)
-
-        def found() -> re.Match[str] | None:
-            match = regex.search(self.log())
-            if match is None and self.process.poll() is not None:
-                pytest.fail(
-                    f"the server exited ({self.process.returncode}) before {pattern!r}:\n"
-                    + self.log()[-4000:]
-                )
-            return match
-
-        return wait_until(
-            found, timeout=timeout, what=lambda: f"{pattern!r} in:\n{self.log()[-4000:]}"
-        )
 
     def children(self, prefix: str = "") -> set[int]:
         """Live children of the main process named ``prefix...`` (all are remembered, so
         that ``stop`` can check none outlives it)."""
-        found = children_of(self.pid)
-        self.seen |= found
-        return {pid for pid in found if process_name(pid).startswith(prefix)}
+        return {pid for pid in self.remember_children() if process_name(pid).startswith(prefix)}
 
     def workers(self) -> set[int]:
         """The live server workers (named ``Server-<n>-<m>`` by the kernel)."""
@@ -107,24 +69,6 @@ class Served:
     def ws_url(self, path: str) -> str:
         return f"ws://{self.host}:{self.port}{path}"
 
-    def stop(self, sig: int = signal.SIGTERM, *, timeout: float = 30.0) -> int:
-        """Signal the main process, wait for it; fail if a child outlives it."""
-        if self.process.poll() is None:
-            self.workers()
-            self.process.send_signal(sig)
-        try:
-            code = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            pytest.fail(f"the main process did not stop within {timeout} s:\n{self.log()[-3000:]}")
-        survivors = wait_for_exit(self.seen | marked(self.mark), timeout=5)
-        for pid in survivors:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        assert not survivors, f"processes {sorted(survivors)} outlived the main process"
-        return code
-
 
 def start(
     argv: list[str],
@@ -134,25 +78,16 @@ def start(
     pass_fds: tuple[int, ...] = (),
     cwd: Path = APPS,
 ) -> Served:
-    """Start ``argv`` in ``cwd`` with its output in a log file under ``tmp_path``."""
-    mark = uuid.uuid4().hex
-    log_path = tmp_path / f"server-{mark[:8]}.log"
-    full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HURTLE_")},
-        "PYTHONUNBUFFERED": "1",
-        "HURTLE_TEST_MARK": mark,
-        **(env or {}),
-    }
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=full_env,
-            cwd=str(cwd),
-            pass_fds=pass_fds,
-        )
-    return Served(process, log_path, mark)
+    """Start ``argv`` in ``cwd`` (without the caller's ``HURTLE_*`` variables), logged."""
+    return launch(
+        argv,
+        Served,
+        tmp_path=tmp_path,
+        env=env,
+        cwd=cwd,
+        pass_fds=pass_fds,
+        inherit_hurtle_env=False,
+    )
 
 
 @contextlib.contextmanager
@@ -207,17 +142,7 @@ def run_to_exit(
     """``hurtle serve TARGET --port 0 ARGS`` that must exit by itself: (exit code, log)."""
     argv = [HURTLE, "serve", target, "--port", "0", *args]
     server = start(argv, tmp_path=tmp_path, env=env, cwd=cwd)
-    try:
-        code = server.process.wait(60)
-    except subprocess.TimeoutExpired:
-        server.stop(signal.SIGKILL)
-        pytest.fail(f"hurtle serve did not exit:\n{server.log()[-3000:]}")
-    survivors = wait_for_exit(marked(server.mark), timeout=5)
-    for pid in survivors:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    assert not survivors, f"processes {sorted(survivors)} outlived the main process"
-    return code, server.log()
+    return server.wait_exit(60), server.log()
 
 
 def process_name(pid: int) -> str:
