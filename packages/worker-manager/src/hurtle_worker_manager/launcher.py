@@ -2,8 +2,8 @@
 
 Runs in: the main process (inside the manager's event loop).
 
-A ``Launcher`` starts a slot's process instance (spawn or fork, its channel, its exit
-sentinel), stops it (SIGTERM, then SIGKILL after the graceful timeout), reaps it, and
+A ``Launcher`` starts a slot's process instance (spawn, fork or forkserver, its channel,
+its exit sentinel), stops it (SIGTERM, then SIGKILL after the graceful timeout), reaps it, and
 enforces the start acknowledgement deadline. It never decides what an event means: it
 is built with callbacks, the way uvicorn's ``Process`` and gunicorn's workers leave the
 decisions to their supervisor:
@@ -148,6 +148,8 @@ class Launcher:
             loop_factory=self._loop_factory,
             reloaded_files=reloaded_files,
             inherited_peer_fd=ours.fileno() if self._start_method == "fork" else -1,
+            start_method=self._start_method,
+            environ=dict(os.environ) if self._start_method == "forkserver" else None,
         )
         sockets = self._sockets if worker.server else ()
         process = self._new_process(
