@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 
 import pytest
 from meta_helpers import served, wait_until
 
-START_METHODS = ["spawn", "fork"]
+START_METHODS = ["spawn", "fork", "forkserver"]
 
 
 @pytest.mark.parametrize("start_method", START_METHODS)
@@ -46,7 +47,7 @@ def test_every_worker_answers_and_reports_its_counters(tmp_path: Path, start_met
         assert "Hurtle-Main" in server.get_json("/workers")
 
 
-@pytest.mark.parametrize("start_method", START_METHODS)
+@pytest.mark.parametrize("start_method", ["spawn", "fork"])
 def test_zero_downtime_restart_from_a_handler_loses_no_request(
     tmp_path: Path, start_method: str
 ) -> None:
@@ -174,3 +175,12 @@ def test_manager_is_refused_in_a_worker(tmp_path: Path) -> None:
         status, body = s.request("/manager")
         assert status == 500
         assert b"app.manager exists only in the main process" in body
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_killed_main_process_leaves_no_process_behind(tmp_path: Path, start_method: str) -> None:
+    """SIGKILL of the main process: workers, the custom process, the forkserver's template
+    and multiprocessing's resource tracker all go (``stop`` fails on any survivor)."""
+    with served("full.py", "--start-method", start_method, tmp_path=tmp_path) as server:
+        server.wait_acked(2)
+        assert server.stop(signal.SIGKILL) == -signal.SIGKILL

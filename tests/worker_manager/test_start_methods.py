@@ -62,6 +62,7 @@ def test_forkserver_processes_fork_from_a_template_that_preloaded_the_libraries(
     pids, probe, proc = _probe("forkserver")
     try:
         main, worker = pids
+        assert worker == probe["pid"]
         template = probe["ppid"]
         assert template != main and template in children_of(main), "forked by the template"
         assert probe["preloaded"] is True and probe["preloaded_in"] == template
@@ -131,8 +132,10 @@ def test_forkserver_shared_objects_and_custom_processes() -> None:
         async with running(manager):
             await wait_until(lambda: shared.hits.value == 1, what="the worker to count")
             helper = await wait_until(
-                lambda: manager.workers.get("Hurtle-Helper-0", {}).get("tag") == "helper"
-                and manager.workers["Hurtle-Helper-0"],
+                lambda: (
+                    manager.workers.get("Hurtle-Helper-0", {}).get("tag") == "helper"
+                    and manager.workers["Hurtle-Helper-0"]
+                ),
                 what="the custom process to report",
             )
             assert alive(helper["pid"])

@@ -63,7 +63,7 @@ def new_context(
         for name in preload:
             _check_importable(name)
         modules = [_CHILD_MODULE, *(name for name in preload if name != _CHILD_MODULE)]
-        context.set_forkserver_preload([*modules, TEMPLATE_MODULE])  # type: ignore[attr-defined]
+        context.set_forkserver_preload([*modules, TEMPLATE_MODULE])
     return context
 
 
