@@ -141,3 +141,28 @@ def test_forkserver_shared_objects_and_custom_processes() -> None:
             assert alive(helper["pid"])
 
     asyncio.run(scenario())
+
+
+def test_a_killed_template_takes_its_processes_along_and_all_are_respawned() -> None:
+    """The template is every process's parent: if it dies, they die with it (none is left
+    unsupervised), and the manager respawns them from a new template."""
+
+    async def scenario() -> None:
+        manager = WorkerManager("wm_targets:probe", workers=2, start_method="forkserver")
+        async with running(manager):
+            first = acked_servers(manager)
+            template = {entry["probe"]["ppid"] for entry in first.values()}
+            assert len(template) == 1
+            os.kill(template.pop(), signal.SIGKILL)
+
+            def respawned() -> dict[str, dict[str, object]] | None:
+                acked = acked_servers(manager)
+                fresh = [e for e in acked.values() if e["generation"] == 2]
+                return acked if len(fresh) == 2 else None
+
+            second = await wait_until(respawned, what="both workers respawned")
+            assert not any(alive(entry["pid"]) for entry in first.values())
+            parents = {entry["probe"]["ppid"] for entry in second.values()}  # type: ignore[index]
+            assert len(parents) == 1 and parents != {e["probe"]["ppid"] for e in first.values()}
+
+    asyncio.run(scenario())
