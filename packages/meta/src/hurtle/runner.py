@@ -41,7 +41,7 @@ from hurtle_worker_manager import (
 from hurtle_worker_manager.activation import inherited_sockets
 from hurtle_worker_manager.recycling import RecyclePolicy
 from hurtle_worker_manager.sockets import address_in_use
-from hurtle_worker_manager.start_method import START_METHODS
+from hurtle_worker_manager.start_method import START_METHODS, start_template
 
 if TYPE_CHECKING:
     from hurtle.app import Hurtle
@@ -86,6 +86,8 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         logger.info("Auto-reload starts workers with spawn, so that they import the new code")
         start_method = "spawn"
     _use_start_method(start_method)
+    if start_method == "forkserver":  # its imports overlap with the start phase below
+        start_template(_preload(options))
     sockets: list[socket.socket] = []
     standby: Any = None
     created_unix = ""

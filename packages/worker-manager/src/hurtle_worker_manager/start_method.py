@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from hurtle_worker_manager._spec import TEMPLATE_MODULE
 from hurtle_worker_manager.errors import UsageError
 
-__all__ = ["START_METHODS", "new_context", "template_pid"]
+__all__ = ["START_METHODS", "new_context", "start_template", "template_pid"]
 
 START_METHODS = ("spawn", "fork", "forkserver")
 """The start methods a manager accepts (where the platform has them)."""
@@ -65,6 +65,17 @@ def new_context(
         modules = [_CHILD_MODULE, *(name for name in preload if name != _CHILD_MODULE)]
         context.set_forkserver_preload([*modules, TEMPLATE_MODULE])
     return context
+
+
+def start_template(preload: Sequence[str] = ()) -> None:
+    """Start the forkserver's template now, with ``preload``; it imports while we go on.
+
+    Optional: the first process started with the forkserver starts it otherwise, and waits
+    for its imports. A main process with work to do before its first start (binding,
+    listeners) overlaps the template's imports with that work. Nothing happens when it runs.
+    """
+    new_context("forkserver", preload)
+    multiprocessing.forkserver.ensure_running()
 
 
 def _check_importable(name: str) -> None:
