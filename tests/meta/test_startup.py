@@ -111,13 +111,16 @@ def test_an_import_error_in_the_workers_is_a_startup_error(tmp_path: Path) -> No
     assert "cannot import name 'flaky'" in log
 
 
-def test_the_ack_threshold_is_honoured(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_the_ack_threshold_is_honoured(tmp_path: Path, start_method: str) -> None:
     code, log, _ = run_to_exit(
         "full.py",
         "--port",
         "0",
         "--threshold",
         "3",
+        "--start-method",
+        start_method,
         tmp_path=tmp_path,
         env={"SLOW_START": "2"},
     )
