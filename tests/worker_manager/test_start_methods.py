@@ -143,7 +143,9 @@ def test_forkserver_shared_objects_and_custom_processes() -> None:
     asyncio.run(scenario())
 
 
-def test_a_killed_template_takes_its_processes_along_and_all_are_respawned() -> None:
+def test_a_killed_template_takes_its_processes_along_and_all_are_respawned(
+    manager_log: pytest.LogCaptureFixture,
+) -> None:
     """The template is every process's parent: if it dies, they die with it (none is left
     unsupervised), and the manager respawns them from a new template."""
 
@@ -166,3 +168,4 @@ def test_a_killed_template_takes_its_processes_along_and_all_are_respawned() -> 
             assert len(parents) == 1 and parents != {e["probe"]["ppid"] for e in first.values()}
 
     asyncio.run(scenario())
+    assert manager_log.text.count("The forkserver's template (pid") == 1, manager_log.text

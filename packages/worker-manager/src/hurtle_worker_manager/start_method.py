@@ -22,12 +22,13 @@ import importlib.util
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.forkserver
+import os
 from collections.abc import Sequence
 
 from hurtle_worker_manager._spec import TEMPLATE_MODULE
 from hurtle_worker_manager.errors import UsageError
 
-__all__ = ["START_METHODS", "new_context", "start_template", "template_pid"]
+__all__ = ["START_METHODS", "dead_template", "new_context", "start_template", "template_pid"]
 
 START_METHODS = ("spawn", "fork", "forkserver")
 """The start methods a manager accepts (where the platform has them)."""
@@ -87,6 +88,19 @@ def _check_importable(name: str) -> None:
         raise UsageError(f"preload: cannot find module {name!r} ({exc})") from None
     if found is None:
         raise UsageError(f"preload: no module named {name!r} (is it installed?)")
+
+
+def dead_template() -> int | None:
+    """The pid of this process's fork server if it has died (Linux ``/proc``), else None."""
+    pid = template_pid()
+    if pid is None or not os.path.isdir("/proc/self"):
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return pid
+    return pid if state == b"Z" else None
 
 
 def template_pid() -> int | None:
