@@ -5,9 +5,9 @@
 Measures, each ``--repeat`` times, and prints one table (median and p90 of the samples):
 
 - restart latency: from ``await manager.restart(..., wait=True)`` to the new worker's ack,
-  shutdown-first vs zero-downtime, spawn vs fork (1 server worker);
+  shutdown-first vs zero-downtime, spawn vs forkserver vs fork (1 server worker);
 - scale latency: ``await manager.scale(4, wait=True)`` from 1 worker until all 4 acked,
-  spawn vs fork;
+  spawn vs forkserver vs fork;
 - IPC throughput: a worker publishing its state, counted until the manager has processed
   the last message: our channel (``multiplexer.report``, fire-and-forget msgspec frames)
   vs a ``multiprocessing.Manager().dict()`` updated the way Sanic's ``WorkerState`` does;
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if "restart" in args.only:
-            for method in ("spawn", "fork"):
+            for method in ("spawn", "forkserver", "fork"):
                 for zero_downtime in (False, True):
                     order = "zero-downtime" if zero_downtime else "shutdown-first"
                     step(f"restart {method} {order}")
@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                         Row("restart -> new worker acked", f"{method}, {order}", "ms", samples)
                     )
         if "scale" in args.only:
-            for method in ("spawn", "fork"):
+            for method in ("spawn", "forkserver", "fork"):
                 step(f"scale {method}")
                 samples = asyncio.run(measure_scale(method, args.repeat))
                 rows.append(Row("scale 1 -> 4 workers acked", method, "ms", samples))

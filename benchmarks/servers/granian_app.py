@@ -1,9 +1,9 @@
-"""granian with the same raw ASGI app as uvicorn_app.py: one worker, HTTP/1.1, uvloop.
+"""granian with the same raw ASGI app as uvicorn_app.py: one worker (or N), HTTP/1.1, uvloop.
 
 Granian's HTTP stack is Rust (hyper); the app is the Python ASGI callable of
 uvicorn_app.py, so the two ASGI servers run identical application code. No access log.
-Run: `python granian_app.py PORT` (the worker process is granian's own; SIGINT or SIGTERM
-to this process stops it).
+Run: `python granian_app.py PORT [WORKERS]` (the worker processes are granian's own; SIGINT
+or SIGTERM to this process stops it).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if __name__ == "__main__":
         address="127.0.0.1",
         port=int(sys.argv[1]),
         interface=Interfaces.ASGI,
-        workers=1,
+        workers=int(sys.argv[2]) if len(sys.argv) > 2 else 1,
         loop=Loops.uvloop,
         http=HTTPModes.http1,
         websockets=False,

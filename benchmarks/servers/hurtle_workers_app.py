@@ -1,8 +1,10 @@
 """Hurtle with N worker processes: the hello route, plus `/pid` and `/workers`, no access log.
 
-Run: `python hurtle_workers_app.py PORT [WORKERS]` (2 workers by default). `Hurtle.run()` binds
-the socket in the main process and starts the workers with spawn (hence the main guard);
-SIGHUP to the main process restarts every worker with zero downtime.
+Run: `python hurtle_workers_app.py PORT [WORKERS] [START_METHOD] [--inspector]` (2 workers
+and spawn by default). `Hurtle.run()` binds the socket in the main process and starts the
+workers with the start method (spawn and forkserver import this module in every worker,
+hence the main guard); SIGHUP to the main process restarts every worker with zero downtime,
+SIGTTIN adds one. `--inspector` also runs the inspector (`HURTLE_INSPECTOR_PORT` etc.).
 """
 
 from __future__ import annotations
@@ -34,5 +36,14 @@ async def workers(request: Request) -> HTTPResponse:
 
 
 if __name__ == "__main__":
-    workers_count = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    app.run(host="127.0.0.1", port=int(sys.argv[1]), workers=workers_count, access_log=False)
+    args = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+    workers_count = int(args[1]) if len(args) > 1 else 2
+    if len(args) > 2:
+        Hurtle.start_method = args[2]
+    app.run(
+        host="127.0.0.1",
+        port=int(args[0]),
+        workers=workers_count,
+        access_log=False,
+        inspector="--inspector" in sys.argv,
+    )

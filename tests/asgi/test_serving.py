@@ -77,8 +77,10 @@ def test_a_factory_is_called_again_in_each_spawned_worker(tmp_path: Path) -> Non
         assert all(answer["built_in"] == answer["pid"] for answer in answers)
 
 
-def test_a_host_with_fork_shared_ctx_and_app_m(tmp_path: Path) -> None:
-    with served("hosted:host", "--workers", "2", tmp_path=tmp_path) as server:
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+def test_a_host_with_fork_shared_ctx_and_app_m(tmp_path: Path, start_method: str) -> None:
+    env = {"HOSTED_START_METHOD": start_method}
+    with served("hosted:host", "--workers", "2", tmp_path=tmp_path, env=env) as server:
         answers = [server.json("/") for _ in range(20)]
         assert sorted(answer["hits"] for answer in answers) == list(range(1, 21))
         assert {answer["worker"] for answer in answers} <= set(answers[-1]["servers"])

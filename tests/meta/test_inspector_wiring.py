@@ -24,9 +24,9 @@ def call(port: int, method: str, path: str, body: object = None) -> tuple[int, A
         conn.close()
 
 
-@pytest.mark.parametrize("start_method", ["spawn", "fork"])
+@pytest.mark.parametrize("start_method", ["spawn", "fork", "forkserver"])
 def test_the_inspector_runs_with_the_app_and_steers_it(tmp_path: Path, start_method: str) -> None:
-    args = ("--fork",) if start_method == "fork" else ()
+    args = (f"--{start_method}",) if start_method != "spawn" else ()
     with served("inspected.py", *args, tmp_path=tmp_path, env=ENV) as server:
         port = int(server.wait_log(r"Inspector listening on http://127\.0\.0\.1:(\d+)").group(1))
         status, info = wait_until(

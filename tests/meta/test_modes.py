@@ -35,7 +35,7 @@ def test_single_process_serves_without_manager_or_main_listeners(tmp_path: Path)
     ]
 
 
-@pytest.mark.parametrize("start_method", ["spawn", "fork"])
+@pytest.mark.parametrize("start_method", ["spawn", "fork", "forkserver"])
 def test_workers_serve_https(tmp_path: Path, start_method: str) -> None:
     cert, key = make_certificate(tmp_path)
     env = {"TLS_CERT": str(cert), "TLS_KEY": str(key)}
@@ -73,14 +73,18 @@ def rewrite(path: Path, old: str, new: str) -> None:
 
 
 @pytest.mark.slow
-def test_auto_reload_picks_up_edits_and_survives_broken_code(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_auto_reload_picks_up_edits_and_survives_broken_code(
+    tmp_path: Path, start_method: str
+) -> None:
     app_dir = tmp_path / "app"
     app_dir.mkdir()
     script = app_dir / "reloadable.py"
     shutil.copy(APPS / "reloadable.py", script)
     env = {"HURTLE_RELOAD_INTERVAL": "0.1"}
-    with served(str(script), tmp_path=tmp_path, env=env) as server:
+    with served(str(script), "--start-method", start_method, tmp_path=tmp_path, env=env) as server:
         assert server.request("/") == (200, b"v1")
+        assert "Auto-reload starts workers with spawn" not in server.log()
         workers = server.log
         assert "Hurtle-Reloader-0" in workers()
 

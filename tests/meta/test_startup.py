@@ -15,7 +15,7 @@ def read_events(path: Path) -> list[tuple[str, int]]:
     return [(e, int(pid)) for e, pid in (line.split() for line in path.read_text().splitlines())]
 
 
-@pytest.mark.parametrize("start_method", ["spawn", "fork"])
+@pytest.mark.parametrize("start_method", ["spawn", "fork", "forkserver"])
 def test_listeners_run_in_the_reference_order(tmp_path: Path, start_method: str) -> None:
     events_file = tmp_path / "events.txt"
     with served(
@@ -111,15 +111,27 @@ def test_an_import_error_in_the_workers_is_a_startup_error(tmp_path: Path) -> No
     assert "cannot import name 'flaky'" in log
 
 
-def test_the_ack_threshold_is_honoured(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_the_ack_threshold_is_honoured(tmp_path: Path, start_method: str) -> None:
     code, log, _ = run_to_exit(
         "full.py",
         "--port",
         "0",
         "--threshold",
         "3",
+        "--start-method",
+        start_method,
         tmp_path=tmp_path,
         env={"SLOW_START": "2"},
     )
     assert code == 1, log
     assert "could not start" in log and "0.3" in log, log
+
+
+def test_an_unknown_start_method_is_one_message_and_exit_1(tmp_path: Path) -> None:
+    code, log, _ = run_to_exit(
+        "full.py", "--port", "0", "--start-method", "forkserve", tmp_path=tmp_path
+    )
+    assert code == 1, log
+    assert "Hurtle.start_method = 'forkserve' is not a start method here" in log
+    assert "'forkserver'" in log and "Traceback" not in log

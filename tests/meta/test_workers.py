@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from pathlib import Path
 
 import pytest
 from meta_helpers import served, wait_until
 
-START_METHODS = ["spawn", "fork"]
+START_METHODS = ["spawn", "fork", "forkserver"]
 
 
 @pytest.mark.parametrize("start_method", START_METHODS)
@@ -46,7 +48,7 @@ def test_every_worker_answers_and_reports_its_counters(tmp_path: Path, start_met
         assert "Hurtle-Main" in server.get_json("/workers")
 
 
-@pytest.mark.parametrize("start_method", START_METHODS)
+@pytest.mark.parametrize("start_method", ["spawn", "fork"])
 def test_zero_downtime_restart_from_a_handler_loses_no_request(
     tmp_path: Path, start_method: str
 ) -> None:
@@ -174,3 +176,41 @@ def test_manager_is_refused_in_a_worker(tmp_path: Path) -> None:
         status, body = s.request("/manager")
         assert status == 500
         assert b"app.manager exists only in the main process" in body
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_killed_main_process_leaves_no_process_behind(tmp_path: Path, start_method: str) -> None:
+    """SIGKILL of the main process: workers, the custom process, the forkserver's template
+    and multiprocessing's resource tracker all go (``stop`` fails on any survivor)."""
+    with served("full.py", "--start-method", start_method, tmp_path=tmp_path) as server:
+        server.wait_acked(2)
+        assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_sigterm_to_the_whole_process_group_still_drains(tmp_path: Path, start_method: str) -> None:
+    """systemd's KillMode=control-group signals every process at once: the forkserver's
+    template must not die of it (its death would kill the workers before they drain)."""
+    env = {"HURTLE_STATS_REPORT_INTERVAL": "0.05"}
+    with served(
+        "full.py",
+        "--start-method",
+        start_method,
+        tmp_path=tmp_path,
+        env=env,
+        wrapper=("setsid",),
+    ) as server:
+        server.wait_acked(2)
+        answers: list[tuple[int, bytes]] = []
+        client = threading.Thread(target=lambda: answers.append(server.request("/slow?s=1.5")))
+        client.start()
+
+        def in_flight() -> bool:
+            entries = server.acked_servers().values()
+            return any(entry.get("http", {}).get("in_flight") for entry in entries)
+
+        wait_until(in_flight, what="the slow request in flight")
+        os.killpg(server.pid, signal.SIGTERM)
+        client.join(30)
+        assert answers == [(200, b"slow done")]
+        assert server.process.wait(30) == 0

@@ -97,7 +97,7 @@ def test_a_worker_can_start_a_custom_process_through_its_multiplexer() -> None:
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("start_method", ["spawn", "fork"])
+@pytest.mark.parametrize("start_method", ["spawn", "fork", "forkserver"])
 def test_shared_ctx_reaches_every_worker_generation(start_method: str) -> None:
     context = multiprocessing.get_context(start_method)
     shared = SharedContext(hits=context.Value("i", 0))

@@ -138,12 +138,14 @@ def test_missing_ack_times_out_with_a_clear_message(monkeypatch: pytest.MonkeyPa
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
 def test_blocked_event_loop_is_dumped_killed_and_replaced(
-    manager_log: pytest.LogCaptureFixture,
+    start_method: str, manager_log: pytest.LogCaptureFixture
 ) -> None:
     async def scenario() -> None:
         manager = WorkerManager(
             "wm_targets:server",
+            start_method=start_method,
             workers=1,
             server_kwargs={"block_after_ack": True},
             heartbeat_interval=0.1,

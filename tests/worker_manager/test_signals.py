@@ -12,15 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testkit import children_of
 from wm_helpers import alive
 
 MAIN = Path(__file__).parent / "support" / "wm_main.py"
 
 
-def _start(mode: str) -> subprocess.Popen[str]:
+def _start(mode: str, start_method: str = "spawn") -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(MAIN.parent))
     return subprocess.Popen(
-        [sys.executable, str(MAIN), mode],
+        [sys.executable, str(MAIN), mode, start_method],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -70,14 +71,42 @@ def test_stop_signal_shuts_down_cleanly_with_status_0(sig: int, cleanup: list[in
     assert _wait_gone(pids[1:], 5) == []
 
 
-def test_children_die_with_a_killed_main_process(cleanup: list[int]) -> None:
-    proc = _start("serve")
+def _descendants(pid: int) -> set[int]:
+    found = set()
+    for child in children_of(pid):
+        found |= {child, *_descendants(child)}
+    return found
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "fork", "forkserver"])
+def test_every_descendant_dies_with_a_killed_main_process(
+    start_method: str, cleanup: list[int]
+) -> None:
+    """Workers, the forkserver's template and multiprocessing's resource tracker alike."""
+    proc = _start("serve", start_method)
     cleanup.append(proc.pid)
     pids = _pids(proc)
     cleanup.extend(pids)
+    tree = _descendants(proc.pid)
+    cleanup.extend(tree)
+    assert set(pids[1:]) <= tree
+    extra = {"spawn": 1, "fork": 0, "forkserver": 2}[start_method]  # tracker, template
+    assert len(tree) == len(pids) - 1 + extra, _commands(tree)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=10)
-    assert _wait_gone(pids[1:], 1.5) == [], "children outlived the killed manager"
+    left = _wait_gone(sorted(tree), 1.5)
+    assert left == [], f"outlived the killed manager: {_commands(set(left))}"
+
+
+def _commands(pids: set[int]) -> dict[int, str]:
+    found = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                found[pid] = cmdline.read().replace(b"\0", b" ").decode(errors="replace")[:120]
+        except OSError:
+            found[pid] = "?"
+    return found
 
 
 def test_ack_timeout_exits_1_naming_the_process_and_leaves_no_orphan(cleanup: list[int]) -> None:

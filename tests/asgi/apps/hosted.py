@@ -1,9 +1,11 @@
 """An ASGI app inside an ``AsgiHost`` that forks its workers and uses Hurtle's process
 features: a shared counter made in ``main_process_start``, ``host.m`` in a request.
+``HOSTED_START_METHOD`` (default ``fork``) chooses the start method.
 """
 
 import json
 import multiprocessing
+import os
 
 from hurtle import AsgiHost
 
@@ -32,7 +34,7 @@ async def api(scope, receive, send):
 
 
 class ForkingHost(AsgiHost):
-    start_method = "fork"
+    start_method = os.environ.get("HOSTED_START_METHOD", "fork")
 
 
 host = ForkingHost(api, name="hosted")

@@ -8,6 +8,7 @@ custom process drains the shared queue into FILE), --single-process, --threshold
 from __future__ import annotations
 
 import argparse
+import asyncio
 import multiprocessing
 import os
 import queue
@@ -88,6 +89,12 @@ def consume(path: str) -> None:
 @app.get("/")
 async def whoami(request: Request):
     return json({"name": app.m.name, "pid": os.getpid()})
+
+
+@app.get("/slow")
+async def slow(request: Request):
+    await asyncio.sleep(float(request.args.get("s", "1")))
+    return text("slow done")
 
 
 @app.get("/workers")

@@ -37,6 +37,7 @@ async def linger(app: Hurtle) -> None:
 
 
 if __name__ == "__main__":
-    if "--fork" in sys.argv:
-        Hurtle.start_method = "fork"
+    for method in ("fork", "forkserver"):
+        if f"--{method}" in sys.argv:
+            Hurtle.start_method = method
     app.run(port=int(sys.argv[sys.argv.index("--port") + 1]), workers=2)

@@ -21,4 +21,6 @@ async def reloaded(request):
 
 if __name__ == "__main__":
     port = int(sys.argv[sys.argv.index("--port") + 1])
+    if "--start-method" in sys.argv:
+        Hurtle.start_method = sys.argv[sys.argv.index("--start-method") + 1]
     app.run(port=port, workers=1, auto_reload=True)

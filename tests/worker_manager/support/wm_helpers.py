@@ -15,7 +15,7 @@ from testkit import wait_until_async as wait_until
 
 from hurtle_worker_manager import WorkerManager
 
-START_METHODS = ["spawn", "fork"]
+START_METHODS = ["spawn", "fork", "forkserver"]
 
 
 def acked_servers(manager: WorkerManager) -> dict[str, dict[str, Any]]:

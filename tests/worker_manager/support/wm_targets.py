@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -45,6 +46,38 @@ async def server(
         mux.report("drain", "started")
         await asyncio.sleep(drain_seconds)
         mux.report("drain", "finished")
+
+
+async def probe(**_: Any) -> None:
+    """Acks after reporting where it runs and what it inherited (the start method tests)."""
+    already = "wm_preloaded" in sys.modules
+    import wm_preloaded
+
+    mux = get_multiplexer()
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.report(
+        "probe",
+        {
+            "pid": os.getpid(),
+            "ppid": os.getppid(),
+            "preloaded": already,
+            "preloaded_in": wm_preloaded.IMPORTED_IN,
+            "mark": os.environ.get("WM_TEST_MARK", ""),
+            "version": _read_version(),
+        },
+    )
+    mux.ack()
+    await stop.wait()
+
+
+def _read_version() -> str:
+    """``VERSION`` of the module ``wm_edited`` if a test wrote one (the reload tests)."""
+    try:
+        import wm_edited
+    except ImportError:
+        return ""
+    return str(wm_edited.VERSION)
 
 
 async def viewer(**_: Any) -> None:

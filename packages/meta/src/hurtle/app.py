@@ -42,7 +42,11 @@ class Hurtle(HttpApp):
     listener_events: ClassVar[tuple[str, ...]] = (*MAIN_PROCESS_EVENTS, *SERVER_EVENTS)
     config_class: ClassVar[type[Config]] = HurtleConfig
     start_method: ClassVar[str] = "spawn"
-    """How worker processes start: ``"spawn"`` (default) or ``"fork"``."""
+    """How worker processes start: ``"spawn"`` (default), ``"forkserver"`` or ``"fork"``.
+
+    ``"forkserver"`` forks every process from a template that imported Hurtle once (the
+    app module is still imported in each process); ``"fork"`` copies the main process.
+    """
 
     def __init__(
         self,

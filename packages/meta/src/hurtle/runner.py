@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import multiprocessing
 import os
@@ -40,6 +41,7 @@ from hurtle_worker_manager import (
 from hurtle_worker_manager.activation import inherited_sockets
 from hurtle_worker_manager.recycling import RecyclePolicy
 from hurtle_worker_manager.sockets import address_in_use
+from hurtle_worker_manager.start_method import START_METHODS, start_template
 
 if TYPE_CHECKING:
     from hurtle.app import Hurtle
@@ -53,6 +55,8 @@ LOG_FORMAT = "[%(asctime)s] [%(processName)s] [%(levelname)s] %(name)s: %(messag
 WORKER_TARGET = "hurtle.worker:serve_worker"
 INSPECTOR_TARGET = "hurtle_inspector:serve_inspector"
 LOOP_FACTORY = "hurtle_http.server:new_event_loop"
+PRELOAD = ("hurtle", "hurtle.worker", "hurtle.reloader", "hurtle_http.server")
+"""The modules the forkserver's template imports (uvloop and the inspector's when used)."""
 
 
 def run_app(app: Hurtle, options: RunOptions) -> None:
@@ -77,11 +81,13 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         app.config.DEBUG = options.debug
     if options.access_log is not None:
         app.config.ACCESS_LOG = options.access_log
-    start_method = app.start_method
-    if options.auto_reload and start_method != "spawn":
+    start_method = _start_method(app)
+    if options.auto_reload and start_method == "fork":
         logger.info("Auto-reload starts workers with spawn, so that they import the new code")
         start_method = "spawn"
     _use_start_method(start_method)
+    if start_method == "forkserver":  # its imports overlap with the start phase below
+        start_template(_preload(options))
     sockets: list[socket.socket] = []
     standby: Any = None
     created_unix = ""
@@ -112,6 +118,7 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
             },
             sockets=[sock],
             start_method=start_method,
+            preload=_preload(options) if start_method == "forkserver" else (),
             shared_ctx=app.shared_ctx,
             graceful_timeout=float(app.config.GRACEFUL_SHUTDOWN_TIMEOUT) + 5.0,
             heartbeat_timeout=float(app.config.HEARTBEAT_TIMEOUT),
@@ -154,6 +161,27 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         if created_unix:  # the socket file this process made (never an inherited one)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(created_unix)
+
+
+def _start_method(app: Hurtle) -> str:
+    method = app.start_method
+    if method not in START_METHODS or method not in multiprocessing.get_all_start_methods():
+        available = [m for m in START_METHODS if m in multiprocessing.get_all_start_methods()]
+        raise AppStartupError(
+            f"Hurtle.start_method = {method!r} is not a start method here: choose one of "
+            f"{', '.join(map(repr, available))}"
+        )
+    return method
+
+
+def _preload(options: RunOptions) -> list[str]:
+    """What the forkserver's template imports once for every process: Hurtle, never the app."""
+    modules = list(PRELOAD)
+    if importlib.util.find_spec("uvloop") is not None:
+        modules.append("uvloop")
+    if options.inspector:
+        modules.append("hurtle_inspector")
+    return modules
 
 
 def _use_start_method(method: str) -> None:
@@ -247,7 +275,7 @@ def _bind(
     try:
         return bind_tcp(host, port, backlog=backlog or int(app.config.BACKLOG))
     except AddressInUseError:
-        unguarded = start_method == "spawn" and app.module == "__main__"
+        unguarded = start_method != "fork" and app.module == "__main__"
         message = address_in_use(f"{what}'s address {host}:{port}", guard_hint=unguarded)
         raise AppStartupError(message) from None
     except OSError as exc:
@@ -263,8 +291,8 @@ def _tls_for_workers(
     if isinstance(value, _ssl.SSLContext):
         if start_method != "fork":
             raise AppStartupError(
-                "an ssl.SSLContext cannot be sent to spawned workers: pass "
-                "ssl={'cert': path, 'key': path}, or set Hurtle.start_method = 'fork'"
+                f"an ssl.SSLContext cannot be sent to workers started with {start_method}: "
+                "pass ssl={'cert': path, 'key': path}, or set Hurtle.start_method = 'fork'"
             )
         return value
     paths = {key: str(item) for key, item in value.items()}

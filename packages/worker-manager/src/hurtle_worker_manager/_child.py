@@ -27,7 +27,7 @@ from collections.abc import Callable, Coroutine
 from typing import IO, Any
 
 from hurtle_worker_manager._platform import set_parent_death_signal, set_thread_name
-from hurtle_worker_manager._spec import STACK_SIGNAL, ProcessSpec
+from hurtle_worker_manager._spec import STACK_SIGNAL, TEMPLATE_MODULE, ProcessSpec
 from hurtle_worker_manager.channel import BlockingChannel
 from hurtle_worker_manager.messages import Failure
 from hurtle_worker_manager.multiplexer import ChildLink, Multiplexer
@@ -53,8 +53,12 @@ def process_main(
     _reset_inherited_signals()
     if spec.inherited_peer_fd >= 0:  # fork: drop our copy of the manager's end
         os.close(spec.inherited_peer_fd)
-    if set_parent_death_signal() and os.getppid() != spec.parent_pid:
-        os._exit(1)  # the manager died before we could arrange to die with it
+    parent = _expected_parent(spec)
+    if set_parent_death_signal() and parent is not None and os.getppid() != parent:
+        os._exit(1)  # our parent died before we could arrange to die with it
+    if spec.environ is not None:  # forkserver: the main process's environment, not the
+        os.environ.clear()  # template's (it has the environment of its own start)
+        os.environ.update(spec.environ)
     set_thread_name(spec.name.removeprefix("Hurtle-"))
     os.environ["HURTLE_WORKER_NAME"] = spec.name
     _configure_logging(spec)
@@ -77,6 +81,19 @@ def process_main(
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _expected_parent(spec: ProcessSpec) -> int | None:
+    """Our parent's pid: the manager's, or the template's under the forkserver.
+
+    A process forked from the template dies with the template, and the template with the
+    main process (see ``_template``). None when the template is not ours, so unknown.
+    """
+    if spec.start_method != "forkserver":
+        return spec.parent_pid
+    template = sys.modules.get(TEMPLATE_MODULE)
+    pid = getattr(template, "TEMPLATE_PID", None)
+    return pid if isinstance(pid, int) and pid != os.getpid() else None
 
 
 def _run_target(spec: ProcessSpec, link: ChildLink, kwargs: dict[str, Any]) -> int:

@@ -2,7 +2,8 @@
 
 Runs in: both sides. The launcher (main process) builds a ``ProcessSpec`` for every
 process it starts; ``_child`` (in that process) reads it. ``STACK_SIGNAL`` is sent by the
-heartbeat watchdog and handled by faulthandler in the child.
+heartbeat watchdog and handled by faulthandler in the child. ``TEMPLATE_MODULE`` is the
+module the forkserver's template imports last (``start_method``), read back in ``_child``.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import signal
 
 import msgspec
 
-__all__ = ["STACK_SIGNAL", "ProcessSpec"]
+__all__ = ["STACK_SIGNAL", "TEMPLATE_MODULE", "ProcessSpec"]
 
 STACK_SIGNAL = signal.SIGUSR1
+
+TEMPLATE_MODULE = "hurtle_worker_manager._template"
+"""Imported last by the forkserver's template process, inherited by the processes it forks."""
 
 
 class ProcessSpec(msgspec.Struct, frozen=True):
@@ -30,3 +34,7 @@ class ProcessSpec(msgspec.Struct, frozen=True):
     loop_factory: str | None = None
     reloaded_files: tuple[str, ...] = ()
     inherited_peer_fd: int = -1
+    start_method: str = "spawn"
+    environ: dict[str, str] | None = None
+    """The main process's environment, for a process forked from the template (which has
+    the environment of its own start)."""

@@ -2,8 +2,8 @@
 
 Runs in: the main process (inside the manager's event loop).
 
-A ``Launcher`` starts a slot's process instance (spawn or fork, its channel, its exit
-sentinel), stops it (SIGTERM, then SIGKILL after the graceful timeout), reaps it, and
+A ``Launcher`` starts a slot's process instance (spawn, fork or forkserver, its channel,
+its exit sentinel), stops it (SIGTERM, then SIGKILL after the graceful timeout), reaps it, and
 enforces the start acknowledgement deadline. It never decides what an event means: it
 is built with callbacks, the way uvicorn's ``Process`` and gunicorn's workers leave the
 decisions to their supervisor:
@@ -38,6 +38,7 @@ from hurtle_worker_manager.errors import StartupError
 from hurtle_worker_manager.messages import ChildMessage, Failure, StopNotice, encode
 from hurtle_worker_manager.process import ChannelProtocol, ProcessInstance
 from hurtle_worker_manager.shared_ctx import SharedContext
+from hurtle_worker_manager.start_method import dead_template
 from hurtle_worker_manager.state import ProcessState
 from hurtle_worker_manager.table import ProcessTable
 from hurtle_worker_manager.worker import Slot
@@ -85,6 +86,7 @@ class Launcher:
         self._changed = changed
         self._spawn_task = spawn_task
         self._stack_dir = ""
+        self._dead_template = 0
 
     # --- lifetime of the launcher itself ---
 
@@ -148,6 +150,8 @@ class Launcher:
             loop_factory=self._loop_factory,
             reloaded_files=reloaded_files,
             inherited_peer_fd=ours.fileno() if self._start_method == "fork" else -1,
+            start_method=self._start_method,
+            environ=dict(os.environ) if self._start_method == "forkserver" else None,
         )
         sockets = self._sockets if worker.server else ()
         process = self._new_process(
@@ -231,7 +235,20 @@ class Launcher:
             return
         code = process.exitcode
         process.close()
+        if self._start_method == "forkserver" and code == 255:
+            self._explain_template_death()
         self._spawn_task(self._finish_exit(instance, code))
+
+    def _explain_template_death(self) -> None:
+        """Multiprocessing reports 255 for every process of a template that died: say so once."""
+        pid = dead_template()
+        if pid is not None and pid != self._dead_template:
+            self._dead_template = pid
+            logger.error(
+                "The forkserver's template (pid %d) died, and every process it forked with "
+                "it; they are respawned from a new template",
+                pid,
+            )
 
     async def _finish_exit(self, instance: ProcessInstance, code: int) -> None:
         """Record an exit after the channel delivered the process's last messages."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import signal
 import socket
@@ -61,6 +60,7 @@ from hurtle_worker_manager.process import ProcessInstance, describe_exit
 from hurtle_worker_manager.production import Production
 from hurtle_worker_manager.recycling import RecyclePolicy
 from hurtle_worker_manager.shared_ctx import SharedContext
+from hurtle_worker_manager.start_method import new_context
 from hurtle_worker_manager.state import ProcessState
 from hurtle_worker_manager.table import ProcessTable
 from hurtle_worker_manager.target import import_path
@@ -79,7 +79,10 @@ class WorkerManager:
 
     ``server`` is a module-level callable (or its import path) that each server worker
     runs with ``server_kwargs``; it calls ``get_multiplexer().ack()`` once ready.
-    ``sockets`` are bound once here and handed to every server generation. ``run()``
+    ``sockets`` are bound once here and handed to every server generation.
+    ``start_method`` is ``"spawn"``, ``"fork"`` or ``"forkserver"`` (see ``start_method``);
+    ``preload`` names the modules the forkserver's template imports once for every
+    process it forks (the libraries, not the application). ``run()``
     blocks until shutdown; it raises ``StartupError`` (after stopping everything) when
     a process fails to start, and ``CrashLoopError`` when one keeps dying at start.
 
@@ -106,6 +109,7 @@ class WorkerManager:
         server_kwargs: dict[str, Any] | None = None,
         sockets: Sequence[socket.socket] = (),
         start_method: str = "spawn",
+        preload: Sequence[str] = (),
         shared_ctx: SharedContext | None = None,
         max_workers: int | None = None,
         graceful_timeout: float = 15.0,
@@ -127,9 +131,10 @@ class WorkerManager:
         self.max_workers = max_workers if max_workers is not None else max(64, workers)
         if workers > self.max_workers:
             raise UsageError(f"workers={workers} exceeds max_workers={self.max_workers}")
-        context = multiprocessing.get_context(start_method)
+        context = new_context(start_method, preload)
         new_process: Callable[..., BaseProcess] = context.Process  # type: ignore[attr-defined]
         self.start_method = start_method
+        self.preload = tuple(preload)
         self.prefix = prefix
         self.shared_ctx = shared_ctx if shared_ctx is not None else SharedContext()
         self.sockets = tuple(sockets)

@@ -21,6 +21,8 @@ import os
 import sys
 from collections.abc import Collection
 
+from hurtle_worker_manager.start_method import template_pid
+
 __all__ = ["become_subreaper", "is_init", "reap_orphans", "zombie_children"]
 
 logger = logging.getLogger("hurtle.manager")
@@ -90,5 +92,10 @@ def reap_orphans(managed: Collection[int]) -> list[tuple[int, int]]:
 
 
 def _multiprocessing_children() -> set[int]:
+    """Processes multiprocessing started and waits for itself (the fork server too)."""
     children = getattr(multiprocessing.process, "_children", ())
-    return {child._popen.pid for child in children if getattr(child, "_popen", None) is not None}
+    pids = {child._popen.pid for child in children if getattr(child, "_popen", None) is not None}
+    template = template_pid()
+    if template is not None:
+        pids.add(template)
+    return pids
