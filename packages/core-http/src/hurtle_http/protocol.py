@@ -515,7 +515,8 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         self._abandon_current()
         self._queue.clear()
         bare = InternalServerError()
-        self.write(encode_response(HTTPResponse(bare.message, 500), self._clock, False))
+        response = HTTPResponse(bare.message, 500, content_type="text/plain; charset=utf-8")
+        self.write(encode_response(response, self._clock, False))
         self._close()
 
     def _refuse(self, request: Request, exc: HTTPException) -> None:
