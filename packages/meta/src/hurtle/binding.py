@@ -2,7 +2,7 @@
 
 Runs in: every process. One ``ProcessBinding`` per app is the single owner of these
 handles: the runner sets them in the main process, the server-process entry
-(``hurtle.worker``) in each server process, and ``Hurtle`` only reads them (``app.manager``,
+(``hurtle.server_process``) in each server process, and ``Hurtle`` only reads them (``app.manager``,
 ``app.m``, ``app.shared_ctx``). Neither side calls the other's private methods.
 """
 

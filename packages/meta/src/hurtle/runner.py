@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from hurtle import reloader
 from hurtle.errors import HurtleError
 from hurtle.errors import StartupError as AppStartupError
-from hurtle.worker import STATS_KEY
+from hurtle.server_process import STATS_KEY
 from hurtle_http import HurtleHttpError, create_ssl_context
 from hurtle_http import __version__ as http_version
 from hurtle_worker_manager import (
@@ -52,10 +52,10 @@ __all__ = ["run_app"]
 logger = logging.getLogger("hurtle.main")
 
 LOG_FORMAT = "[%(asctime)s] [%(processName)s] [%(levelname)s] %(name)s: %(message)s"
-WORKER_TARGET = "hurtle.worker:serve_worker"
+WORKER_TARGET = "hurtle.server_process:serve_worker"
 INSPECTOR_TARGET = "hurtle_inspector:serve_inspector"
 LOOP_FACTORY = "hurtle_http.server:new_event_loop"
-PRELOAD = ("hurtle", "hurtle.worker", "hurtle.reloader", "hurtle_http.server")
+PRELOAD = ("hurtle", "hurtle.server_process", "hurtle.reloader", "hurtle_http.server")
 """The modules the forkserver's template imports (uvloop and the inspector's when used)."""
 
 
