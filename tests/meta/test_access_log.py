@@ -35,8 +35,8 @@ def test_workers_log_the_fields_a_sanic_formatter_uses(tmp_path: Path) -> None:
 
         lines = wait_until(every_line, timeout=10, what=f"{len(sizes)} access lines")
     pattern = re.compile(
-        r"\[127\.0\.0\.1:\d+\]: GET http://127\.0\.0\.1:%d/items/(\d+)\?page=\1 200 (\d+) "
-        r"\| (\d+\.\d{3}) [0-9a-f-]{36} \| GET /items/\1 200 worker-format" % server.port
+        rf"\[127\.0\.0\.1:\d+\]: GET http://127\.0\.0\.1:{server.port}/items/(\d+)\?page=\1 "
+        r"200 (\d+) \| (\d+\.\d{3}) [0-9a-f-]{36} \| GET /items/\1 200 worker-format"
     )
     seen = []
     for line in lines:

@@ -167,6 +167,4 @@ class WebSocketCycle:
             self.response_sent += len(body)
         if not message.get("more_body", False):
             self.denied = True
-            self.conn.finish_response(
-                self.request, self.response_status, False, self.response_sent
-            )
+            self.conn.finish_response(self.request, self.response_status, False, self.response_sent)
