@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,7 @@ def test_the_duration_spans_the_handler(start_server: Any, logged: Any) -> None:
         client.send(b"GET /slow/80 HTTP/1.1\r\nHost: t\r\n\r\n")
         assert client.read_response().body == b"late"
     (record,) = logged(1)
-    assert 80 <= record.duration < 5000
+    assert 70 <= record.duration < 5000  # the loop's timers may fire a few ms early
 
 
 def test_sizes_are_body_bytes_written(start_server: Any, logged: Any, tmp_path: Path) -> None:
@@ -202,7 +203,9 @@ def test_a_response_timeout_is_logged_for_its_request(start_server: Any, logged:
         assert client.read_response().status == 503
     (record,) = logged(1)
     assert (record.status, record.target) == (503, "/slow/3000?why=timeout")
-    assert record.duration >= 200
+    # The timer runs on the loop's clock (uvloop's is cached per iteration, in whole ms),
+    # the duration on perf_counter: they may disagree by a few milliseconds.
+    assert 150 <= record.duration < 3000
 
 
 def test_a_websocket_upgrade_is_logged_as_101(start_server: Any, logged: Any) -> None:
@@ -237,7 +240,7 @@ def test_asgi_responses_carry_the_same_fields(start_server: Any, logged: Any) ->
         assert client.read_response().body == b"onetwo"
     plain, chunked = logged(2)
     assert (plain.method, plain.target, plain.status, plain.byte) == ("GET", "/x?a=1", 200, 8)
-    assert plain.request_id == "asgi-1" and plain.duration >= 20
+    assert plain.request_id == "asgi-1" and plain.duration >= 15
     assert plain.getMessage().startswith('127.0.0.1 "GET /x?a=1 HTTP/1.1" 200 8 ')
     assert (chunked.status, chunked.byte) == (201, 6)
 
@@ -266,3 +269,24 @@ def test_nothing_is_logged_when_the_access_log_is_off(
         client.send(b"GET /search?q=3 HTTP/1.1\r\nHost: t\r\n\r\n")
         client.read_response()
     assert [r.target for r in logged(1)] == ["/search?q=3"]
+
+
+def test_a_unix_socket_client_has_no_address(
+    start_server: Any, logged: Any, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "app.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
+    start_server(make_app(), sock=listener)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(5)
+        client.connect(path)
+        client.sendall(b"GET /search?q=u HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    (record,) = logged(1)
+    assert (record.host, record.client_ip, record.target) == ("-", "-", "/search?q=u")
+    assert record.getMessage().startswith('- "GET /search?q=u HTTP/1.1" 200 ')
