@@ -6,7 +6,7 @@ Every record carries these ``extra`` fields, for a formatter of your own (``--lo
 ``host``           ``ip:port`` of the client (the reference's field; ``-`` on a Unix socket)
 ``request``        ``GET http://host/path?query`` (the reference's field)
 ``status``         the response status (int)
-``byte``           bytes of response body written (int; 0 for HEAD, 204, 304)
+``byte``           bytes of response body written (int; 0 for HEAD, 1xx, 204, 304)
 ``duration``       milliseconds from the request head to the last byte written (float)
 ``request_id``     ``request.id`` as text
 ``client_ip``      the client's address (a trusted proxy's report, else the peer's, else ``-``)
