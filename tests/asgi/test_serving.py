@@ -89,8 +89,18 @@ def test_a_host_with_fork_shared_ctx_and_app_m(tmp_path: Path, start_method: str
 
 def test_access_log(tmp_path: Path) -> None:
     with served("probe:app", "--access-log", tmp_path=tmp_path) as server:
-        server.json("/scope/access-log-test")
-        server.wait_log(r"\[Hurtle-Server-0-0\] .*GET /scope/access-log-test HTTP/1.1 200")
+        server.json("/scope/access-log-test?x=1")
+        server.wait_log(
+            r'\[Hurtle-Server-0-0\] .*127\.0\.0\.1 "GET /scope/access-log-test\?x=1 HTTP/1\.1" '
+            r"200 [1-9]\d* \d+\.\d{3}ms [0-9a-f-]{36}"
+        )
+
+
+def test_access_log_format_from_the_command_line(tmp_path: Path) -> None:
+    fmt = "%(m)s %(U)s q=%(q)s %(s)s bytes=%(B)s id=%(request_id)s"
+    with served("probe:app", "--access-log-format", fmt, tmp_path=tmp_path) as server:
+        server.json("/scope/formatted?y=2")
+        server.wait_log(r"GET /scope/formatted q=y=2 200 bytes=[1-9]\d* id=[0-9a-f-]{36}")
 
 
 def test_auto_reload_serves_the_new_code(tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def test_every_option(project: str, tmp_path: Path) -> None:
         "serve", f"{project}:app", "--host", "0.0.0.0", "--port", "0", "--workers", "3",
         "--fast", "--single-process", "--reload", "--reload-dir", "templates",
         "--no-access-log", "--inspector", "--tls-cert", "cert.pem", "--tls-key", "key.pem",
-        "--debug",
+        "--debug", "--access-log-format", '%(h)s "%(r)s" %(s)s',
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert _run_line(result.stdout)[1] == {
@@ -98,6 +98,7 @@ def test_every_option(project: str, tmp_path: Path) -> None:
         "auto_reload": True,
         "reload_dirs": [str(tmp_path / "templates")],
         "access_log": False,
+        "access_log_format": '%(h)s "%(r)s" %(s)s',
         "inspector": True,
         "ssl": {"cert": str(tmp_path / "cert.pem"), "key": str(tmp_path / "key.pem")},
         "debug": True,

@@ -78,10 +78,14 @@ def test_dotted_target_names_the_attribute(package: str) -> None:
 
 
 def test_target_first_is_serve_with_its_options(package: str) -> None:
-    result = hurtle(f"{package}.web:app", "--workers", "3", "--port", "9000", "-u", "/tmp/x.sock")
+    result = hurtle(
+        f"{package}.web:app", "--workers", "3", "--port", "9000", "-u", "/tmp/x.sock",
+        "--access-log-format", "%(h)s %(s)s",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     kwargs = _run(result.stdout)
     assert (kwargs["workers"], kwargs["port"], kwargs["unix"]) == (3, 9000, "/tmp/x.sock")
+    assert kwargs["access_log_format"] == "%(h)s %(s)s"
     assert hurtle("--version").exit_code == 0  # options and commands keep their meaning
     assert "Usage" in hurtle("inspect", "--help").output
 

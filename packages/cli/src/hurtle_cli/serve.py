@@ -38,6 +38,7 @@ Examples:
   hurtle serve src/service.py --dev
   hurtle serve app --inspector --tls-cert cert.pem --tls-key key.pem --host 0.0.0.0
   hurtle serve myproject.web.app --unix /run/web.sock --log-level debug
+  hurtle serve app --access-log-format '%(h)s "%(r)s" %(s)s %(b)s %(M)sms %(request_id)s'
   hurtle myproject.web:app --workers 2     (the same as hurtle serve ...)
 """
 
@@ -58,6 +59,7 @@ def run_kwargs(ctx: click.Context) -> dict[str, object]:
         "fast",
         "single_process",
         "access_log",
+        "access_log_format",
         "debug",
         "unix",
     ):
@@ -116,6 +118,12 @@ _FILE = click.Path(exists=True, dir_okay=False)
     help="Also watch this folder (repeatable; implies --reload).",
 )
 @click.option("--access-log/--no-access-log", default=None, help="Log every request (or never).")
+@click.option(
+    "--access-log-format",
+    metavar="FORMAT",
+    help="The access log's message, e.g. '%(h)s \"%(r)s\" %(s)s %(b)s %(M)sms' "
+    "(gunicorn's atoms, or the record's fields: see hurtle.log).",
+)
 @click.option(
     "--inspector/--no-inspector",
     default=None,

@@ -41,6 +41,7 @@ class WebSocketCycle:
         self.response_started = False
         self.response_status = 0
         self.response_length: int | None = None
+        self.response_sent = 0  # bytes of the denial response's body written
         self.disconnected = False
         self._settled: asyncio.Event | None = None  # accept, denial or loss happened
 
@@ -141,7 +142,7 @@ class WebSocketCycle:
         self.denied = True
         head = self._head(status, headers) + b"content-length: %d\r\n\r\n" % len(body)
         self.conn.write_head(head + body)
-        self.conn.finish_response(self.request, status, False)
+        self.conn.finish_response(self.request, status, False, len(body))
 
     def _head(self, status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
         head = bytearray(status_line(status))
@@ -163,6 +164,7 @@ class WebSocketCycle:
         body = bytes(message.get("body", b""))
         if body:
             self.conn.write(body)  # close-delimited: the connection closes after it
+            self.response_sent += len(body)
         if not message.get("more_body", False):
             self.denied = True
-            self.conn.finish_response(self.request, self.response_status, False)
+            self.conn.finish_response(self.request, self.response_status, False, self.response_sent)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 from hurtle_http import _tls
+from hurtle_http._access import AccessLog
 from hurtle_http._serving import AsyncioServer, bind_unix, describe, remove_unix, unix_path
 from hurtle_http._static import FILE_PARAM, register_static
 from hurtle_http.blueprints import Blueprint, BlueprintGroup
@@ -218,6 +219,7 @@ class FrameworkMixin:
         access_log: bool | None = None,
         backlog: int | None = None,
         return_asyncio_server: bool = True,
+        access_log_format: str | None = None,
     ) -> AsyncioServer:
         """Serve this app inside the running event loop (your own ``asyncio.run(main())``).
 
@@ -231,6 +233,8 @@ class FrameworkMixin:
             self.config.DEBUG = debug
         if access_log is not None:
             self.config.ACCESS_LOG = access_log
+        if access_log_format is not None:
+            self.config.ACCESS_LOG_FORMAT = AccessLog(access_log_format).format
         context = _tls.load_context(ssl)
         size = backlog or self.config.BACKLOG
         owned = sock is None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import httptools
 
+from hurtle_http._access import now
 from hurtle_http._body import BUFFER, STREAM, BodyStream
 from hurtle_http.exceptions import (
     BadRequest,
@@ -28,6 +29,7 @@ from hurtle_http.headers import TOKEN_CHARS, VALUE_CHARS, parser_checks_fields
 from hurtle_http.request import ConnInfo, Request, valid_authority
 
 if TYPE_CHECKING:
+    from hurtle_http._access import AccessLog
     from hurtle_http.app import HttpApp
     from hurtle_http.asgi import AsgiApp
     from hurtle_http.server import Limits
@@ -78,6 +80,7 @@ class RequestParsing:
     _limits: Limits
     _parser: httptools.HttpRequestParser
     _conn_info: ConnInfo | None
+    _access_log: AccessLog | None
     _queue: deque[Request | HTTPException]
     _current: Request | None
     _max_header_size: int
@@ -182,6 +185,8 @@ class RequestParsing:
         assert self._conn_info is not None
         request = Request(self._app, method, self._url, self._raw_headers, version, self._conn_info)
         request._keep_alive = parser.should_keep_alive()
+        if self._access_log is not None:
+            request._started = now()
         if upgrade is not None:
             request._websocket = method == "GET" and b"websocket" in upgrade.lower()
         self._request = request

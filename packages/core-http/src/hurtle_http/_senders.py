@@ -25,16 +25,19 @@ async def send_stream(conn: ResponseWriting, request: Request, response: Streami
     if chunked and body:
         head += b"transfer-encoding: chunked\r\n"
     conn.write_head(head + b"\r\n")
+    sent = 0
     if body:
 
         async def send(data: bytes) -> None:
+            nonlocal sent
+            sent += len(data)
             conn.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
             await conn.drain()
 
         await response.stream_to(send)
         if chunked:
             conn.write(b"0\r\n\r\n")
-    conn.finish_response(request, response.status, keep_alive)
+    conn.finish_response(request, response.status, keep_alive, sent)
 
 
 async def send_file(conn: ResponseWriting, request: Request, response: FileResponse) -> None:
@@ -72,7 +75,7 @@ async def send_file(conn: ResponseWriting, request: Request, response: FileRespo
             conn.write_head(head + b"content-length: %d\r\n\r\n" % (end - start))
             if has_body(status, request.method) and end > start:
                 await copy_file(conn, handle, start, end - start, response.chunk_size)
-    conn.finish_response(request, status, keep_alive)
+    conn.finish_response(request, status, keep_alive, end - start if status != 304 else 0)
 
 
 async def copy_file(

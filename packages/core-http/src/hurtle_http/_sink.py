@@ -3,7 +3,8 @@ and by the senders of streamed bodies, files (``_senders``), ASGI and WebSockets
 
 ``write_head`` marks the response as started (an error after it aborts instead of answering
 500); ``drain`` waits while the transport's buffer is over its high-water mark;
-``finish_response`` counts the response and moves the connection on (next request, or close).
+``finish_response`` counts the response, writes its access log record (``_access``) and
+moves the connection on (next request, or close).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from hurtle_http.request import Request
 from hurtle_http.response import FileResponse, HTTPResponse, StreamingResponse
 
 if TYPE_CHECKING:
+    from hurtle_http._access import AccessLog
     from hurtle_http.app import HttpApp
     from hurtle_http.asgi import AsgiApp
     from hurtle_http.server import Limits, RequestStats
 
-access_logger = logging.getLogger("hurtle.access")
 error_logger = logging.getLogger("hurtle.error")
 
 
@@ -56,7 +57,7 @@ class ResponseWriting:
     _draining: bool
     _simple: bool
     _in_message: bool
-    _access_log: bool
+    _access_log: AccessLog | None
     _discard: bool
     _stream: BodyStream | None
     _write_paused: bool
@@ -115,7 +116,7 @@ class ResponseWriting:
             response = self._app.error_response(exc, request)
             data = encode_response(response, self._clock, keep_alive, request)
         transport.write(data)
-        self.finish_response(request, response.status, keep_alive)
+        self.finish_response(request, response.status, keep_alive, len(response.body))
 
     async def _send_async(self, request: Request, response: HTTPResponse) -> None:
         try:
@@ -147,8 +148,9 @@ class ResponseWriting:
         if self._transport is not None:
             self._transport.write(data)
 
-    def finish_response(self, request: Request, status: int, keep_alive: bool) -> None:
-        """The response to ``request`` is fully written: count it, then continue or close."""
+    def finish_response(self, request: Request, status: int, keep_alive: bool, size: int) -> None:
+        """The response to ``request`` is fully written (``size`` bytes of body): count it,
+        log it, then continue or close."""
         stats = self._stats
         stats.served += 1
         stats.in_flight -= 1
@@ -159,15 +161,8 @@ class ResponseWriting:
         if stream is not None and not stream.complete:
             stream.discard()  # nobody reads the rest of this body now
             self._discard = self._stream is stream
-        if self._access_log:
-            access_logger.info(
-                "%s %s %s HTTP/%s %d",
-                request.ip,
-                request.method,
-                request.path,
-                request.version,
-                status,
-            )
+        if self._access_log is not None:
+            self._access_log.log(request, status, size)
         if not keep_alive:
             self._close()
         elif not self._in_next:

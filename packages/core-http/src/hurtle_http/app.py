@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from hurtle_http import _tasks, _tls
 from hurtle_http import log as _log
+from hurtle_http._access import AccessLog
 from hurtle_http._body import BUFFER, DISCARD, STREAM
 from hurtle_http._framework import FrameworkMixin
 from hurtle_http._respond import Responder, uses_respond
@@ -661,12 +662,14 @@ class HttpApp(FrameworkMixin):
         access_log: bool | None = None,
         backlog: int | None = None,
         unix: str | None = None,
+        access_log_format: str | None = None,
     ) -> None:
         """Serve this app in this process until SIGINT or SIGTERM, then drain gracefully.
 
         ``ssl`` is an ``SSLContext`` or ``{"cert": path, "key": path}``. ``unix`` is the
         path of a Unix socket to listen on instead of ``host:port`` (its file is removed at
-        stop). uvloop is used when it is importable.
+        stop). ``access_log_format`` sets ``ACCESS_LOG_FORMAT`` (see ``hurtle_http.log``).
+        uvloop is used when it is importable.
         """
         try:
             asyncio.get_running_loop()
@@ -681,6 +684,8 @@ class HttpApp(FrameworkMixin):
             self.config.DEBUG = debug
         if access_log is not None:
             self.config.ACCESS_LOG = access_log
+        if access_log_format is not None:
+            self.config.ACCESS_LOG_FORMAT = AccessLog(access_log_format).format
         context = _tls.load_context(ssl)
         if unix:
             sock = bind_unix(unix, backlog=backlog or self.config.BACKLOG)

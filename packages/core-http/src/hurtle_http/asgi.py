@@ -462,7 +462,7 @@ class HttpCycle:
             self.keep_alive = False  # the client waits for bytes that never come: close
         self.complete = True
         self._wake()
-        self.conn.finish_response(self.request, self.status, self.keep_alive)
+        self.conn.finish_response(self.request, self.status, self.keep_alive, self.sent)
 
     async def _pathsend(self, path: str) -> None:
         handle = open(path, "rb")  # noqa: SIM115, ASYNC230 - as the native file(): one open

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+from hurtle_http._access import DEFAULT_FORMAT
 from hurtle_http.exceptions import ConfigError
 
 ENV_PREFIX = "HURTLE_"
@@ -63,6 +64,7 @@ class Config:
     DEFAULTS: ClassVar[Mapping[str, object]] = {
         "DEBUG": False,
         "ACCESS_LOG": True,
+        "ACCESS_LOG_FORMAT": DEFAULT_FORMAT,
         "SERVER_NAME": "hurtle",
         "KEEP_ALIVE": True,
         "KEEP_ALIVE_TIMEOUT": 5.0,

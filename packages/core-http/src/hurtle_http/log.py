@@ -4,6 +4,10 @@
 handler failures), ``access_logger`` (``hurtle.access``: one line per response),
 ``server_logger`` (``hurtle.server``: start and stop). Pass ``log_config=`` to the app (or
 call ``logging.config.dictConfig(LOGGING_CONFIG_DEFAULTS)``) to configure them.
+
+Each access record carries ``ACCESS_LOG_FIELDS`` as attributes (``%(status)d`` in a
+formatter of yours); its message is ``ACCESS_LOG_FORMAT`` (config; default
+``DEFAULT_ACCESS_LOG_FORMAT``) filled with them and with gunicorn's ``ACCESS_LOG_ATOMS``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,11 @@ import logging
 import os
 from collections.abc import Mapping
 from typing import Any
+
+from hurtle_http._access import ATOMS as ACCESS_LOG_ATOMS
+from hurtle_http._access import DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT
+from hurtle_http._access import FIELDS as ACCESS_LOG_FIELDS
+from hurtle_http._access import AccessLog
 
 logger = logging.getLogger("hurtle.root")
 error_logger = logging.getLogger("hurtle.error")
@@ -90,7 +99,11 @@ def configure_from_environ() -> None:
 
 
 __all__ = [
+    "ACCESS_LOG_ATOMS",
+    "ACCESS_LOG_FIELDS",
+    "DEFAULT_ACCESS_LOG_FORMAT",
     "LOGGING_CONFIG_DEFAULTS",
+    "AccessLog",
     "access_logger",
     "configure",
     "configure_from_environ",

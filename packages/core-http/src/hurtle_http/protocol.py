@@ -115,8 +115,11 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         self._write_paused = False
         self._read_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
-        self._access_log = bool(server.app.config.ACCESS_LOG) and access_logger.isEnabledFor(
-            logging.INFO
+        # The access log of this connection (None when it is off: the hot path's one check).
+        self._access_log = (
+            server.access_log
+            if server.app.config.ACCESS_LOG and access_logger.isEnabledFor(logging.INFO)
+            else None
         )
         self._timeouts = self._limits.timeouts(draining=False)
         self._stats = server.stats
@@ -184,9 +187,10 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
                 transport.abort()
             else:
                 self._queue.clear()
+                current = self._current
                 self._abandon_current()
                 self._stats.errors += 1
-                self._write_error(ServiceUnavailable("The response took too long"))
+                self._write_error(ServiceUnavailable("The response took too long"), logged=current)
         elif expiry is Expiry.ABORT:
             transport.abort()
 
@@ -492,10 +496,8 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         self._current = None
         self._stats.served += 1
         self._stats.in_flight -= 1
-        if self._access_log:
-            access_logger.info(
-                "%s %s %s HTTP/%s 101", request.ip, request.method, request.path, request.version
-            )
+        if self._access_log is not None:
+            self._access_log.log(request, 101, 0)
         self._rejected = False
         self._update_reading()
         tail, self._upgrade_tail = self._upgrade_tail, b""
@@ -514,9 +516,12 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         self._stats.errors += 1
         self._abandon_current()
         self._queue.clear()
-        bare = InternalServerError()
-        response = HTTPResponse(bare.message, 500, content_type="text/plain; charset=utf-8")
-        self.write(encode_response(response, self._clock, False))
+        bare = HTTPResponse(
+            InternalServerError().message, 500, content_type="text/plain; charset=utf-8"
+        )
+        self.write(encode_response(bare, self._clock, False))
+        if self._access_log is not None:
+            self._access_log.log(request, 500, len(bare.body))
         self._close()
 
     def _refuse(self, request: Request, exc: HTTPException) -> None:
@@ -564,14 +569,22 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         else:
             self._queue.append(exc)
 
-    def _write_error(self, exc: HTTPException, request: Request | None = None) -> None:
+    def _write_error(
+        self, exc: HTTPException, request: Request | None = None, logged: Request | None = None
+    ) -> None:
+        """Answer ``exc`` and close; the access log records it for ``logged or request``
+        (a response to no parsed request, e.g. a malformed one, is not recorded)."""
         try:
             response = self._app.error_response(exc, request)
             data = encode_response(response, self._clock, False)
         except Exception as failure:  # a broken error_response override: answer plainly
             error_logger.error("Rendering a %d failed", exc.status_code, exc_info=failure)
-            data = encode_response(HTTPResponse(exc.message, exc.status_code), self._clock, False)
+            response = HTTPResponse(exc.message, exc.status_code)
+            data = encode_response(response, self._clock, False)
         self.write(data)
+        logged = logged or request
+        if logged is not None and self._access_log is not None:
+            self._access_log.log(logged, response.status, len(response.body))
         self._close()
 
     def _close(self) -> None:

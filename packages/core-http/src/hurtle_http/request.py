@@ -121,6 +121,7 @@ class Request:
         "_refusal",
         "_responder",
         "_route",
+        "_started",
         "_websocket",
         "app",
         "body",
@@ -169,6 +170,7 @@ class Request:
         self._keep_alive = True
         self._responder: Responder | None = None
         self._lazy: _Lazy | None = None
+        self._started = 0.0  # when the head was parsed, for the access log (if it is on)
 
     def _cache(self) -> _Lazy:
         lazy = self._lazy

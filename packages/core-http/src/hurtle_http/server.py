@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from hurtle_http._access import AccessLog
 from hurtle_http._state import ConnState, timers
 from hurtle_http._wire import Clock
 from hurtle_http.config import Config
@@ -135,6 +136,7 @@ class HttpServer:
         self.serve_request = getattr(app, "serve_request", None)
         self.clock = Clock(str(app.config.SERVER_NAME))
         self.limits = Limits.from_config(app.config)
+        self.access_log = AccessLog(app.config.ACCESS_LOG_FORMAT)
         self.draining = False
         self.websocket_close_code = 1001
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -173,6 +175,7 @@ class HttpServer:
         _ = self.port  # remembered: the socket may be closed by the time someone asks
         self.limits = Limits.from_config(self.app.config)
         self.clock = Clock(str(self.app.config.SERVER_NAME))
+        self.access_log = AccessLog(self.app.config.ACCESS_LOG_FORMAT)
         await self.app.dispatch("before_server_start", loop)
         try:
             listening = self.sock.dup()

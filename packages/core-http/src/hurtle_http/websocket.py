@@ -118,7 +118,7 @@ class WebSocket:
         if response.status_code != 101:
             self._proto.send_response(response)
             self._conn.write_head(b"".join(self._proto.data_to_send()))
-            self._conn.finish_response(request, response.status_code, False)
+            self._conn.finish_response(request, response.status_code, False, len(response.body))
             return False
         for name, value in headers:
             key = name.decode("latin-1")

@@ -187,6 +187,7 @@ class Hurtle(HttpApp):
         max_rss: int | None = None,
         pre_stop_delay: float | None = None,
         unix: str | None = None,
+        access_log_format: str | None = None,
     ) -> None:
         """Serve the app until SIGINT/SIGTERM (or ``app.m.terminate()``), then drain.
 
@@ -202,17 +203,19 @@ class Hurtle(HttpApp):
         (+ ``max_requests_jitter``) responses, ``max_lifetime`` (+ ``max_lifetime_jitter``)
         seconds, ``max_rss`` MiB of resident memory (``MAX_RSS_SAMPLES`` samples in a row).
         ``pre_stop_delay``: seconds a shutdown keeps serving with ``/ready`` at 503 before
-        the drain. Each sets the config key of its upper-case name (``HURTLE_*`` too).
+        the drain. Each sets the config key of its upper-case name (``HURTLE_*`` too), as
+        does ``access_log_format`` (the access log's message: see ``hurtle.log``).
         """
-        production = {
+        settings = {
             "MAX_REQUESTS": max_requests,
             "MAX_REQUESTS_JITTER": max_requests_jitter,
             "MAX_LIFETIME": max_lifetime,
             "MAX_LIFETIME_JITTER": max_lifetime_jitter,
             "MAX_RSS": max_rss,
             "PRE_STOP_DELAY": pre_stop_delay,
+            "ACCESS_LOG_FORMAT": access_log_format,
         }
-        self.config.update({key: value for key, value in production.items() if value is not None})
+        self.config.update({key: value for key, value in settings.items() if value is not None})
         _refuse_nested_run(self)
         options = resolve_options(
             self,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hurtle.errors import HurtleError
+from hurtle_http import ConfigError
+from hurtle_http.log import AccessLog
 
 if TYPE_CHECKING:
     from hurtle.app import Hurtle
@@ -83,6 +85,10 @@ def resolve_options(
                 f"single_process=True cannot be combined with {' and '.join(conflicts)}: "
                 "those need the worker manager; drop single_process or those options"
             )
+    try:
+        AccessLog(app.config.ACCESS_LOG_FORMAT)  # checked here, not in every worker
+    except ConfigError as exc:
+        raise HurtleError(str(exc)) from None
     if ssl is not None and not isinstance(ssl, (_ssl.SSLContext, Mapping)):
         raise HurtleError("ssl must be {'cert': path, 'key': path} or an ssl.SSLContext")
     if isinstance(ssl, Mapping) and not ({"cert", "key"} <= set(ssl)):
