@@ -176,3 +176,23 @@ def test_a_command_just_after_shutdown_gets_the_documented_409(
         assert late[0][0] == 409, late
         assert late[0][1]["error"] == "The manager refused: The server is shutting down"
         assert server.process.wait(30) == 0
+
+
+def test_once_the_server_is_gone_its_inspector_port_refuses(tmp_path: Path) -> None:
+    """After a shutdown the port refuses: queued requests were answered, none reset."""
+    with served("inspected.py", tmp_path=tmp_path, env=ENV) as server:
+        port = int(server.wait_log(r"Inspector listening on http://127\.0\.0\.1:(\d+)").group(1))
+        wait_until(lambda: call(port, "GET", "/health")[0] == 200, what="the inspector")
+        assert call(port, "POST", "/shutdown")[0] == 200
+        outcomes = []
+        while server.process.poll() is None:
+            outcomes.append(_ask(port, "POST", "/scale", {"replicas": 3}))
+        assert server.process.wait(30) == 0
+    outcomes.append(_ask(port, "POST", "/scale", {"replicas": 3}))
+    assert outcomes[-1] == "ConnectionRefusedError", outcomes[-5:]
+    wrong = [
+        o
+        for o in outcomes
+        if o != "ConnectionRefusedError" and not (isinstance(o, tuple) and o[0] in (409, 503))
+    ]
+    assert not wrong, wrong

@@ -287,6 +287,7 @@ class HttpServer:
         assert self._server is not None
         self.stop_accepting()
         if self.close_listener:
+            await asyncio.sleep(0)  # the listener's own socket closes first (stop_accepting)
             await self._serve_backlog()
         deadline = self.loop.time() + graceful_timeout
         await self._dispatch_safely("before_server_stop")
