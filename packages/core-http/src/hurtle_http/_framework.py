@@ -17,12 +17,13 @@ from urllib.parse import quote, urlencode
 
 from hurtle_http import _tls
 from hurtle_http._access import AccessLog
-from hurtle_http._serving import AsyncioServer, bind_unix, describe, remove_unix, unix_path
+from hurtle_http._sockets import bind_socket, bind_unix, describe, remove_unix, unix_path
+from hurtle_http._serving import AsyncioServer
 from hurtle_http._static import FILE_PARAM, register_static
 from hurtle_http.blueprints import Blueprint, BlueprintGroup
 from hurtle_http.exceptions import URLBuildError
 from hurtle_http.log import server_logger
-from hurtle_http.server import bind_socket, serve
+from hurtle_http.server import serve
 from hurtle_http.signals import SignalHandler
 
 if TYPE_CHECKING:

@@ -1,78 +1,15 @@
-"""Serving helpers beside ``app.run``: Unix sockets and ``create_server`` in your own loop."""
+"""``create_server`` in your own loop: the ``AsyncioServer`` it returns."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import errno
-import os
 import socket
-import stat
 from typing import TYPE_CHECKING
 
-from hurtle_http.exceptions import ServerError
+from hurtle_http._sockets import remove_unix, unix_path
 
 if TYPE_CHECKING:
     from hurtle_http.server import HttpServer
-
-
-def bind_unix(path: str, *, backlog: int = 1024, mode: int = 0o660) -> socket.socket:
-    """A listening Unix socket at ``path``, replacing a stale socket file (never another file).
-
-    Raises ``ServerError`` when a server already listens there.
-    """
-    try:
-        if not stat.S_ISSOCK(os.stat(path).st_mode):
-            raise ServerError(f"{path} exists and is not a socket: refusing to replace it")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(path)
-        except OSError:
-            os.unlink(path)  # nobody listens: left over from an earlier run
-        else:
-            raise ServerError(
-                f"Unix socket {path} is already in use: another server is running there"
-            )
-        finally:
-            probe.close()
-    except FileNotFoundError:
-        pass
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(path)
-        os.chmod(path, mode)
-        sock.listen(backlog)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ServerError(f"Unix socket {path} is already in use") from None
-        raise
-    return sock
-
-
-def unix_path(sock: socket.socket) -> str | None:
-    """The file of a listening Unix socket (None for TCP); ask before the socket closes."""
-    if sock.family == socket.AF_UNIX:
-        name = sock.getsockname()
-        if isinstance(name, str) and name:
-            return name
-    return None
-
-
-def remove_unix(path: str | None) -> None:
-    """Remove the file of a Unix socket we bound (nothing for None)."""
-    if path:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-
-
-def describe(sock: socket.socket, secure: bool) -> str:
-    """``http://host:port`` or ``unix:/path`` for a log line."""
-    name = sock.getsockname()
-    if isinstance(name, str):
-        return f"unix:{name}"
-    host, port = name[:2]
-    return f"{'https' if secure else 'http'}://{host}:{port}"
 
 
 class AsyncioServer:

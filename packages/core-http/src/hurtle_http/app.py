@@ -18,9 +18,10 @@ from hurtle_http import _tasks, _tls
 from hurtle_http import log as _log
 from hurtle_http._access import AccessLog
 from hurtle_http._body import BUFFER, DISCARD, STREAM
+from hurtle_http._decorators import ShorthandDecorators
 from hurtle_http._framework import FrameworkMixin
+from hurtle_http._sockets import bind_socket, bind_unix, describe, remove_unix, unix_path
 from hurtle_http._respond import Responder, uses_respond
-from hurtle_http._serving import bind_unix, describe, remove_unix, unix_path
 from hurtle_http.blueprints import Blueprint
 from hurtle_http.config import Config
 from hurtle_http.exceptions import (
@@ -32,7 +33,7 @@ from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
 from hurtle_http.request import ConnInfo, Request
 from hurtle_http.response import HTTPResponse, json, text
 from hurtle_http.router import HTTP_METHODS, Handler, Route, Router
-from hurtle_http.server import bind_socket, new_event_loop, serve
+from hurtle_http.server import new_event_loop, serve
 from hurtle_http.signals import SERVER_SIGNALS, SignalRegistry
 from hurtle_http.websocket import WebSocket, WebSocketClosed
 
@@ -83,7 +84,7 @@ def _is_async(func: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(inspect.unwrap(func))
 
 
-class HttpApp(FrameworkMixin):
+class HttpApp(FrameworkMixin, ShorthandDecorators):
     """An HTTP application: register handlers with decorators, then ``run`` or ``serve`` it.
 
     Subclasses may extend ``listener_events`` (new lifecycle event names) and
@@ -243,26 +244,6 @@ class HttpApp(FrameworkMixin):
 
         return register
 
-    def get(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a GET route (it also answers HEAD); options as for ``route``."""
-        return self.route(uri, ("GET",), **options)
-
-    def post(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a POST route (``stream=True``: read the body from ``request.stream``)."""
-        return self.route(uri, ("POST",), **options)
-
-    def put(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a PUT route (``stream=True``: read the body from ``request.stream``)."""
-        return self.route(uri, ("PUT",), **options)
-
-    def patch(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a PATCH route (``stream=True``: read the body from ``request.stream``)."""
-        return self.route(uri, ("PATCH",), **options)
-
-    def delete(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a DELETE route."""
-        return self.route(uri, ("DELETE",), **options)
-
     def websocket(
         self, uri: str, *, name: str | None = None, subprotocols: Iterable[str] = ()
     ) -> Callable[[F], F]:
@@ -283,14 +264,6 @@ class HttpApp(FrameworkMixin):
             return handler
 
         return register
-
-    def head(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: an explicit HEAD route (overrides the automatic one of a GET route)."""
-        return self.route(uri, ("HEAD",), **options)
-
-    def options(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: an OPTIONS route."""
-        return self.route(uri, ("OPTIONS",), **options)
 
     # Middleware and exception handlers --------------------------------------------------
 
@@ -410,26 +383,6 @@ class HttpApp(FrameworkMixin):
             known = ", ".join(self.listener_events)
             raise HurtleHttpError(f"Unknown listener event {event!r}: use one of {known}")
         self._listeners[event].append(func)
-
-    def before_server_start(self, func: F) -> F:
-        """Decorator: run before the server accepts connections (open pools here)."""
-        self.register_listener(func, "before_server_start")
-        return func
-
-    def after_server_start(self, func: F) -> F:
-        """Decorator: run once the server accepts connections."""
-        self.register_listener(func, "after_server_start")
-        return func
-
-    def before_server_stop(self, func: F) -> F:
-        """Decorator: run when a stop begins, before in-flight requests are drained."""
-        self.register_listener(func, "before_server_stop")
-        return func
-
-    def after_server_stop(self, func: F) -> F:
-        """Decorator: run after every connection is closed (close pools here)."""
-        self.register_listener(func, "after_server_stop")
-        return func
 
     def dispatch(
         self,

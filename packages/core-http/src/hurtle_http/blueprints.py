@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from hurtle_http._decorators import ShorthandDecorators
 from hurtle_http.exceptions import HurtleHttpError
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class _FutureRoute:
     options: dict[str, Any]
 
 
-class Blueprint(_Scoped):
+class Blueprint(_Scoped, ShorthandDecorators):
     """Routes and hooks registered on an app together with ``app.blueprint(bp)``."""
 
     def __init__(
@@ -214,34 +215,6 @@ class Blueprint(_Scoped):
 
         return register
 
-    def get(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a GET route (it also answers HEAD)."""
-        return self.route(uri, ("GET",), **options)
-
-    def post(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a POST route."""
-        return self.route(uri, ("POST",), **options)
-
-    def put(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a PUT route."""
-        return self.route(uri, ("PUT",), **options)
-
-    def patch(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a PATCH route."""
-        return self.route(uri, ("PATCH",), **options)
-
-    def delete(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a DELETE route."""
-        return self.route(uri, ("DELETE",), **options)
-
-    def head(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: an explicit HEAD route."""
-        return self.route(uri, ("HEAD",), **options)
-
-    def options(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: an OPTIONS route."""
-        return self.route(uri, ("OPTIONS",), **options)
-
     def websocket(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: a WebSocket route (options as for ``HttpApp.websocket``, and
         ``version``)."""
@@ -260,22 +233,6 @@ class Blueprint(_Scoped):
             return func
 
         return register
-
-    def before_server_start(self, func: F) -> F:
-        """Decorator: see ``HttpApp.before_server_start``."""
-        return self.listener("before_server_start")(func)
-
-    def after_server_start(self, func: F) -> F:
-        """Decorator: see ``HttpApp.after_server_start``."""
-        return self.listener("after_server_start")(func)
-
-    def before_server_stop(self, func: F) -> F:
-        """Decorator: see ``HttpApp.before_server_stop``."""
-        return self.listener("before_server_stop")(func)
-
-    def after_server_stop(self, func: F) -> F:
-        """Decorator: see ``HttpApp.after_server_stop``."""
-        return self.listener("after_server_stop")(func)
 
     def signal(self, event: str, *, condition: Mapping[str, Any] | None = None) -> Callable[[F], F]:
         """Decorator: an app signal handler, registered with the blueprint."""
