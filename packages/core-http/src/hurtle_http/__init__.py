@@ -6,8 +6,8 @@ you bound yourself inside a running event loop.
 
 from hurtle_http.__about__ import __version__
 from hurtle_http._body import BodyStream, ClientDisconnected
-from hurtle_http._sockets import bind_socket
 from hurtle_http._multipart import File
+from hurtle_http._sockets import bind_socket
 from hurtle_http._tls import create_context as create_ssl_context
 from hurtle_http.app import HttpApp
 from hurtle_http.asgi import AsgiApp, asgi_interface

@@ -14,7 +14,15 @@ import stat
 
 from hurtle_http.exceptions import ServerError
 
-__all__ = ["address_in_use", "bind_socket", "bind_unix", "describe", "remove_unix", "unix_path"]
+__all__ = [
+    "address_in_use",
+    "bind_socket",
+    "bind_unix",
+    "describe",
+    "listen",
+    "remove_unix",
+    "unix_path",
+]
 
 
 def address_in_use(address: str, *, guard_hint: bool = True) -> str:
@@ -77,6 +85,11 @@ def bind_unix(path: str, *, backlog: int = 1024, mode: int = 0o660) -> socket.so
             raise ServerError(in_use) from None
         raise
     return sock
+
+
+def listen(host: str, port: int, unix: str | None, *, backlog: int) -> socket.socket:
+    """The socket ``app.run`` and ``create_server`` serve on: ``unix`` when given, else TCP."""
+    return bind_unix(unix, backlog=backlog) if unix else bind_socket(host, port, backlog=backlog)
 
 
 def unix_path(sock: socket.socket) -> str | None:

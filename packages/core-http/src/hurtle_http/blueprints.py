@@ -263,12 +263,7 @@ class Blueprint(_Scoped, ShorthandDecorators):
         prefix = _join(scope.url_prefix, self.url_prefix) if self.url_prefix else scope.url_prefix
         for future in self._routes:
             opts = dict(future.options)
-            version = opts.pop("version", None)
-            if version is None:
-                version = self.version if self.version is not None else scope.version
-            version_prefix = opts.pop("version_prefix", None) or (
-                self.version_prefix if self.version is not None else scope.version_prefix
-            )
+            version, version_prefix = self._version(opts, scope)
             strict = opts.pop("strict_slashes", None)
             if strict is None:
                 strict = (
@@ -291,12 +286,7 @@ class Blueprint(_Scoped, ShorthandDecorators):
             )
         for future in self._websockets:
             opts = dict(future.options)
-            version = opts.pop("version", None)
-            if version is None:
-                version = self.version if self.version is not None else scope.version
-            version_prefix = opts.pop("version_prefix", None) or (
-                self.version_prefix if self.version is not None else scope.version_prefix
-            )
+            version, version_prefix = self._version(opts, scope)
             uri = _join(prefix, future.uri) or "/"
             if version is not None:
                 uri = f"{version_prefix.rstrip('/')}{version}/{uri.lstrip('/')}".rstrip("/")
@@ -310,6 +300,17 @@ class Blueprint(_Scoped, ShorthandDecorators):
             opts = dict(static_options)
             opts["name"] = f"{self.name}.{opts.get('name', 'static')}"
             app.static(_join(prefix, uri), target, **opts)
+
+    def _version(self, opts: dict[str, Any], scope: _Scope) -> tuple[int | float | str | None, str]:
+        """A recorded route's version and prefix (popped from ``opts``): its own, else the
+        blueprint's, else the enclosing group's."""
+        version = opts.pop("version", None)
+        if version is None:
+            version = self.version if self.version is not None else scope.version
+        version_prefix = opts.pop("version_prefix", None) or (
+            self.version_prefix if self.version is not None else scope.version_prefix
+        )
+        return version, version_prefix
 
 
 class BlueprintGroup(_Scoped):
