@@ -60,6 +60,7 @@ def test_stop_signal_shuts_down_cleanly_with_status_0(sig: int, cleanup: list[in
     assert wait_for_exit(set(pids[1:]), timeout=5) == set()
 
 
+@pytest.mark.parametrize("start_method", ["spawn", "fork", "forkserver"])
 def test_every_descendant_dies_with_a_killed_main_process(
     start_method: str, cleanup: list[int]
 ) -> None:
