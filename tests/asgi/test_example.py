@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from asgi_helpers import served
-from testkit import wait_until
+from testkit import acked_servers, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -59,14 +59,7 @@ def test_the_fastapi_example(tmp_path: Path) -> None:
         status, _, body = server.request("/scale/1", method="POST")
         assert status == 200, body
         wait_until(
-            lambda: (
-                sum(
-                    1
-                    for e in server.json("/workers")["workers"].values()
-                    if e.get("server") and e.get("state") == "ACKED"
-                )
-                == 1
-            ),
+            lambda: len(acked_servers(server.json("/workers")["workers"])) == 1,
             what="1 acked server after the app scaled itself down",
             timeout=30,
         )
