@@ -56,8 +56,12 @@ class WebSocket:
 
     def __init__(self, conn: HttpProtocol, request: Request, config: Config) -> None:
         from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+        from websockets.frames import Opcode
+        from websockets.protocol import State
         from websockets.server import ServerProtocol
 
+        self._opcode = Opcode  # the library's names, looked up once per connection
+        self._closing_states = (State.CLOSING, State.CLOSED)
         self.request = request
         self.subprotocol: str | None = None
         self.close_code: int | None = None
@@ -137,8 +141,7 @@ class WebSocket:
 
     def data_received(self, data: bytes) -> None:
         """Bytes from the client (the connection is UPGRADED)."""
-        from websockets.frames import Opcode
-
+        Opcode = self._opcode
         proto = self._proto
         proto.receive_data(data)
         for event in proto.events_received():
@@ -169,10 +172,11 @@ class WebSocket:
     def _deliver(self) -> None:
         parts, self._parts = self._parts, []
         data = parts[0] if len(parts) == 1 else b"".join(parts)
-        message: str | bytes = bytes(data)
+        raw = bytes(data)
+        message: str | bytes = raw
         if self._text:
             try:
-                message = bytes(data).decode("utf-8")
+                message = raw.decode("utf-8")
             except UnicodeDecodeError:
                 self._proto.fail(1007, "invalid UTF-8 in a text message")
                 return
@@ -192,9 +196,7 @@ class WebSocket:
                 conn.close_transport()
 
     def _closing(self) -> bool:
-        from websockets.protocol import State
-
-        return self._proto.state in (State.CLOSING, State.CLOSED)
+        return self._proto.state in self._closing_states
 
     def _code(self) -> int:
         proto = self._proto

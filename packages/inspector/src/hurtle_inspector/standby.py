@@ -11,7 +11,7 @@ authentication and without acting on anything:
 
 - while the server shuts down: ``409`` for a command (``POST``), as the inspector answers a
   command the manager refuses, and ``503`` for ``GET`` (info, ``/health``, ``/ready``);
-- otherwise (the inspector restarts): ``503`` with ``Retry-After: 1``.
+- otherwise (the inspector starts or restarts): ``503`` with ``Retry-After: 1``.
 
 Feed it the manager's state (``WorkerManager.on_change``). It serves while no inspector
 answers: none runs, or a new one has not acked yet, or the server shuts down. The hand-over
@@ -57,6 +57,7 @@ class _StandbyApp(HttpApp):
         )
         super().__init__("InspectorStandby", config=config)
         self.stopping = stopping
+        self.served_once = False  # an inspector has answered: it restarts, not starts
 
     def error_response(self, exc: BaseException, request: Request | None = None) -> HTTPResponse:
         action = (request.path.strip("/") or "info") if request is not None else ""
@@ -65,11 +66,9 @@ class _StandbyApp(HttpApp):
                 message = "The manager refused: The server is shutting down"
                 return error_envelope(action, message, 409)
             return error_envelope(action, "The server is shutting down", 503)
+        what = "restarting" if self.served_once else "starting"
         return error_envelope(
-            action,
-            "The inspector is restarting: retry in a moment",
-            503,
-            {"Retry-After": "1"},
+            action, f"The inspector is {what}: retry in a moment", 503, {"Retry-After": "1"}
         )
 
 
@@ -112,6 +111,7 @@ class Standby:
         """
         entry = state.processes.get(self._process)
         acked = entry is not None and entry.state == "ACKED"
+        self._app.served_once = self._app.served_once or acked
         down = not acked or (self._app.stopping() and state.phase != "draining")
         self._want(down)
 

@@ -277,9 +277,9 @@ def _refuse_nested_run(app: Hurtle) -> None:
     ):
         return
     message = (
-        f"app.run() of {app.name!r} was called inside a worker process: under the spawn "
-        "start method every worker runs your script again, so the code that starts the "
-        'server must be under `if __name__ == "__main__":`'
+        f"app.run() of {app.name!r} was called inside a worker process: under the spawn and "
+        "forkserver start methods every worker runs your script again, so the code that "
+        'starts the server must be under `if __name__ == "__main__":`'
     )
     print(message, file=sys.stderr, flush=True)
     raise SystemExit(1)

@@ -24,8 +24,8 @@ def address_in_use(address: str, *, guard_hint: bool = True) -> str:
     advice = "another server is running there: stop it or choose another address"
     if guard_hint:
         advice += (
-            "; if this is a script started under the spawn start method, the code that "
-            "starts the server runs again in every worker: put it under "
+            "; if this is a script started under the spawn or forkserver start method, the code "
+            "that starts the server runs again in every worker: put it under "
             '`if __name__ == "__main__":`'
         )
     return f"{address} is already in use: {advice}"
