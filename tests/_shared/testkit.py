@@ -22,6 +22,7 @@ __all__ = [
     "acked_servers",
     "alive",
     "children_of",
+    "descendants",
     "make_certificate",
     "marked",
     "wait_for_exit",
@@ -116,6 +117,14 @@ def children_of(pid: int) -> set[int]:
             continue
         if int(fields[1]) == pid and fields[0] != "Z":
             found.add(int(entry))
+    return found
+
+
+def descendants(pid: int) -> set[int]:
+    """The live children of ``pid``, their children, and so on."""
+    found = set()
+    for child in children_of(pid):
+        found |= {child, *descendants(child)}
     return found
 
 

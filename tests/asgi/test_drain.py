@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgi_helpers import Served, served, wait_for
-from testkit import alive
+from asgi_helpers import Served, served
+from testkit import alive, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +92,7 @@ def open_sockets(
         by_pid.setdefault(int(ws.recv(timeout=10)), []).append(ws)
         return pids <= set(by_pid)
 
-    wait_for(one_more, f"a WebSocket on each of {pids}", 30)
+    wait_until(one_more, what=f"a WebSocket on each of {pids}", timeout=30)
     return by_pid
 
 
@@ -129,18 +129,22 @@ def test_reload_scale_and_shutdown_under_load(tmp_path: Path) -> None:
             inspector(port, "reload", {"zero_downtime": True})
             codes = [close_code(ws) for group in sockets.values() for ws in group]
             assert codes == [1012] * len(codes), codes
-            wait_for(lambda: not any(alive(pid) for pid in first), "the old workers to exit", 30)
+            wait_until(
+                lambda: not any(alive(pid) for pid in first),
+                what="the old workers to exit",
+                timeout=30,
+            )
 
             second = set()
-            wait_for(
+            wait_until(
                 lambda: second.update({s.json("/pid")["pid"]}) or len(second) == 2,
-                "both new workers answering",
+                what="both new workers answering",
             )
             assert not second & first
             sockets = open_sockets(stack, s, second)
             inspector(port, "scale", {"replicas": 1})
-            wait_for(
-                lambda: sum(alive(pid) for pid in second) == 1, "one worker left after scaling"
+            wait_until(
+                lambda: sum(alive(pid) for pid in second) == 1, what="one worker left after scaling"
             )
             (gone,) = {pid for pid in second if not alive(pid)}
             (kept,) = second - {gone}
@@ -166,7 +170,7 @@ def test_reload_scale_and_shutdown_under_load(tmp_path: Path) -> None:
 
         slow = threading.Thread(target=slow_request)
         slow.start()
-        wait_for(lambda: s.json("/sleeping")["sleeping"] == 1, "the slow request in flight")
+        wait_until(lambda: s.json("/sleeping")["sleeping"] == 1, what="the slow request in flight")
         codes_at_shutdown: list[int | None] = []
         closer = threading.Thread(
             target=lambda: codes_at_shutdown.extend(close_code(ws) for ws in sockets[kept])

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgi_helpers import served, wait_for
+from asgi_helpers import served
+from testkit import acked_servers, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +48,7 @@ def test_the_fastapi_example(tmp_path: Path) -> None:
             hits.append(answer["hits"])
             return len(workers) == 2
 
-        wait_for(both_workers_counted, f"hits from 2 workers (saw {workers})")
+        wait_until(both_workers_counted, what=f"hits from 2 workers (saw {workers})")
         assert hits == list(range(1, len(hits) + 1))
         assert inspect(port, "hits") == {"hits": len(hits)}
         assert inspect(port, "reset") == {"was": len(hits)}
@@ -57,15 +58,8 @@ def test_the_fastapi_example(tmp_path: Path) -> None:
 
         status, _, body = server.request("/scale/1", method="POST")
         assert status == 200, body
-        wait_for(
-            lambda: (
-                sum(
-                    1
-                    for e in server.json("/workers")["workers"].values()
-                    if e.get("server") and e.get("state") == "ACKED"
-                )
-                == 1
-            ),
-            "1 acked server after the app scaled itself down",
-            30,
+        wait_until(
+            lambda: len(acked_servers(server.json("/workers")["workers"])) == 1,
+            what="1 acked server after the app scaled itself down",
+            timeout=30,
         )

@@ -14,7 +14,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from asgi_helpers import rss_kib, served, wait_for
+from asgi_helpers import rss_kib, served
+from testkit import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -75,9 +76,9 @@ def test_a_client_leaving_mid_stream_gives_the_app_http_disconnect(tmp_path: Pat
                 received += len(sock.recv(65536))
         finally:
             sock.close()
-        events = wait_for(
+        events = wait_until(
             lambda: "http.disconnect" in server.json("/events") and server.json("/events"),
-            "http.disconnect in the app",
+            what="http.disconnect in the app",
         )
         assert events[0] == "http.disconnect", events
         assert server.json("/pid")["pid"] in server.workers()

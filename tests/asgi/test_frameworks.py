@@ -14,7 +14,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from asgi_helpers import Served, served, wait_for
+from asgi_helpers import Served, served
+from testkit import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -140,7 +141,7 @@ def test_background_task_runs_after_the_response(app: tuple[str, Served]) -> Non
     needs(name, "background")
     token = f"t{id(server)}"
     assert server.json(f"/background?token={token}", method="POST") == {"scheduled": token}
-    wait_for(lambda: token in server.json("/background")["done"], "the background task")
+    wait_until(lambda: token in server.json("/background")["done"], what="the background task")
 
 
 def test_lifespan_state_reaches_requests(app: tuple[str, Served]) -> None:

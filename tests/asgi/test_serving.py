@@ -13,8 +13,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from asgi_helpers import run_to_exit, served, wait_for
-from testkit import make_certificate
+from asgi_helpers import run_to_exit, served
+from testkit import make_certificate, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def test_two_workers_and_their_stats_in_the_inspector(tmp_path: Path) -> None:
             }
             return counts if sum(counts.values()) >= 40 else None
 
-        counts = wait_for(served_counts, "40 requests counted in the workers' stats")
+        counts = wait_until(served_counts, what="40 requests counted in the workers' stats")
         assert len(counts) == 2, counts
         inspector.close()
 
@@ -118,7 +118,9 @@ def test_auto_reload_serves_the_new_code(tmp_path: Path) -> None:
     with served("reloaded:app", "--reload", tmp_path=tmp_path, cwd=tmp_path) as server:
         assert server.request("/")[2] == b"version 1"
         source.write_text(template.replace("VERSION", "2"))
-        wait_for(lambda: server.request("/")[2] == b"version 2", "the reloaded code", 30)
+        wait_until(
+            lambda: server.request("/")[2] == b"version 2", what="the reloaded code", timeout=30
+        )
 
 
 def test_a_failing_lifespan_startup_is_a_start_failure(tmp_path: Path) -> None:

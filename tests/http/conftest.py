@@ -7,7 +7,6 @@ import http.client
 import socket
 import ssl as _ssl
 import threading
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -213,15 +212,6 @@ class RawClient:
             return False
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    """Poll ``predicate`` until it is true; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-
-
 @pytest.fixture
 def start_server() -> Iterator[Callable[..., ServerThread]]:
     """Start ``app`` on a fresh port; every server is stopped at teardown."""
@@ -235,8 +225,3 @@ def start_server() -> Iterator[Callable[..., ServerThread]]:
     yield start
     for server in servers:
         server.close()
-
-
-@pytest.fixture
-def wait() -> Callable[..., None]:
-    return wait_for

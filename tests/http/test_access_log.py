@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testkit import wait_until
 from websockets.sync.client import connect
 
 from hurtle_http import (
@@ -70,12 +71,12 @@ def access_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 @pytest.fixture
-def logged(caplog: pytest.LogCaptureFixture, wait: Any) -> Any:
+def logged(caplog: pytest.LogCaptureFixture) -> Any:
     """``logged(n)``: wait for the n-th access record and return the first n."""
     caplog.set_level(logging.INFO, logger="hurtle.access")
 
     def get(count: int) -> list[logging.LogRecord]:
-        wait(
+        wait_until(
             lambda: len(access_records(caplog)) >= count,
             what=f"{count} access records; saw {[r.getMessage() for r in access_records(caplog)]}",
         )

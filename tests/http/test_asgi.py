@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from testkit import wait_until
 
 from hurtle_http import (
     AsgiApp,
@@ -209,7 +210,7 @@ def test_a_slow_app_pauses_reading_so_memory_stays_bounded(start_server: Any) ->
     assert received == [size]
 
 
-def test_the_app_hears_http_disconnect(start_server: Any, wait: Any) -> None:
+def test_the_app_hears_http_disconnect(start_server: Any) -> None:
     heard: list[str] = []
 
     async def app(scope: Scope, receive: Any, send: Any) -> None:
@@ -225,7 +226,7 @@ def test_the_app_hears_http_disconnect(start_server: Any, wait: Any) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         assert b"first" in sock.recv(65536)
-    wait(lambda: heard == ["disconnect"], what="http.disconnect during a streamed response")
+    wait_until(lambda: heard == ["disconnect"], what="http.disconnect during a streamed response")
 
     heard_mid_body: list[str] = []
 
@@ -240,7 +241,7 @@ def test_the_app_hears_http_disconnect(start_server: Any, wait: Any) -> None:
     with socket.create_connection(("127.0.0.1", second.port), timeout=5) as sock:
         sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhalf")
         time.sleep(0.05)  # let the server read the head and start the app
-    wait(lambda: heard_mid_body == ["disconnect"], what="http.disconnect during the upload")
+    wait_until(lambda: heard_mid_body == ["disconnect"], what="http.disconnect during the upload")
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+from testkit import wait_until
 
 from hurtle_http import HttpApp, Request, bind_socket, serve, text
 
@@ -45,16 +46,14 @@ def stop_in_background(server: Any, graceful_timeout: float) -> threading.Thread
     return thread
 
 
-def test_a_slow_request_in_flight_completes_while_the_server_stops(
-    start_server: Any, wait: Any
-) -> None:
+def test_a_slow_request_in_flight_completes_while_the_server_stops(start_server: Any) -> None:
     app = make_app()
     server = start_server(app)
     with server.raw() as client:
         client.send(b"GET /sleep/0.5 HTTP/1.1\r\nHost: t\r\n\r\n")
-        wait(lambda: server.server.stats.in_flight == 1, what="the slow request in flight")
+        wait_until(lambda: server.server.stats.in_flight == 1, what="the slow request in flight")
         stopper = stop_in_background(server, 10)
-        wait(lambda: server.server.draining, what="the drain to begin")
+        wait_until(lambda: server.server.draining, what="the drain to begin")
         response = client.read_response()
         assert (response.status, response.body) == (200, b"slept 0.5")
         assert response.header("connection") == "close"
@@ -79,15 +78,13 @@ def test_an_idle_keep_alive_connection_is_closed_cleanly(start_server: Any) -> N
     assert server.server.closed
 
 
-def test_a_request_on_an_idle_connection_during_the_grace_is_answered(
-    start_server: Any, wait: Any
-) -> None:
+def test_a_request_on_an_idle_connection_during_the_grace_is_answered(start_server: Any) -> None:
     server = start_server(make_app(DRAIN_IDLE_GRACE=3.0))
     with server.raw() as client:
         client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         client.read_response()
         stopper = stop_in_background(server, 10)
-        wait(lambda: server.server.draining, what="the drain to begin")
+        wait_until(lambda: server.server.draining, what="the drain to begin")
         client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         response = client.read_response()
         assert (response.status, response.body) == (200, b"ok")
@@ -96,7 +93,7 @@ def test_a_request_on_an_idle_connection_during_the_grace_is_answered(
     stopper.join(15)
 
 
-def test_pipelined_requests_already_sent_are_all_answered(start_server: Any, wait: Any) -> None:
+def test_pipelined_requests_already_sent_are_all_answered(start_server: Any) -> None:
     server = start_server(make_app())
     with server.raw() as client:
         client.send(
@@ -104,7 +101,7 @@ def test_pipelined_requests_already_sent_are_all_answered(start_server: Any, wai
             b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
             b"GET /sleep/0.1 HTTP/1.1\r\nHost: t\r\n\r\n"
         )
-        wait(lambda: server.server.stats.in_flight == 1, what="the first request in flight")
+        wait_until(lambda: server.server.stats.in_flight == 1, what="the first request in flight")
         stopper = stop_in_background(server, 10)
         responses = [client.read_response() for _ in range(3)]
         assert [r.body for r in responses] == [b"slept 0.3", b"ok", b"slept 0.1"]
@@ -113,7 +110,7 @@ def test_pipelined_requests_already_sent_are_all_answered(start_server: Any, wai
     stopper.join(15)
 
 
-def test_keep_alive_clients_under_load_lose_no_request(start_server: Any, wait: Any) -> None:
+def test_keep_alive_clients_under_load_lose_no_request(start_server: Any) -> None:
     server = start_server(make_app(DRAIN_IDLE_GRACE=3.0))
     lost: list[str] = []
     answered = [0] * 8
@@ -155,7 +152,11 @@ def test_keep_alive_clients_under_load_lose_no_request(start_server: Any, wait: 
     for thread in threads:
         thread.start()
     try:
-        wait(lambda: min(answered) >= 20, timeout=20, what=f"load on every client: {answered}")
+        wait_until(
+            lambda: min(answered) >= 20,
+            timeout=20,
+            what=lambda: f"load on every client: {answered}",
+        )
         server.stop(10)
     finally:
         for thread in threads:
@@ -165,12 +166,12 @@ def test_keep_alive_clients_under_load_lose_no_request(start_server: Any, wait: 
     assert server.server.stats.served == sum(answered)
 
 
-def test_the_graceful_timeout_bounds_the_drain(start_server: Any, wait: Any) -> None:
+def test_the_graceful_timeout_bounds_the_drain(start_server: Any) -> None:
     app = make_app()
     server = start_server(app)
     with server.raw() as client:
         client.send(b"GET /sleep/30 HTTP/1.1\r\nHost: t\r\n\r\n")
-        wait(lambda: server.server.stats.in_flight == 1, what="the request in flight")
+        wait_until(lambda: server.server.stats.in_flight == 1, what="the request in flight")
         started = time.monotonic()
         server.stop(0.3)
         assert time.monotonic() - started < 5
@@ -220,9 +221,7 @@ def test_unix_socket_serving_and_drain(tmp_path: Any) -> None:
     assert app.ctx.events == ["before_server_stop", "after_server_stop"]
 
 
-def test_a_worker_drains_while_its_sibling_on_the_same_socket_serves_on(
-    start_server: Any, wait: Any
-) -> None:
+def test_a_worker_drains_while_its_sibling_on_the_same_socket_serves_on(start_server: Any) -> None:
     sock = bind_socket("127.0.0.1", 0)
     leaving = start_server(make_app(DRAIN_IDLE_GRACE=3.0), sock=sock)
     port = leaving.port
@@ -259,11 +258,15 @@ def test_a_worker_drains_while_its_sibling_on_the_same_socket_serves_on(
     for thread in threads:
         thread.start()
     try:
-        wait(lambda: leaving.server.stats.served >= 50, timeout=20, what="load on the leaver")
+        wait_until(lambda: leaving.server.stats.served >= 50, timeout=20, what="load on the leaver")
         staying = start_server(make_app(), sock=sock)  # its sibling starts, as a new worker
         leaving.stop(10)
         stopped.set()
-        wait(lambda: min(answered_after_stop) >= 20, timeout=20, what=f"{answered_after_stop}")
+        wait_until(
+            lambda: min(answered_after_stop) >= 20,
+            timeout=20,
+            what=lambda: f"{answered_after_stop}",
+        )
     finally:
         done.set()
         for thread in threads:
@@ -273,9 +276,7 @@ def test_a_worker_drains_while_its_sibling_on_the_same_socket_serves_on(
     assert leaving.server.closed and not staying.server.closed
 
 
-def test_the_sole_server_answers_its_accept_backlog_then_refuses(
-    start_server: Any, wait: Any
-) -> None:
+def test_the_sole_server_answers_its_accept_backlog_then_refuses(start_server: Any) -> None:
     app = make_app()
     servers: list[Any] = []
 
@@ -289,7 +290,7 @@ def test_the_sole_server_answers_its_accept_backlog_then_refuses(
     servers.append(server)
     with server.raw() as blocker:
         blocker.send(b"GET /block-then-stop HTTP/1.1\r\nHost: t\r\n\r\n")
-        wait(lambda: server.server.stats.in_flight == 1, what="the loop to block")
+        wait_until(lambda: server.server.stats.in_flight == 1, what="the loop to block")
         queued = [server.raw() for _ in range(3)]
         try:
             for client in queued:
@@ -303,6 +304,6 @@ def test_the_sole_server_answers_its_accept_backlog_then_refuses(
         finally:
             for client in queued:
                 client.close()
-    wait(lambda: server.server.closed, what="the stop to finish")
+    wait_until(lambda: server.server.closed, what="the stop to finish")
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", server.port), timeout=2).close()

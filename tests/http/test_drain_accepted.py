@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import make_certificate
+from testkit import make_certificate, wait_until
 
 from hurtle_http import HttpApp, Request, create_ssl_context, text
 
@@ -47,17 +47,19 @@ def make_app() -> HttpApp:
 
 @pytest.mark.parametrize("use_uvloop", [True, False], ids=["uvloop", "asyncio"])
 def test_a_connection_accepted_before_the_stop_is_answered(
-    start_server: Any, wait: Any, certificate: tuple[Path, Path], use_uvloop: bool
+    start_server: Any, certificate: tuple[Path, Path], use_uvloop: bool
 ) -> None:
     cert, key = certificate
     server = start_server(make_app(), ssl=create_ssl_context(cert, key), use_uvloop=use_uvloop)
     raw = socket.create_connection(("127.0.0.1", server.port), timeout=5)
     try:
         # The loop takes it off the queue and waits for the TLS handshake (not made yet).
-        wait(lambda: accept_queue(server.port) == 0, what="the server to accept the connection")
+        wait_until(
+            lambda: accept_queue(server.port) == 0, what="the server to accept the connection"
+        )
         stopper = threading.Thread(target=server.stop, args=(5.0,))
         stopper.start()
-        wait(lambda: server.server.draining, what="the drain to begin")
+        wait_until(lambda: server.server.draining, what="the drain to begin")
         context = ssl.create_default_context(cafile=str(cert))
         with context.wrap_socket(raw, server_hostname="localhost") as tls:
             tls.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from testkit import wait_until
 
 from hurtle_http import (
     Blueprint,
@@ -343,9 +344,7 @@ def test_signals_dispatch_condition_and_event(start_server: Any) -> None:
     assert ("audit", {"n": 2}) in received and ("audit", {"n": 1}) not in received
 
 
-def test_background_tasks_start_with_the_server_and_stop_with_it(
-    start_server: Any, wait: Any
-) -> None:
+def test_background_tasks_start_with_the_server_and_stop_with_it(start_server: Any) -> None:
     app = HttpApp("tasks")
     ticks: list[int] = []
     stopped = asyncio.Event()
@@ -369,7 +368,7 @@ def test_background_tasks_start_with_the_server_and_stop_with_it(
         return json(sorted(app.tasks))
 
     server = start_server(app)
-    wait(lambda: len(ticks) >= 3, what="the ticker task to run")
+    wait_until(lambda: len(ticks) >= 3, what="the ticker task to run")
     names = jsonlib.loads(get(server, "/tasks").body)
     assert "ticker" in names
     server.stop()

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from testkit import wait_until
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -109,7 +110,7 @@ starlette_app = Starlette(
 )
 
 
-def test_starlette_http_features(start_server: Any, wait: Any) -> None:
+def test_starlette_http_features(start_server: Any) -> None:
     server = start_server(AsgiApp(starlette_app, lifespan="on"))
     with server.raw(timeout=10) as client:
         client.send(b"GET /items/42?q=a&q=b HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -146,7 +147,7 @@ def test_starlette_http_features(start_server: Any, wait: Any) -> None:
         assert sse.body == b"data: event 0\n\ndata: event 1\n\ndata: event 2\n\n"
         client.send(b"GET /background HTTP/1.1\r\nHost: t\r\n\r\n")
         assert client.read_response().body == b"queued"
-        wait(lambda: done == ["task ran"], what="the background task")
+        wait_until(lambda: done == ["task ran"], what="the background task")
     with server.raw() as client:
         client.send(b"GET /fail HTTP/1.1\r\nHost: t\r\n\r\n")
         assert client.read_response().status == 500

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import msgspec
 import pytest
+from testkit import wait_until
 
 from hurtle_http import HttpApp, Request, RequestStats, bind_socket, serve, text
 from hurtle_http.listeners import SERVER_EVENTS
@@ -73,7 +74,7 @@ def test_a_subclass_can_add_listener_events() -> None:
     assert calls == ["meta"]
 
 
-def test_request_stats_track_served_in_flight_and_errors(start_server: Any, wait: Any) -> None:
+def test_request_stats_track_served_in_flight_and_errors(start_server: Any) -> None:
     app = HttpApp("stats")
     release = asyncio.Event()
 
@@ -92,7 +93,7 @@ def test_request_stats_track_served_in_flight_and_errors(start_server: Any, wait
     slow_conn, conn = server.client(), server.client()
     try:
         slow_conn.request("GET", "/slow")
-        wait(lambda: stats.in_flight == 1, what=f"one request in flight, saw {stats}")
+        wait_until(lambda: stats.in_flight == 1, what=lambda: f"one request in flight, saw {stats}")
         conn.request("GET", "/boom")
         assert conn.getresponse().status == 500
         server.loop.call_soon_threadsafe(release.set)
@@ -100,7 +101,9 @@ def test_request_stats_track_served_in_flight_and_errors(start_server: Any, wait
     finally:
         slow_conn.close()
         conn.close()
-    wait(lambda: stats.served == 2 and stats.in_flight == 0, what=f"2 served, saw {stats}")
+    wait_until(
+        lambda: stats.served == 2 and stats.in_flight == 0, what=lambda: f"2 served, saw {stats}"
+    )
     assert stats.errors == 1
     assert stats.bad_requests == 0
 

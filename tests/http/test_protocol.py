@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from testkit import wait_until
 
 from hurtle_http import HttpApp, Request, StreamingResponse, json, stream, text
 
@@ -246,14 +247,14 @@ def test_backpressure_keeps_the_server_responsive(start_server: Any) -> None:
 
 
 def test_access_log_can_be_switched_off(
-    start_server: Any, caplog: pytest.LogCaptureFixture, wait: Any
+    start_server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="hurtle.access")
     server = start_server(make_app())
     with server.raw() as client:
         client.send(b"GET /id/7 HTTP/1.1\r\nHost: t\r\n\r\n")
         client.read_response()
-    wait(
+    wait_until(
         lambda: any(
             "GET /id/7" in r.getMessage() and "200" in r.getMessage() for r in caplog.records
         ),
@@ -276,16 +277,19 @@ def test_half_closed_client_still_gets_its_response(start_server: Any) -> None:
         assert client.read_response().body == b"slept 0.1"
 
 
-def test_client_disconnect_mid_handler_is_harmless(start_server: Any, wait: Any) -> None:
+def test_client_disconnect_mid_handler_is_harmless(start_server: Any) -> None:
     server = start_server(make_app())
     with server.raw() as client:
         client.send(b"GET /sleep/0.3 HTTP/1.1\r\nHost: t\r\n\r\n")
-        wait(lambda: server.server.stats.in_flight == 1, what="the request in flight")
+        wait_until(lambda: server.server.stats.in_flight == 1, what="the request in flight")
     with server.raw() as client:
         client.send(GET)
         assert client.read_response().body == b"ok"
     stats = server.server.stats
-    wait(lambda: stats.in_flight == 0 and stats.connections == 0, what=f"cleanup, saw {stats}")
+    wait_until(
+        lambda: stats.in_flight == 0 and stats.connections == 0,
+        what=lambda: f"cleanup, saw {stats}",
+    )
 
 
 def test_upgrade_requests_are_answered_then_closed(start_server: Any) -> None:

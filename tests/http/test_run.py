@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testkit import wait_until
 
 from hurtle_http import HttpApp, HurtleHttpError, ServerError, bind_socket
 
@@ -114,10 +115,7 @@ def test_run_serves_and_drains_on_a_signal(
 
     thread = threading.Thread(target=slow_request)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not marker.exists():
-        assert time.monotonic() < deadline, "the slow request never started"
-        time.sleep(0.01)
+    wait_until(marker.exists, what="the slow request to start", timeout=10)
     os.kill(proc.pid, sig)
     thread.join(15)
     assert result == {"status": 200, "body": b"slow done", "connection": "close"}

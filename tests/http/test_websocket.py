@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import pytest
+from testkit import wait_until
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -72,13 +73,15 @@ def test_native_echo_text_bytes_large_and_fragmented(start_server: Any) -> None:
         assert client.read_response().body == b"http still works"
 
 
-def test_native_route_params_and_client_close_code(start_server: Any, wait: Any) -> None:
+def test_native_route_params_and_client_close_code(start_server: Any) -> None:
     closed: list[tuple[int, str]] = []
     server = start_server(native_app(closed))
     with connect(url(server, "/rooms/7")) as ws:
         assert ws.recv() == "room 7"
         ws.close(4321, "client leaves")
-    wait(lambda: closed == [(4321, "client leaves")], what=f"the close code seen ({closed})")
+    wait_until(
+        lambda: closed == [(4321, "client leaves")], what=lambda: f"the close code seen ({closed})"
+    )
     assert server.server.stats.served >= 1
 
 
@@ -168,7 +171,7 @@ async def asgi_ws(scope: dict[str, Any], receive: Any, send: Any) -> None:
 disconnects: list[tuple[int, str]] = []
 
 
-def test_asgi_websocket_accept_messages_and_close_codes(start_server: Any, wait: Any) -> None:
+def test_asgi_websocket_accept_messages_and_close_codes(start_server: Any) -> None:
     disconnects.clear()
     server = start_server(AsgiApp(asgi_ws))
     with connect(url(server, "/echo?a=1"), subprotocols=["graphql-ws"]) as ws:
@@ -188,7 +191,10 @@ def test_asgi_websocket_accept_messages_and_close_codes(start_server: Any, wait:
     with connect(url(server, "/echo")) as ws:
         ws.recv()
         ws.close(4002, "client says bye")
-    wait(lambda: disconnects == [(4002, "client says bye")], what=f"disconnect ({disconnects})")
+    wait_until(
+        lambda: disconnects == [(4002, "client says bye")],
+        what=lambda: f"disconnect ({disconnects})",
+    )
 
 
 @pytest.mark.parametrize(

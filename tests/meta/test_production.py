@@ -46,12 +46,7 @@ def get(port: int, path: str, method: str = "GET", timeout: float = 10) -> tuple
 
 
 def serving_servers(server: Server) -> int:
-    workers = server.get_json("/workers")
-    return sum(
-        1
-        for name, entry in workers.items()
-        if entry.get("server") and entry.get("state") == "ACKED" and "#" not in name
-    )
+    return len(server.acked_servers())
 
 
 def requests_total(port: int) -> float:
@@ -148,8 +143,8 @@ def test_metrics_totals_survive_a_reload(tmp_path: Path) -> None:
         status, body = get(port, "/reload", method="POST", timeout=30)
         assert status == 200, body
         wait_until(
-            lambda: {e.get("generation") for n, e in server.get_json("/workers").items()
-                     if e.get("server") and "#" not in n} == {2},
+            lambda: {e.get("generation") for e in server.get_json("/workers").values()
+                     if e.get("server") and e.get("current", True)} == {2},
             what="the new generation",
         )  # fmt: skip
         for _ in range(5):

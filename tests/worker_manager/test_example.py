@@ -10,11 +10,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from testkit import alive, descendants, wait_until
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "queue_workers.py"
 PORT_LINE = re.compile(r"listening on 127\.0\.0\.1:(\d+) \(main pid (\d+)\)")
@@ -42,38 +43,9 @@ class Output:
         return "\n".join(self.lines[-80:])
 
 
-def wait_for(condition: object, what: str, output: Output, timeout: float = 60.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()  # type: ignore[operator]
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}; output:\n{output.text()}")
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live descendant of ``pid``, from /proc/<pid>/task/*/children."""
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        for task in Path(f"/proc/{parent}/task").glob("*"):
-            with contextlib.suppress(OSError):
-                for child in (task / "children").read_text().split():
-                    if int(child) not in found:
-                        found.add(int(child))
-                        todo.append(int(child))
-    return found
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+def wait_for(condition: Callable[[], Any], what: str, output: Output) -> Any:
+    """``testkit.wait_until`` that shows the example's output when it times out."""
+    return wait_until(condition, what=lambda: f"{what}; output:\n{output.text()}", timeout=60)
 
 
 def ask(port: int, text: str) -> tuple[str, int, str]:

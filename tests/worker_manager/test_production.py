@@ -203,12 +203,13 @@ def test_max_requests_recycles_one_worker_at_a_time_without_losing_one() -> None
             def recycled_twice() -> bool:
                 nonlocal low, most_incoming
                 table = manager.workers
-                current = [e for n, e in table.items() if e.get("server") and "#" not in n]
+                current = [e for e in table.values() if e.get("server") and e["current"]]
                 serving = sum(1 for e in current if e["state"] == "ACKED")
                 low = min(low, serving)
                 incoming = sum(
                     1 for n, e in table.items()
-                    if "#" in n and e.get("state") in ("STARTED", "ACKED") and e.get("server")
+                    if not e.get("current", True) and e.get("state") in ("STARTED", "ACKED")
+                    and e.get("server")
                     and e.get("generation", 0) > current_generation(table, n)
                 )  # fmt: skip
                 most_incoming = max(most_incoming, incoming)

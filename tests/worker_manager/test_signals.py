@@ -7,12 +7,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from testkit import children_of
+from testkit import descendants, wait_for_exit
 from wm_helpers import alive
 
 MAIN = Path(__file__).parent / "support" / "wm_main.py"
@@ -38,16 +37,6 @@ def _pids(proc: subprocess.Popen[str]) -> list[int]:
     return [int(p) for p in line.split()[1:]]
 
 
-def _wait_gone(pids: list[int], timeout: float) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = [pid for pid in pids if alive(pid)]
-        if not left:
-            return []
-        time.sleep(0.02)
-    return [pid for pid in pids if alive(pid)]
-
-
 @pytest.fixture
 def cleanup() -> Iterator[list[int]]:
     pids: list[int] = []
@@ -68,14 +57,7 @@ def test_stop_signal_shuts_down_cleanly_with_status_0(sig: int, cleanup: list[in
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "STOPPED CLEANLY" in out
-    assert _wait_gone(pids[1:], 5) == []
-
-
-def _descendants(pid: int) -> set[int]:
-    found = set()
-    for child in children_of(pid):
-        found |= {child, *_descendants(child)}
-    return found
+    assert wait_for_exit(set(pids[1:]), timeout=5) == set()
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "fork", "forkserver"])
@@ -87,14 +69,14 @@ def test_every_descendant_dies_with_a_killed_main_process(
     cleanup.append(proc.pid)
     pids = _pids(proc)
     cleanup.extend(pids)
-    tree = _descendants(proc.pid)
+    tree = descendants(proc.pid)
     cleanup.extend(tree)
     assert set(pids[1:]) <= tree
     extra = {"spawn": 1, "fork": 0, "forkserver": 2}[start_method]  # tracker, template
     assert len(tree) == len(pids) - 1 + extra, _commands(tree)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=10)
-    left = _wait_gone(sorted(tree), 1.5)
+    left = sorted(wait_for_exit(tree, timeout=1.5))
     assert left == [], f"outlived the killed manager: {_commands(set(left))}"
 
 
@@ -120,5 +102,5 @@ def test_ack_timeout_exits_1_naming_the_process_and_leaves_no_orphan(cleanup: li
         int(pid) for pid in re.findall(r"Started Hurtle-\S+ \(generation \d+, pid (\d+)\)", err)
     ]
     assert len(started) == 3, err
-    assert _wait_gone(started, 2) == []
+    assert wait_for_exit(set(started), timeout=2) == set()
     assert os.getpgid(0) == os.getpgid(os.getpid())  # we (same group) were never signalled

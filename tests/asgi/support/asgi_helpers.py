@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from main_process import MainProcess, launch
-from testkit import wait_until
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
 HURTLE = str(Path(sys.executable).parent / "hurtle")
@@ -153,11 +152,6 @@ def process_name(pid: int) -> str:
             return comm.read().strip()
     except OSError:
         return ""
-
-
-def wait_for(predicate: Any, what: str, timeout: float = 10.0) -> Any:
-    """``testkit.wait_until`` under a shorter name for these tests."""
-    return wait_until(predicate, what=what, timeout=timeout)
 
 
 def rss_kib(pid: int) -> int:

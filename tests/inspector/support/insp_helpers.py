@@ -16,7 +16,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,9 +244,7 @@ def stop_app(app: RunningApp) -> str:
             app.process.wait(10)
     if app.process.stdout is not None:
         app.process.stdout.close()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(alive(pid) for pid in app.seen):
-        time.sleep(0.02)
+    testkit.wait_for_exit(set(app.seen), timeout=5)
     leaked = {pid for pid in app.seen if alive(pid) and pid != app.pid}
     for pid in leaked:
         with contextlib.suppress(OSError):

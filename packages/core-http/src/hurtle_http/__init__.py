@@ -7,6 +7,7 @@ you bound yourself inside a running event loop.
 from hurtle_http.__about__ import __version__
 from hurtle_http._body import BodyStream, ClientDisconnected
 from hurtle_http._multipart import File
+from hurtle_http._sockets import bind_socket
 from hurtle_http._tls import create_context as create_ssl_context
 from hurtle_http.app import HttpApp
 from hurtle_http.asgi import AsgiApp, asgi_interface
@@ -55,7 +56,7 @@ from hurtle_http.response import (
     stream,
     text,
 )
-from hurtle_http.server import HttpServer, RequestStats, bind_socket, serve
+from hurtle_http.server import HttpServer, RequestStats, serve
 from hurtle_http.views import HTTPMethodView
 from hurtle_http.websocket import WebSocket, WebSocketClosed
 

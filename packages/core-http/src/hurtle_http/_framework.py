@@ -1,5 +1,5 @@
 """What ``HttpApp`` offers beyond routing and serving one request: ``url_for``, signals,
-background tasks, blueprints, static files, ``create_server`` and the test client.
+background tasks, blueprints, static files and the test client.
 
 A mixin of ``HttpApp`` (kept apart so that ``app.py`` stays about requests and serving);
 it relies on the app's ``config``, ``router``, ``signals``, ``_tasks`` and ``_add_route``.
@@ -9,20 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import ssl as _ssl
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
-from hurtle_http import _tls
-from hurtle_http._access import AccessLog
-from hurtle_http._serving import AsyncioServer, bind_unix, describe, remove_unix, unix_path
 from hurtle_http._static import FILE_PARAM, register_static
 from hurtle_http.blueprints import Blueprint, BlueprintGroup
 from hurtle_http.exceptions import URLBuildError
-from hurtle_http.log import server_logger
-from hurtle_http.server import bind_socket, serve
 from hurtle_http.signals import SignalHandler
 
 if TYPE_CHECKING:
@@ -37,7 +30,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class FrameworkMixin:
-    """``url_for``, signals, tasks, blueprints, static files, ``create_server``, testing."""
+    """``url_for``, signals, tasks, blueprints, static files, testing."""
 
     name: str
     config: Config
@@ -206,47 +199,3 @@ class FrameworkMixin:
             directory_view=directory_view,
             index=index,
         )
-
-    async def create_server(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 8000,
-        *,
-        unix: str | None = None,
-        sock: socket.socket | None = None,
-        ssl: _ssl.SSLContext | _tls.CertPaths | None = None,
-        debug: bool | None = None,
-        access_log: bool | None = None,
-        backlog: int | None = None,
-        return_asyncio_server: bool = True,
-        access_log_format: str | None = None,
-    ) -> AsyncioServer:
-        """Serve this app inside the running event loop (your own ``asyncio.run(main())``).
-
-        Binds ``host:port`` (or ``unix``, or uses your listening ``sock``, which stays
-        yours to close), runs the start
-        listeners and accepts connections; returns an ``AsyncioServer``: ``await
-        server.serve_forever()``, ``await server.close()``. No signal handlers are
-        installed: stopping is yours.
-        """
-        if debug is not None:
-            self.config.DEBUG = debug
-        if access_log is not None:
-            self.config.ACCESS_LOG = access_log
-        if access_log_format is not None:
-            self.config.ACCESS_LOG_FORMAT = AccessLog(access_log_format).format
-        context = _tls.load_context(ssl)
-        size = backlog or self.config.BACKLOG
-        owned = sock is None
-        if sock is None:
-            sock = bind_unix(unix, backlog=size) if unix else bind_socket(host, port, backlog=size)
-        try:
-            server = await serve(cast("HttpApp", self), sock, ssl=context, backlog=size)
-        except BaseException:
-            if owned:
-                remove_unix(unix_path(sock))
-                sock.close()
-            raise
-        server_logger.info("%s serving on %s", self.name, describe(sock, context is not None))
-        timeout = float(self.config.GRACEFUL_SHUTDOWN_TIMEOUT)
-        return AsyncioServer(server, sock, timeout, owned)

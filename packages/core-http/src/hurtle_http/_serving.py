@@ -1,78 +1,159 @@
-"""Serving helpers beside ``app.run``: Unix sockets and ``create_server`` in your own loop."""
+"""Serving an app: ``app.run`` (its own loop, until a signal) and ``app.create_server``
+(your running loop, returning the ``AsyncioServer`` below).
+
+``ServingMixin`` is a mixin of ``HttpApp``; it relies on the app's ``name``, ``config``
+and ``_stop_requested``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import errno
-import os
+import signal
 import socket
-import stat
-from typing import TYPE_CHECKING
+import ssl as _ssl
+from typing import TYPE_CHECKING, cast
 
-from hurtle_http.exceptions import ServerError
+from hurtle_http import _tls
+from hurtle_http._access import AccessLog
+from hurtle_http._sockets import describe, listen, remove_unix, unix_path
+from hurtle_http.exceptions import HurtleHttpError
+from hurtle_http.log import server_logger
+from hurtle_http.server import new_event_loop, serve
 
 if TYPE_CHECKING:
+    from hurtle_http.app import HttpApp
+    from hurtle_http.config import Config
     from hurtle_http.server import HttpServer
 
 
-def bind_unix(path: str, *, backlog: int = 1024, mode: int = 0o660) -> socket.socket:
-    """A listening Unix socket at ``path``, replacing a stale socket file (never another file).
+class ServingMixin:
+    """``run``, ``stop`` and ``create_server``."""
 
-    Raises ``ServerError`` when a server already listens there.
-    """
-    try:
-        if not stat.S_ISSOCK(os.stat(path).st_mode):
-            raise ServerError(f"{path} exists and is not a socket: refusing to replace it")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    name: str
+    config: Config
+    _stop_requested: asyncio.Event | None
+
+    def _apply_run_options(
+        self, debug: bool | None, access_log: bool | None, access_log_format: str | None
+    ) -> None:
+        """The config keys ``run`` and ``create_server`` take as arguments (None: unchanged)."""
+        if debug is not None:
+            self.config.DEBUG = debug
+        if access_log is not None:
+            self.config.ACCESS_LOG = access_log
+        if access_log_format is not None:
+            self.config.ACCESS_LOG_FORMAT = AccessLog(access_log_format).format
+
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        ssl: _ssl.SSLContext | _tls.CertPaths | None = None,
+        debug: bool | None = None,
+        access_log: bool | None = None,
+        backlog: int | None = None,
+        unix: str | None = None,
+        access_log_format: str | None = None,
+    ) -> None:
+        """Serve this app in this process until SIGINT or SIGTERM, then drain gracefully.
+
+        ``ssl`` is an ``SSLContext`` or ``{"cert": path, "key": path}``. ``unix`` is the
+        path of a Unix socket to listen on instead of ``host:port`` (its file is removed at
+        stop). ``access_log_format`` sets ``ACCESS_LOG_FORMAT`` (see ``hurtle_http.log``).
+        uvloop is used when it is importable.
+        """
         try:
-            probe.connect(path)
-        except OSError:
-            os.unlink(path)  # nobody listens: left over from an earlier run
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
         else:
-            raise ServerError(
-                f"Unix socket {path} is already in use: another server is running there"
+            raise HurtleHttpError(
+                "app.run() starts its own event loop; inside a running loop, use "
+                "`server = await app.create_server(host, port)` (or hurtle_http.serve(app, sock))"
             )
+        self._apply_run_options(debug, access_log, access_log_format)
+        context = _tls.load_context(ssl)
+        sock = listen(host, port, unix, backlog=backlog or self.config.BACKLOG)
+        path = unix_path(sock)
+        loop = new_event_loop()
+        try:
+            loop.run_until_complete(self._run_until_signal(sock, context))
         finally:
-            probe.close()
-    except FileNotFoundError:
-        pass
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(path)
-        os.chmod(path, mode)
-        sock.listen(backlog)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ServerError(f"Unix socket {path} is already in use") from None
-        raise
-    return sock
+            remove_unix(path)
+            sock.close()
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                loop.close()
 
+    def stop(self) -> None:
+        """Ask ``app.run()`` to stop gracefully (from a handler, listener or signal)."""
+        if self._stop_requested is None:
+            raise HurtleHttpError(
+                "app.stop() stops a running app.run(); with serve(), call `await server.stop()`"
+            )
+        self._stop_requested.set()
 
-def unix_path(sock: socket.socket) -> str | None:
-    """The file of a listening Unix socket (None for TCP); ask before the socket closes."""
-    if sock.family == socket.AF_UNIX:
-        name = sock.getsockname()
-        if isinstance(name, str) and name:
-            return name
-    return None
+    async def _run_until_signal(self, sock: socket.socket, context: _ssl.SSLContext | None) -> None:
+        loop = asyncio.get_running_loop()
+        self._stop_requested = stop_requested = asyncio.Event()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, stop_requested.set)  # the signal is only recorded
+        try:
+            server = await serve(cast("HttpApp", self), sock, ssl=context, close_listener=True)
+            server_logger.info("%s serving on %s", self.name, describe(sock, context is not None))
+            stopped = asyncio.ensure_future(stop_requested.wait())
+            ended = asyncio.ensure_future(server.wait_closed())
+            await asyncio.wait({stopped, ended}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            ended.cancel()
+            await server.stop(self.config.GRACEFUL_SHUTDOWN_TIMEOUT)
+        finally:
+            self._stop_requested = None
+            for sig in signals:
+                loop.remove_signal_handler(sig)
 
+    async def create_server(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        unix: str | None = None,
+        sock: socket.socket | None = None,
+        ssl: _ssl.SSLContext | _tls.CertPaths | None = None,
+        debug: bool | None = None,
+        access_log: bool | None = None,
+        backlog: int | None = None,
+        return_asyncio_server: bool = True,
+        access_log_format: str | None = None,
+    ) -> AsyncioServer:
+        """Serve this app inside the running event loop (your own ``asyncio.run(main())``).
 
-def remove_unix(path: str | None) -> None:
-    """Remove the file of a Unix socket we bound (nothing for None)."""
-    if path:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-
-
-def describe(sock: socket.socket, secure: bool) -> str:
-    """``http://host:port`` or ``unix:/path`` for a log line."""
-    name = sock.getsockname()
-    if isinstance(name, str):
-        return f"unix:{name}"
-    host, port = name[:2]
-    return f"{'https' if secure else 'http'}://{host}:{port}"
+        Binds ``host:port`` (or ``unix``, or uses your listening ``sock``, which stays
+        yours to close), runs the start
+        listeners and accepts connections; returns an ``AsyncioServer``: ``await
+        server.serve_forever()``, ``await server.close()``. No signal handlers are
+        installed: stopping is yours.
+        """
+        self._apply_run_options(debug, access_log, access_log_format)
+        context = _tls.load_context(ssl)
+        size = backlog or self.config.BACKLOG
+        owned = sock is None
+        if sock is None:
+            sock = listen(host, port, unix, backlog=size)
+        try:
+            server = await serve(cast("HttpApp", self), sock, ssl=context, backlog=size)
+        except BaseException:
+            if owned:
+                remove_unix(unix_path(sock))
+                sock.close()
+            raise
+        server_logger.info("%s serving on %s", self.name, describe(sock, context is not None))
+        timeout = float(self.config.GRACEFUL_SHUTDOWN_TIMEOUT)
+        return AsyncioServer(server, sock, timeout, owned)
 
 
 class AsyncioServer:

@@ -6,21 +6,18 @@ import asyncio
 import functools
 import inspect
 import logging
-import signal
-import socket
-import ssl as _ssl
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from hurtle_http import _tasks, _tls
+from hurtle_http import _tasks
 from hurtle_http import log as _log
-from hurtle_http._access import AccessLog
 from hurtle_http._body import BUFFER, DISCARD, STREAM
+from hurtle_http._decorators import ShorthandDecorators
 from hurtle_http._framework import FrameworkMixin
 from hurtle_http._respond import Responder, uses_respond
-from hurtle_http._serving import bind_unix, describe, remove_unix, unix_path
+from hurtle_http._serving import ServingMixin
 from hurtle_http.blueprints import Blueprint
 from hurtle_http.config import Config
 from hurtle_http.exceptions import (
@@ -32,7 +29,6 @@ from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
 from hurtle_http.request import ConnInfo, Request
 from hurtle_http.response import HTTPResponse, json, text
 from hurtle_http.router import HTTP_METHODS, Handler, Route, Router
-from hurtle_http.server import bind_socket, new_event_loop, serve
 from hurtle_http.signals import SERVER_SIGNALS, SignalRegistry
 from hurtle_http.websocket import WebSocket, WebSocketClosed
 
@@ -83,7 +79,7 @@ def _is_async(func: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(inspect.unwrap(func))
 
 
-class HttpApp(FrameworkMixin):
+class HttpApp(FrameworkMixin, ServingMixin, ShorthandDecorators):
     """An HTTP application: register handlers with decorators, then ``run`` or ``serve`` it.
 
     Subclasses may extend ``listener_events`` (new lifecycle event names) and
@@ -243,26 +239,6 @@ class HttpApp(FrameworkMixin):
 
         return register
 
-    def get(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a GET route (it also answers HEAD); options as for ``route``."""
-        return self.route(uri, ("GET",), **options)
-
-    def post(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a POST route (``stream=True``: read the body from ``request.stream``)."""
-        return self.route(uri, ("POST",), **options)
-
-    def put(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a PUT route (``stream=True``: read the body from ``request.stream``)."""
-        return self.route(uri, ("PUT",), **options)
-
-    def patch(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a PATCH route (``stream=True``: read the body from ``request.stream``)."""
-        return self.route(uri, ("PATCH",), **options)
-
-    def delete(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a DELETE route."""
-        return self.route(uri, ("DELETE",), **options)
-
     def websocket(
         self, uri: str, *, name: str | None = None, subprotocols: Iterable[str] = ()
     ) -> Callable[[F], F]:
@@ -283,14 +259,6 @@ class HttpApp(FrameworkMixin):
             return handler
 
         return register
-
-    def head(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: an explicit HEAD route (overrides the automatic one of a GET route)."""
-        return self.route(uri, ("HEAD",), **options)
-
-    def options(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: an OPTIONS route."""
-        return self.route(uri, ("OPTIONS",), **options)
 
     # Middleware and exception handlers --------------------------------------------------
 
@@ -410,26 +378,6 @@ class HttpApp(FrameworkMixin):
             known = ", ".join(self.listener_events)
             raise HurtleHttpError(f"Unknown listener event {event!r}: use one of {known}")
         self._listeners[event].append(func)
-
-    def before_server_start(self, func: F) -> F:
-        """Decorator: run before the server accepts connections (open pools here)."""
-        self.register_listener(func, "before_server_start")
-        return func
-
-    def after_server_start(self, func: F) -> F:
-        """Decorator: run once the server accepts connections."""
-        self.register_listener(func, "after_server_start")
-        return func
-
-    def before_server_stop(self, func: F) -> F:
-        """Decorator: run when a stop begins, before in-flight requests are drained."""
-        self.register_listener(func, "before_server_stop")
-        return func
-
-    def after_server_stop(self, func: F) -> F:
-        """Decorator: run after every connection is closed (close pools here)."""
-        self.register_listener(func, "after_server_stop")
-        return func
 
     def dispatch(
         self,
@@ -649,85 +597,3 @@ class HttpApp(FrameworkMixin):
         if details:
             rendered += f"\n\n{details}"
         return text(rendered + "\n", status, headers)
-
-    # Serving -------------------------------------------------------------------------------
-
-    def run(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 8000,
-        *,
-        ssl: _ssl.SSLContext | _tls.CertPaths | None = None,
-        debug: bool | None = None,
-        access_log: bool | None = None,
-        backlog: int | None = None,
-        unix: str | None = None,
-        access_log_format: str | None = None,
-    ) -> None:
-        """Serve this app in this process until SIGINT or SIGTERM, then drain gracefully.
-
-        ``ssl`` is an ``SSLContext`` or ``{"cert": path, "key": path}``. ``unix`` is the
-        path of a Unix socket to listen on instead of ``host:port`` (its file is removed at
-        stop). ``access_log_format`` sets ``ACCESS_LOG_FORMAT`` (see ``hurtle_http.log``).
-        uvloop is used when it is importable.
-        """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise HurtleHttpError(
-                "app.run() starts its own event loop; inside a running loop, use "
-                "`server = await app.create_server(host, port)` (or hurtle_http.serve(app, sock))"
-            )
-        if debug is not None:
-            self.config.DEBUG = debug
-        if access_log is not None:
-            self.config.ACCESS_LOG = access_log
-        if access_log_format is not None:
-            self.config.ACCESS_LOG_FORMAT = AccessLog(access_log_format).format
-        context = _tls.load_context(ssl)
-        if unix:
-            sock = bind_unix(unix, backlog=backlog or self.config.BACKLOG)
-        else:
-            sock = bind_socket(host, port, backlog=backlog or self.config.BACKLOG)
-        path = unix_path(sock)
-        loop = new_event_loop()
-        try:
-            loop.run_until_complete(self._run_until_signal(sock, context))
-        finally:
-            remove_unix(path)
-            sock.close()
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(loop.shutdown_default_executor())
-            finally:
-                loop.close()
-
-    def stop(self) -> None:
-        """Ask ``app.run()`` to stop gracefully (from a handler, listener or signal)."""
-        if self._stop_requested is None:
-            raise HurtleHttpError(
-                "app.stop() stops a running app.run(); with serve(), call `await server.stop()`"
-            )
-        self._stop_requested.set()
-
-    async def _run_until_signal(self, sock: socket.socket, context: _ssl.SSLContext | None) -> None:
-        loop = asyncio.get_running_loop()
-        self._stop_requested = stop_requested = asyncio.Event()
-        signals = (signal.SIGINT, signal.SIGTERM)
-        for sig in signals:
-            loop.add_signal_handler(sig, stop_requested.set)  # the signal is only recorded
-        try:
-            server = await serve(self, sock, ssl=context, close_listener=True)
-            server_logger.info("%s serving on %s", self.name, describe(sock, context is not None))
-            stopped = asyncio.ensure_future(stop_requested.wait())
-            ended = asyncio.ensure_future(server.wait_closed())
-            await asyncio.wait({stopped, ended}, return_when=asyncio.FIRST_COMPLETED)
-            stopped.cancel()
-            ended.cancel()
-            await server.stop(self.config.GRACEFUL_SHUTDOWN_TIMEOUT)
-        finally:
-            self._stop_requested = None
-            for sig in signals:
-                loop.remove_signal_handler(sig)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from hurtle_http._decorators import ShorthandDecorators
 from hurtle_http.exceptions import HurtleHttpError
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class _FutureRoute:
     options: dict[str, Any]
 
 
-class Blueprint(_Scoped):
+class Blueprint(_Scoped, ShorthandDecorators):
     """Routes and hooks registered on an app together with ``app.blueprint(bp)``."""
 
     def __init__(
@@ -214,34 +215,6 @@ class Blueprint(_Scoped):
 
         return register
 
-    def get(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a GET route (it also answers HEAD)."""
-        return self.route(uri, ("GET",), **options)
-
-    def post(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a POST route."""
-        return self.route(uri, ("POST",), **options)
-
-    def put(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a PUT route."""
-        return self.route(uri, ("PUT",), **options)
-
-    def patch(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a PATCH route."""
-        return self.route(uri, ("PATCH",), **options)
-
-    def delete(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: a DELETE route."""
-        return self.route(uri, ("DELETE",), **options)
-
-    def head(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: an explicit HEAD route."""
-        return self.route(uri, ("HEAD",), **options)
-
-    def options(self, uri: str, **options: Any) -> Callable[[F], F]:
-        """Decorator: an OPTIONS route."""
-        return self.route(uri, ("OPTIONS",), **options)
-
     def websocket(self, uri: str, **options: Any) -> Callable[[F], F]:
         """Decorator: a WebSocket route (options as for ``HttpApp.websocket``, and
         ``version``)."""
@@ -260,22 +233,6 @@ class Blueprint(_Scoped):
             return func
 
         return register
-
-    def before_server_start(self, func: F) -> F:
-        """Decorator: see ``HttpApp.before_server_start``."""
-        return self.listener("before_server_start")(func)
-
-    def after_server_start(self, func: F) -> F:
-        """Decorator: see ``HttpApp.after_server_start``."""
-        return self.listener("after_server_start")(func)
-
-    def before_server_stop(self, func: F) -> F:
-        """Decorator: see ``HttpApp.before_server_stop``."""
-        return self.listener("before_server_stop")(func)
-
-    def after_server_stop(self, func: F) -> F:
-        """Decorator: see ``HttpApp.after_server_stop``."""
-        return self.listener("after_server_stop")(func)
 
     def signal(self, event: str, *, condition: Mapping[str, Any] | None = None) -> Callable[[F], F]:
         """Decorator: an app signal handler, registered with the blueprint."""
@@ -306,12 +263,7 @@ class Blueprint(_Scoped):
         prefix = _join(scope.url_prefix, self.url_prefix) if self.url_prefix else scope.url_prefix
         for future in self._routes:
             opts = dict(future.options)
-            version = opts.pop("version", None)
-            if version is None:
-                version = self.version if self.version is not None else scope.version
-            version_prefix = opts.pop("version_prefix", None) or (
-                self.version_prefix if self.version is not None else scope.version_prefix
-            )
+            version, version_prefix = self._version(opts, scope)
             strict = opts.pop("strict_slashes", None)
             if strict is None:
                 strict = (
@@ -334,12 +286,7 @@ class Blueprint(_Scoped):
             )
         for future in self._websockets:
             opts = dict(future.options)
-            version = opts.pop("version", None)
-            if version is None:
-                version = self.version if self.version is not None else scope.version
-            version_prefix = opts.pop("version_prefix", None) or (
-                self.version_prefix if self.version is not None else scope.version_prefix
-            )
+            version, version_prefix = self._version(opts, scope)
             uri = _join(prefix, future.uri) or "/"
             if version is not None:
                 uri = f"{version_prefix.rstrip('/')}{version}/{uri.lstrip('/')}".rstrip("/")
@@ -353,6 +300,17 @@ class Blueprint(_Scoped):
             opts = dict(static_options)
             opts["name"] = f"{self.name}.{opts.get('name', 'static')}"
             app.static(_join(prefix, uri), target, **opts)
+
+    def _version(self, opts: dict[str, Any], scope: _Scope) -> tuple[int | float | str | None, str]:
+        """A recorded route's version and prefix (popped from ``opts``): its own, else the
+        blueprint's, else the enclosing group's."""
+        version = opts.pop("version", None)
+        if version is None:
+            version = self.version if self.version is not None else scope.version
+        version_prefix = opts.pop("version_prefix", None) or (
+            self.version_prefix if self.version is not None else scope.version_prefix
+        )
+        return version, version_prefix
 
 
 class BlueprintGroup(_Scoped):

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote
 import msgspec
 
 from hurtle_http._multipart import File, parse_multipart, parse_options
+from hurtle_http._proxies import proxy_facts, trusts_proxies
 from hurtle_http.exceptions import BadRequest, HTTPException, HurtleHttpError
 from hurtle_http.headers import Headers
 
@@ -378,7 +379,7 @@ class Request:
         lazy = self._cache()
         if lazy.forwarded is None:
             config = getattr(self.app, "config", None)
-            lazy.forwarded = _forwarded(self.headers, config) if config is not None else {}
+            lazy.forwarded = proxy_facts(self.headers, config) if config is not None else {}
         return lazy.forwarded
 
     @property
@@ -394,7 +395,7 @@ class Request:
     @property
     def scheme(self) -> str:
         """``https`` on a TLS connection (or when a trusted proxy says so), else ``http``."""
-        if _trusts(self):
+        if trusts_proxies(getattr(self.app, "config", None)):
             proto = self.forwarded.get("proto")
             if proto in ("http", "https"):
                 return proto
@@ -404,7 +405,7 @@ class Request:
     def host(self) -> str:
         """The host a trusted proxy reported, else the authority of an absolute-form
         target, else the ``Host`` header, else the server address (RFC 9112 3.2)."""
-        if _trusts(self):
+        if trusts_proxies(getattr(self.app, "config", None)):
             forwarded_host = self.forwarded.get("host")
             if forwarded_host and valid_authority(forwarded_host.encode("latin-1")):
                 return forwarded_host
@@ -451,79 +452,6 @@ class _Lazy:
 
 
 _NO_FIELDS: list[tuple[bytes, bytes]] = []
-
-
-def _trusts(request: Request) -> bool:
-    config = getattr(request.app, "config", None)
-    return config is not None and bool(
-        config.get("FORWARDED_SECRET")
-        or config.get("REAL_IP_HEADER")
-        or config.get("PROXIES_COUNT")
-    )
-
-
-def _forwarded(headers: Headers, config: Any) -> dict[str, str]:
-    """The proxy facts this config trusts (see ``Request.forwarded``)."""
-    secret = config.get("FORWARDED_SECRET")
-    if secret:
-        found = _forwarded_by_secret(headers.getall("forwarded"), str(secret))
-        if found is not None:
-            return found
-    real_ip_header = config.get("REAL_IP_HEADER")
-    proxies = int(config.get("PROXIES_COUNT") or 0)
-    address = None
-    if real_ip_header:
-        address = headers.get(str(real_ip_header))
-    if not address and proxies:
-        name = str(config.get("FORWARDED_FOR_HEADER") or "X-Forwarded-For")
-        hops = [h.strip() for value in headers.getall(name) for h in value.split(",")]
-        hops = [h for h in hops if h]
-        if proxies == -1 and hops:
-            address = hops[0]
-        elif 0 < proxies <= len(hops):
-            address = hops[-proxies]
-    if not address:
-        return {}
-    result = {"for": _clean_address(address)}
-    for key, header in (
-        ("proto", "x-forwarded-proto"),
-        ("host", "x-forwarded-host"),
-        ("port", "x-forwarded-port"),
-        ("path", "x-forwarded-path"),
-    ):
-        value = headers.get(header) or (headers.get("x-scheme") if key == "proto" else None)
-        if value:
-            result[key] = value.split(",")[0].strip().lower() if key == "proto" else value.strip()
-    return result
-
-
-def _forwarded_by_secret(values: list[str], secret: str) -> dict[str, str] | None:
-    """The rightmost ``Forwarded`` element naming ``secret`` (RFC 7239), as a dict."""
-    elements = [e for value in values for e in value.split(",")]
-    for element in reversed(elements):
-        pairs: dict[str, str] = {}
-        for pair in element.split(";"):
-            key, sep, value = pair.strip().partition("=")
-            if sep:
-                pairs[key.strip().lower()] = value.strip().strip('"')
-        if pairs.get("secret") == secret or pairs.get("by") == secret:
-            pairs.pop("secret", None)
-            if "for" in pairs:
-                pairs["for"] = _clean_address(pairs["for"])
-            if "proto" in pairs:
-                pairs["proto"] = pairs["proto"].lower()
-            return pairs
-    return None
-
-
-def _clean_address(address: str) -> str:
-    """``1.2.3.4`` for ``1.2.3.4``; ``::1`` for ``[::1]:80``; the text kept otherwise."""
-    address = address.strip().strip('"')
-    if address.startswith("["):
-        return address[1 : address.find("]")] if "]" in address else address
-    if address.count(":") == 1:
-        return address.partition(":")[0]
-    return address.lower() if ":" in address else address
 
 
 # RFC 3986 authority without userinfo: an IP literal or a reg-name, then an optional port.

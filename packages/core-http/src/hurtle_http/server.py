@@ -9,7 +9,6 @@ connection without losing a request, then runs after_server_stop.
 from __future__ import annotations
 
 import asyncio
-import errno
 import inspect
 import logging
 import socket
@@ -397,26 +396,6 @@ async def serve(
     )
     await server.start()
     return server
-
-
-def bind_socket(host: str, port: int, *, backlog: int = 1024) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (IPv6 when ``host`` contains ':')."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(backlog)
-        sock.setblocking(False)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ServerError(
-                f"Address {host}:{port} is already in use: another server is running there, "
-                'or run your app under `if __name__ == "__main__":`'
-            ) from exc
-        raise ServerError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    return sock
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

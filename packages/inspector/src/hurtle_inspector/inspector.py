@@ -4,6 +4,10 @@ Every public method defined on this class or on a subclass is a command (see
 ``commands``): ``info`` answers ``GET /``, every other one ``POST /<name>``. A command
 reaches the running server through ``self.multiplexer`` (the inspector process's handle
 on the worker manager) and reads its configuration from ``self.settings``.
+
+``Inspector`` names its settings by what it reads from them (``Settings``), not by the
+``InspectorSettings`` class: that class checks inspector classes, so it imports this module,
+and the arrow goes one way only.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -40,10 +44,7 @@ from hurtle_worker_manager.messages import (
     extend_row,
 )
 
-if TYPE_CHECKING:
-    from hurtle_inspector.settings import InspectorSettings
-
-__all__ = ["Inspector"]
+__all__ = ["Inspector", "Settings"]
 
 logger = logging.getLogger("hurtle.inspector")
 
@@ -51,6 +52,40 @@ _QUICK = 10.0  # seconds to wait for commands the manager answers at once (stats
 MAX_WAITING = 16
 """Control commands that may wait for their turn; one more is answered 429 at once."""
 _http_stats = msgspec.msgpack.Decoder(RequestStats)
+
+
+class Settings(Protocol):
+    """What an inspector reads from its settings: ``InspectorSettings`` is the one kind."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def tls_cert(self) -> str | None: ...
+    @property
+    def tls_key(self) -> str | None: ...
+    @property
+    def api_key(self) -> str | None: ...
+    @property
+    def inspector_class(self) -> str: ...
+    @property
+    def app_name(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def server(self) -> str: ...
+    @property
+    def extra(self) -> dict[str, object]: ...
+    @property
+    def min_ready(self) -> int: ...
+    @property
+    def metrics_host(self) -> str | None: ...
+    @property
+    def metrics_port(self) -> int | None: ...
+    @property
+    def secure(self) -> bool: ...
+    def url(self, port: int | None = None) -> str: ...
 
 
 class Inspector:
@@ -64,7 +99,7 @@ class Inspector:
     waits joins it: one restart, every caller answered when it is accepted or done.
     """
 
-    def __init__(self, multiplexer: Multiplexer, settings: InspectorSettings) -> None:
+    def __init__(self, multiplexer: Multiplexer, settings: Settings) -> None:
         self.multiplexer = multiplexer
         self.settings = settings
         self._control = asyncio.Lock()

@@ -262,8 +262,7 @@ def _bind_unix(path: str, backlog: int | None, app: Hurtle) -> socket.socket:
         return bind_unix(path, backlog=backlog or int(app.config.BACKLOG))
     except AddressInUseError:
         raise AppStartupError(
-            f"The server's Unix socket {path} is already in use: stop the other server "
-            "or choose another path"
+            address_in_use(f"The server's Unix socket {path}", guard_hint=False)
         ) from None
     except OSError as exc:
         raise AppStartupError(f"The server cannot listen on {path}: {exc}") from None
