@@ -66,19 +66,38 @@ class MainProcess:
             found, timeout=timeout, what=lambda: f"{pattern!r} in:\n{self.log()[-4000:]}"
         )
 
-    def stop(self, sig: int = signal.SIGTERM, *, timeout: float = 30.0) -> int:
-        """Signal the main process, wait for it; fail if a process it started outlives it."""
+    def halt(self, sig: int = signal.SIGTERM, *, timeout: float = 30.0) -> str:
+        """Signal the main process, wait for it, kill what outlives it: '' or what went wrong.
+
+        For fixtures that stop several servers before failing; ``stop`` fails at once.
+        """
+        problems = []
         if self.process.poll() is None:
             self.remember_children()
             self.process.send_signal(sig)
         try:
-            code = self.process.wait(timeout)
+            self.process.wait(timeout)
         except subprocess.TimeoutExpired:
+            problems.append(f"the main process did not stop within {timeout} s")
             self.process.kill()
             self.process.wait()
-            pytest.fail(f"the main process did not stop within {timeout} s:\n{self.log()[-3000:]}")
-        self.check_nothing_left()
-        return code
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        survivors = wait_for_exit(self.seen | marked(self.mark), timeout=5)
+        survivors.discard(self.pid)
+        for pid in survivors:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if survivors:
+            problems.append(f"processes {sorted(survivors)} outlived the main process")
+        return "; ".join(problems)
+
+    def stop(self, sig: int = signal.SIGTERM, *, timeout: float = 30.0) -> int:
+        """Signal the main process, wait for it; fail if a process it started outlives it."""
+        problem = self.halt(sig, timeout=timeout)
+        if problem:
+            pytest.fail(f"{problem}:\n{self.log()[-3000:]}")
+        return self.process.returncode
 
     def wait_exit(self, timeout: float) -> int:
         """Wait for a main process that must exit by itself; its exit code."""
@@ -87,16 +106,10 @@ class MainProcess:
         except subprocess.TimeoutExpired:
             self.stop(signal.SIGKILL)
             pytest.fail(f"the main process did not exit within {timeout} s:\n{self.log()[-3000:]}")
-        self.check_nothing_left()
+        problem = self.halt()
+        if problem:
+            pytest.fail(problem)
         return code
-
-    def check_nothing_left(self) -> None:
-        """Fail (after killing them) if processes of this run are still alive."""
-        survivors = wait_for_exit(self.seen | marked(self.mark), timeout=5)
-        for pid in survivors:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        assert not survivors, f"processes {sorted(survivors)} outlived the main process"
 
 
 Kind = TypeVar("Kind", bound=MainProcess)
@@ -111,11 +124,13 @@ def launch(
     env: Mapping[str, str] | None = None,
     pass_fds: tuple[int, ...] = (),
     inherit_hurtle_env: bool = True,
+    stdout_pipe: bool = False,
 ) -> Kind:
     """Start ``argv`` in ``cwd`` with its output in a log file under ``tmp_path``.
 
     ``kind`` is the ``MainProcess`` class to return; ``inherit_hurtle_env=False`` drops
-    the caller's ``HURTLE_*`` variables first.
+    the caller's ``HURTLE_*`` variables first; ``stdout_pipe=True`` leaves its standard
+    output to the caller (``process.stdout``) and logs only its standard error.
     """
     mark = uuid.uuid4().hex
     log_path = tmp_path / f"main-{mark[:8]}.log"
@@ -128,8 +143,8 @@ def launch(
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdout=subprocess.PIPE if stdout_pipe else log,
+            stderr=log if stdout_pipe else subprocess.STDOUT,
             env=full_env,
             cwd=str(cwd),
             pass_fds=pass_fds,

@@ -86,7 +86,7 @@ def test_custom_command_gets_positional_and_keyword_arguments(shared_app: Runnin
     wait_until(
         lambda: (
             "hello ('one', 'two', 'three') {'four': True, 'five': False, 'six': '6'}"
-            in shared_app.log
+            in shared_app.log()
         ),
         what="the command's output in the app log",
     )

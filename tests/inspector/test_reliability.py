@@ -40,7 +40,7 @@ def test_a_run_time_crash_loop_shows_in_info_stats_and_ready(
 
     assert app.process.poll() is None, "the service keeps running"
     assert app.app_pid() == sibling
-    assert "Hurtle-Server-1-0 is FAILED: it died 3 times in a row" in app.log
+    assert "Hurtle-Server-1-0 is FAILED: it died 3 times in a row" in app.log()
 
     flag.unlink()
     wait_until(lambda: app.settled(2), what="the failed slot to recover")
@@ -102,7 +102,7 @@ def test_control_commands_beyond_the_queue_bound_get_429_at_once(launch: Launch)
         target=lambda: slow.append(app.call("POST", "/reload", {"wait": True}).status)
     )
     holder.start()
-    wait_until(lambda: "(generation 2," in app.log, what="the slow reload to start")
+    wait_until(lambda: "(generation 2," in app.log(), what="the slow reload to start")
     started = time.monotonic()
     replies = _storm(app, 24, "/scale", {"replicas": 2})
     holder.join(30)

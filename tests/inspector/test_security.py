@@ -62,7 +62,7 @@ def test_tls_with_api_key_under_spawn(launch: Launch, certificate: tuple[str, st
     echo = app.call("POST", "/hello", {"args": ["one", "two", "three"], "six": "6"})
     assert echo.json["result"] == {"args": ["one", "two", "three"], "kwargs": {"six": "6"}}
     _refused(app.call("GET", "/", auth=False))
-    assert f"Inspector listening on https://127.0.0.1:{app.inspector_port}" in app.log
+    assert f"Inspector listening on https://127.0.0.1:{app.inspector_port}" in app.log()
     # Plain HTTP to the TLS port gets no HTTP answer; an untrusting client refuses the cert.
     assert not raw_exchange(app.inspector_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").startswith(
         b"HTTP/"

@@ -11,18 +11,17 @@ import http.client
 import json
 import os
 import select
-import signal
 import socket
 import ssl
-import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import testkit
-from testkit import alive, children_of
+from main_process import MainProcess, launch
+from testkit import alive, children_of  # noqa: F401 - alive is re-exported for the tests
 
 MAIN = Path(__file__).parent / "insp_main.py"
 
@@ -57,26 +56,14 @@ class Reply:
         return json.loads(self.body)
 
 
-@dataclass
-class RunningApp:
+class RunningApp(MainProcess):
     """A manager process with server workers and an inspector, started by ``start_app``."""
 
-    process: subprocess.Popen[bytes]
-    folder: Path
-    app_port: int
-    inspector_port: int
+    app_port = 0
+    inspector_port = 0
     api_key: str | None = None
     cafile: str | None = None
-    seen: set[int] = field(default_factory=set)
     metrics_port: int | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def log(self) -> str:
-        return (self.folder / "stderr.log").read_text(errors="replace")
 
     def connection(self, timeout: float = 30.0) -> http.client.HTTPConnection:
         """A new client connection to the inspector (TLS when the app uses it)."""
@@ -176,36 +163,23 @@ def start_app(
         "max_workers": max_workers,
         "manager": manager or {},
     }
-    stderr = open(folder / "stderr.log", "wb")  # noqa: SIM115 - the child owns it
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [sys.executable, str(MAIN), json.dumps(options)],
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        cwd=folder,
-        env=env,
-    )
-    stderr.close()
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], 30)
-    line = process.stdout.readline() if ready else b""
+    env = {"PYTHONPATH": os.pathsep.join(sys.path)}
+    argv = [sys.executable, str(MAIN), json.dumps(options)]
+    app = launch(argv, RunningApp, tmp_path=folder, cwd=folder, env=env, stdout_pipe=True)
+    assert app.process.stdout is not None
+    ready, _, _ = select.select([app.process.stdout], [], [], 30)
+    line = app.process.stdout.readline() if ready else b""
     if not line:
-        process.kill()
-        process.wait(10)
-        log = (folder / "stderr.log").read_text(errors="replace")
-        pytest.fail(f"the app did not start (exit {process.returncode}):\n{log}")
+        app.process.kill()
+        app.process.wait(10)
+        pytest.fail(f"the app did not start (exit {app.process.returncode}):\n{app.log()}")
     ports = json.loads(line)
     key = (config or {}).get("INSPECTOR_API_KEY")
     cert = (config or {}).get("INSPECTOR_TLS_CERT")
-    app = RunningApp(
-        process,
-        folder,
-        ports["app_port"],
-        ports["inspector_port"],
-        api_key=str(key) if key else None,
-        cafile=str(cert) if cert else None,
-        metrics_port=ports.get("metrics_port"),
-    )
+    app.app_port, app.inspector_port = ports["app_port"], ports["inspector_port"]
+    app.api_key = str(key) if key else None
+    app.cafile = str(cert) if cert else None
+    app.metrics_port = ports.get("metrics_port")
     try:
         wait_until(lambda: _answers(app, "/health"), what="the inspector to answer /health")
         if wait_ready:
@@ -220,7 +194,7 @@ def start_app(
 def _answers(app: RunningApp, path: str) -> bool:
     app.seen.update(managed_children(app.pid))
     if app.process.poll() is not None:
-        pytest.fail(f"the app exited with {app.process.returncode}:\n{app.log}")
+        pytest.fail(f"the app exited with {app.process.returncode}:\n{app.log()}")
     try:
         return app.call("GET", path, timeout=5).status == 200
     except OSError:
@@ -232,26 +206,7 @@ def stop_app(app: RunningApp) -> str:
 
     Every process the app ever showed is checked: one left running is a failure.
     """
-    problems = []
-    if app.process.poll() is None:
-        app.seen.update(children_of(app.pid))
-        app.process.send_signal(signal.SIGTERM)
-        try:
-            app.process.wait(25)
-        except subprocess.TimeoutExpired:
-            problems.append("the manager did not exit within 25 s of SIGTERM")
-            app.process.kill()
-            app.process.wait(10)
-    if app.process.stdout is not None:
-        app.process.stdout.close()
-    testkit.wait_for_exit(set(app.seen), timeout=5)
-    leaked = {pid for pid in app.seen if alive(pid) and pid != app.pid}
-    for pid in leaked:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    if leaked:
-        problems.append(f"processes left running after the manager exited: {sorted(leaked)}")
-    return "; ".join(problems)
+    return app.halt(timeout=25)
 
 
 def raw_exchange(port: int, data: bytes, timeout: float = 5.0) -> bytes:
