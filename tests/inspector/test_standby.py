@@ -66,7 +66,7 @@ def test_it_answers_starting_then_restarting_and_steps_aside_for_an_acked_inspec
         503,
         {"meta": {"action": "health"}, "error": ("The inspector is starting: retry in a moment")},
     )
-    assert after_ack == "serving"  # its server object lives on while it drains...
+    assert after_ack == "stepped aside"  # at once, before the snapshot reaches the inspector
     assert restarting == (
         503,
         {"meta": {"action": "health"}, "error": ("The inspector is restarting: retry in a moment")},
@@ -105,3 +105,27 @@ def test_nothing_reaches_it_once_the_inspector_acked() -> None:
             sock.close()
 
     assert asyncio.run(scenario()) == 0
+
+
+def test_an_inspector_that_dies_right_after_its_ack_gets_a_fresh_stand_in() -> None:
+    """Down, acked, down again before the stand-in drained: it answers again, never hangs."""
+
+    async def scenario() -> tuple[int, Any]:
+        sock = bind_socket("127.0.0.1", 0)
+        port = sock.getsockname()[1]
+        standby = Standby(sock)
+        try:
+            standby.update(state("STARTED"))
+            await until_serving(standby, True)
+            standby.update(state("ACKED"))  # it stops accepting...
+            standby.update(state("FAILED"))  # ...and must accept again, on a new server
+            await until_serving(standby, True)
+            return await ask(port)
+        finally:
+            await standby.close()
+            sock.close()
+
+    assert asyncio.run(scenario()) == (
+        503,
+        {"meta": {"action": "health"}, "error": "The inspector is restarting: retry in a moment"},
+    )

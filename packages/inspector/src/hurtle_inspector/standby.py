@@ -94,11 +94,12 @@ class Standby:
         self._closed = False
         self._final = False  # the shutdown's last stand: its stop closes the port
         self._server: HttpServer | None = None
+        self._retiring: list[HttpServer] = []  # stopped accepting, still draining
         self._task: asyncio.Task[None] | None = None
 
     @property
     def serving(self) -> bool:
-        """Whether the stand-in is accepting connections now."""
+        """Whether the stand-in is accepting connections now (False as soon as it steps aside)."""
         return self._server is not None
 
     def update(self, state: StateUpdate) -> None:
@@ -120,14 +121,22 @@ class Standby:
             return
         self._wanted = serving
         if not serving and self._server is not None:
-            self._server.stop_accepting()  # now: the snapshot is on its way to the inspector
+            # Now, not in the task: the snapshot is on its way to the inspector. A server
+            # that stopped accepting is never reused: the task drains it, then starts anew.
+            server, self._server = self._server, None
+            server.stop_accepting()
+            self._retiring.append(server)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._apply())
 
     async def _apply(self) -> None:
         """Start or stop the stand-in until it matches what is wanted (one change at a time)."""
-        while (self._server is not None) != self._wanted:
-            if self._server is None:
+        while self._retiring or (self._server is not None) != self._wanted:
+            if self._retiring:
+                await self._retiring.pop(0).stop(_STOP_TIMEOUT)
+                if not self._closed and not self._wanted:
+                    logger.info("The inspector answers its port again")
+            elif self._server is None:
                 try:  # at shutdown, its stop answers the queue then refuses (no resets)
                     final = self._final or self._app.stopping()
                     self._server = await serve(
@@ -137,11 +146,9 @@ class Standby:
                     logger.exception("The inspector's stand-in could not serve its port")
                     return
                 logger.info("The main process answers the inspector's port while it is down")
-            else:
+            else:  # it was asked to stop while it started
                 server, self._server = self._server, None
                 await server.stop(_STOP_TIMEOUT)
-                if not self._closed:
-                    logger.info("The inspector answers its port again")
 
     async def take_over(self) -> None:
         """Answer the port for the rest of the shutdown (the manager has stopped).
@@ -164,6 +171,9 @@ class Standby:
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await self._task
+        servers, self._retiring = self._retiring, []
         if self._server is not None:
-            server, self._server = self._server, None
+            servers.append(self._server)
+            self._server = None
+        for server in servers:
             await server.stop(_STOP_TIMEOUT)
