@@ -72,7 +72,10 @@ def _storm(app: RunningApp, count: int, path: str, body: object) -> list[tuple[i
 
 
 def test_a_reload_storm_is_coalesced_and_every_caller_is_answered(launch: Launch) -> None:
-    app = launch(server_kwargs={"slow_ack_above": 1, "slow_ack": 0.3})
+    # A restart lasts longer than the storm takes to arrive (1.5 s of ack delay), so every
+    # request lands while the first restart runs: on a busy machine a 0.3 s restart let a
+    # slow storm outlast two restarts and legitimately queue a third.
+    app = launch(server_kwargs={"slow_ack_above": 1, "slow_ack": 1.5})
     for body, count in (({}, 200), ({"wait": True, "zero_downtime": True}, 60)):
         before = max(e["generation"] for e in app.acked_servers().values())
         replies = _storm(app, count, "/reload", body)
