@@ -38,7 +38,7 @@ from hurtle_worker_manager.errors import StartupError
 from hurtle_worker_manager.messages import ChildMessage, Failure, StopNotice, encode
 from hurtle_worker_manager.process import ChannelProtocol, ProcessInstance
 from hurtle_worker_manager.shared_ctx import SharedContext
-from hurtle_worker_manager.start_method import dead_template
+from hurtle_worker_manager.start_method import dead_template, template_pid
 from hurtle_worker_manager.state import ProcessState
 from hurtle_worker_manager.table import ProcessTable
 from hurtle_worker_manager.worker import Slot
@@ -239,16 +239,26 @@ class Launcher:
             self._explain_template_death()
         self._spawn_task(self._finish_exit(instance, code))
 
-    def _explain_template_death(self) -> None:
-        """Multiprocessing reports 255 for every process of a template that died: say so once."""
-        pid = dead_template()
-        if pid is not None and pid != self._dead_template:
-            self._dead_template = pid
-            logger.error(
-                "The forkserver's template (pid %d) died, and every process it forked with "
-                "it; they are respawned from a new template",
-                pid,
-            )
+    def _explain_template_death(self, template: int | None = None, tries: int = 50) -> None:
+        """Multiprocessing reports 255 for every process of a template that died: say so once.
+
+        The 255 comes when the dying template's pipes close, a moment before the kernel
+        shows it as a zombie: look at that template again every 20 ms, ``tries`` times.
+        """
+        template = template_pid() if template is None else template
+        if template is None or template == self._dead_template:
+            return
+        if dead_template(template) is None:
+            if tries > 1:
+                loop = asyncio.get_running_loop()
+                loop.call_later(0.02, self._explain_template_death, template, tries - 1)
+            return
+        self._dead_template = template
+        logger.error(
+            "The forkserver's template (pid %d) died, and every process it forked with "
+            "it; they are respawned from a new template",
+            template,
+        )
 
     async def _finish_exit(self, instance: ProcessInstance, code: int) -> None:
         """Record an exit after the channel delivered the process's last messages."""

@@ -90,9 +90,12 @@ def _check_importable(name: str) -> None:
         raise UsageError(f"preload: no module named {name!r} (is it installed?)")
 
 
-def dead_template() -> int | None:
-    """The pid of this process's fork server if it has died (Linux ``/proc``), else None."""
-    pid = template_pid()
+def dead_template(pid: int | None = None) -> int | None:
+    """The pid of this process's fork server (or of ``pid``) if it has died, else None.
+
+    Read from Linux's ``/proc``: a dead template is a zombie until multiprocessing reaps it.
+    """
+    pid = template_pid() if pid is None else pid
     if pid is None or not os.path.isdir("/proc/self"):
         return None
     try:
