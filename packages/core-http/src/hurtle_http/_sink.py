@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from hurtle_http._access import AccessLog
     from hurtle_http.app import HttpApp
     from hurtle_http.asgi import AsgiApp
-    from hurtle_http.server import Limits, RequestStats
+    from hurtle_http.server import HttpServer, Limits, RequestStats
 
 error_logger = logging.getLogger("hurtle.error")
 
@@ -43,6 +43,7 @@ class ResponseWriting:
 
     _app: HttpApp | AsgiApp
     _loop: asyncio.AbstractEventLoop
+    _server: HttpServer
     _limits: Limits
     _clock: Clock
     _stats: RequestStats
@@ -92,7 +93,7 @@ class ResponseWriting:
         if self._transport is None or request is not self._current:
             return
         if isinstance(response, (StreamingResponse, FileResponse)):
-            self._task = self._loop.create_task(self._send_async(request, response))
+            self._task = self._server.run_task(self._send_async(request, response))
         else:
             self._send(request, response)
 

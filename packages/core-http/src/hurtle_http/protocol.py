@@ -421,10 +421,10 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         self._stats.in_flight += 1
         if request is self._upgrading:
             self._upgrading = None
-            self._task = self._loop.create_task(self._serve_websocket(request))
+            self._task = self._server.run_task(self._serve_websocket(request))
             return
         if self._serve_request is not None:
-            self._task = self._loop.create_task(self._serve_directly(request))
+            self._task = self._server.run_task(self._serve_directly(request))
             return
         coro = self._app.handle(request)
         try:
@@ -439,7 +439,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         except Exception as exc:  # app.handle answers errors itself; this is a last resort
             self._fail(request, exc)
             return
-        self._task = self._loop.create_task(self._finish(request, Resume(coro, first)))
+        self._task = self._server.run_task(self._finish(request, Resume(coro, first)))
 
     async def _finish(self, request: Request, pending: Awaitable[HTTPResponse]) -> None:
         try:

@@ -14,9 +14,9 @@ import logging
 import socket
 import ssl as _ssl
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -142,6 +142,8 @@ class HttpServer:
         self._server: asyncio.AbstractServer | None = None
         self._accepting_stopped = False
         self._connections: set[HttpProtocol] = set()
+        # The requests' tasks: an app may still run after its response is written.
+        self._tasks: set[asyncio.Task[None]] = set()
         # Accepted by the loop but not made yet (connection_made is queued, or a TLS
         # handshake runs): the drain waits for them. Weak, so a failed handshake leaves none.
         self._accepted: weakref.WeakSet[HttpProtocol] = weakref.WeakSet()
@@ -261,6 +263,13 @@ class HttpServer:
             self._stopping = self._loop.create_task(self._drain(graceful_timeout))
         await asyncio.shield(self._stopping)
 
+    def run_task(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run a request's coroutine in a task the stop waits for (then cancels)."""
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     def stop_accepting(self) -> None:
         """Take no new connection from now on, before returning; ``stop`` still drains.
 
@@ -304,6 +313,8 @@ class HttpServer:
                     len(self._connections),
                     graceful_timeout,
                 )
+        if self._tasks:  # apps that still run after their response (e.g. Django's signals)
+            await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - self.loop.time()))
         await self._close_now()
         await self._dispatch_safely("after_server_stop")
         self._closed.set()
@@ -351,6 +362,11 @@ class HttpServer:
             self._tick_handle = None
         for conn in list(self._connections):
             conn.abort()
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:  # a task left pending would be destroyed with the loop, mid-await
+            await asyncio.wait(tasks, timeout=1.0)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
