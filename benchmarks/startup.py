@@ -26,7 +26,6 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from httpbench.processes import free_port
 
 SERVERS = Path(__file__).parent / "servers"
 HOST = "127.0.0.1"
@@ -95,13 +96,6 @@ class Results:
 
 
 # --- processes ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:

@@ -249,26 +249,25 @@ def test_asgi_responses_carry_the_same_fields(start_server: Any, logged: Any) ->
 def test_nothing_is_logged_when_the_access_log_is_off(
     start_server: Any, caplog: pytest.LogCaptureFixture, logged: Any
 ) -> None:
+    def ask(server: Any, query: str) -> None:
+        with server.raw() as client:
+            client.send(f"GET /search?q={query} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            client.read_response()
+
     quiet = start_server(make_app(ACCESS_LOG=False))
-    with quiet.raw() as client:
-        client.send(b"GET /search?q=1 HTTP/1.1\r\nHost: t\r\n\r\n")
-        client.read_response()
+    ask(quiet, "1")
     quiet.stop()  # every record of this server is written once it has stopped
     assert access_records(caplog) == []
     # The logger's level counts too: a connection made while it is above INFO logs nothing.
     caplog.set_level(logging.WARNING, logger="hurtle.access")
     server = start_server(make_app())
-    with server.raw() as client:
-        client.send(b"GET /search?q=2 HTTP/1.1\r\nHost: t\r\n\r\n")
-        client.read_response()
+    ask(server, "2")
     server.stop()
     assert access_records(caplog) == []
     # The same app logs once both allow it (the control: this test can fail).
     caplog.set_level(logging.INFO, logger="hurtle.access")
     loud = start_server(make_app())
-    with loud.raw() as client:
-        client.send(b"GET /search?q=3 HTTP/1.1\r\nHost: t\r\n\r\n")
-        client.read_response()
+    ask(loud, "3")
     assert [r.target for r in logged(1)] == ["/search?q=3"]
 
 
