@@ -3,7 +3,7 @@
 Runs in: both sides. The launcher (main process) builds a ``ProcessSpec`` for every
 process it starts; ``_child`` (in that process) reads it. ``STACK_SIGNAL`` is sent by the
 heartbeat watchdog and handled by faulthandler in the child. ``TEMPLATE_MODULE`` is the
-module the forkserver's template imports last (``start_method``), read back in ``_child``.
+module the forkserver's template runs (``template``), read back in ``_child``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["STACK_SIGNAL", "TEMPLATE_MODULE", "ProcessSpec"]
 STACK_SIGNAL = signal.SIGUSR1
 
 TEMPLATE_MODULE = "hurtle_worker_manager._template"
-"""Imported last by the forkserver's template process, inherited by the processes it forks."""
+"""What the forkserver's template runs; the processes it forks inherit it imported."""
 
 
 class ProcessSpec(msgspec.Struct, frozen=True):

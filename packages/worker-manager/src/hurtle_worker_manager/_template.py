@@ -1,49 +1,214 @@
-"""The fork server's tie to the main process (the ``forkserver`` start method).
+"""The template process of the ``forkserver`` start method: import once, fork many.
 
-Runs in: the template process (multiprocessing's fork server), which imports this module
-last of its preload; the processes forked from it inherit it already imported. Nothing
-else imports it: its import is what it does.
+Runs in: the template process (started by ``template`` in the main process), and, for
+the few lines after each ``fork()``, in the new process before multiprocessing's
+``spawn._main`` takes over. Nothing else imports it for its code; the processes forked
+from the template read ``TEMPLATE_PID`` and ``inherited_fds()``.
 
-- It records the template's pid, so that a forked process can check that its parent is
-  still the template once it has arranged to die with it (see ``_child``).
-- It asks the kernel to kill the template when the main process dies (Linux), so that the
-  template never outlives the main process: the multiprocessing fork server otherwise
-  waits until every process it forked has exited as well.
-- It ignores SIGTERM and SIGHUP (multiprocessing already makes it ignore SIGINT): a stop
-  signal sent to the whole process group (Ctrl-C, systemd's ``KillMode=control-group``)
-  must reach the main process and the workers, which drain, and not kill the template,
-  whose death would kill the workers at once. The template goes with the main process;
-  each forked process gets the default actions back at once.
-- It freezes the objects the preload made (``gc.freeze()``), so that the garbage
-  collector of the forked processes never writes to their pages: they stay shared.
+The template is a clean interpreter: it never ran the main script, holds no thread, lock
+or connection of the main process, and imports only what it is told to preload (the
+libraries, never the application). It talks to the main process over one
+``SOCK_SEQPACKET`` socket, message by message:
+
+- ``P`` + module names, one per line: import these now (more libraries for the next forks);
+- ``F`` + ``1`` or ``0``, with file descriptors attached: fork a process. The descriptors
+  are the read end of the pipe that carries its pickled preparation data and process
+  object, the write end of its status pipe, multiprocessing's resource tracker when the
+  main process runs one (``1``: only then), then the descriptors the process inherits.
+
+On the status pipe the template writes the new process's pid, and once it is reaped its
+exit code (multiprocessing's forkserver protocol, which ``_popen.TemplatePopen`` reads).
+An end of file on the socket (the main process closed it or died) ends the template.
+
+Its ties to the main process: the Linux parent-death signal (it never outlives the main
+process); SIGTERM, SIGHUP and SIGINT ignored (a stop signal sent to the whole process
+group must reach the main process and the workers, which drain, and not kill the
+template, whose death would kill the workers at once; each forked process gets the
+default actions back at once); ``gc.freeze()`` after each preload, so that the collector
+of the forked processes never writes to the preloaded objects' pages: they stay shared.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import selectors
 import signal
+import socket
+import struct
+import sys
+from collections.abc import Sequence
 
-from hurtle_worker_manager._platform import set_parent_death_signal
+from hurtle_worker_manager._platform import set_parent_death_signal, set_thread_name
 
-__all__ = ["TEMPLATE_PID"]
+__all__ = ["TEMPLATE_PID", "inherited_fds", "main"]
 
-TEMPLATE_PID = os.getpid()
-"""The template's pid, as the processes forked from it inherit it."""
+TEMPLATE_PID: int | None = None
+"""The template's pid, set in the template and inherited by the processes it forks."""
 
-_IGNORED = (signal.SIGTERM, signal.SIGHUP)
+MAX_FDS = 256
+SIGNED = struct.Struct("q")
+_IGNORED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+_inherited: list[int] = []
 
 
-def _default_signals() -> None:
-    """In each forked process, before anything else: these signals act as under spawn."""
+def inherited_fds() -> list[int]:
+    """The descriptors this forked process received, in the order the main process sent them."""
+    return _inherited
+
+
+def write_signed(fd: int, value: int) -> None:
+    """Write one signed 64-bit number to ``fd`` (a pid or an exit code)."""
+    data = SIGNED.pack(value)
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def main(control_fd: int, main_pid: int, preload: Sequence[str]) -> None:
+    """Run the template: tie it to the main process, preload, then fork on request."""
+    global TEMPLATE_PID
+    TEMPLATE_PID = os.getpid()
+    if set_parent_death_signal() and os.getppid() != main_pid:
+        os._exit(1)  # the main process died before we could arrange to die with it
+    set_thread_name("Hurtle-Template")
     for sig in _IGNORED:
-        signal.signal(sig, signal.SIG_DFL)
+        signal.signal(sig, signal.SIG_IGN)
+    _close_stdin()
+    _preload(preload)
+    _Template(socket.socket(fileno=control_fd)).serve()
 
 
-_main_pid = os.getppid()
-if set_parent_death_signal() and os.getppid() != _main_pid:  # pragma: no cover - a race
-    os._exit(1)  # the main process died before we could arrange to die with it
-for _sig in _IGNORED:
-    signal.signal(_sig, signal.SIG_IGN)
-os.register_at_fork(after_in_child=_default_signals)
-gc.freeze()
+def _close_stdin() -> None:
+    """Like multiprocessing's processes: stdin is /dev/null (the main process owns the tty)."""
+    try:
+        sys.stdin.close()
+        sys.stdin = open(os.devnull)  # noqa: SIM115 - replaces stdin for the process's life
+    except (OSError, ValueError):
+        pass
+
+
+def _preload(modules: Sequence[str]) -> None:
+    for name in modules:
+        try:
+            __import__(name)
+        except ImportError:
+            pass  # the main process checked they exist; an optional one may be missing
+        except Exception:  # a library that fails on import fails again in the process
+            sys.excepthook(*sys.exc_info())
+    gc.freeze()
+
+
+class _Template:
+    """The fork loop: requests from the control socket, exits from SIGCHLD."""
+
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.status: dict[int, int] = {}  # pid -> write end of its status pipe
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        self.selector = selectors.DefaultSelector()
+
+    def serve(self) -> None:
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, _ignore)  # a handler, so that the wakeup fd gets a byte
+        self.selector.register(self.control, selectors.EVENT_READ)
+        self.selector.register(self.wake_r, selectors.EVENT_READ)
+        while True:
+            for key, _ in self.selector.select():
+                if key.fileobj is self.control:
+                    if not self._request():
+                        return  # the main process is gone
+                else:
+                    self._reap()
+
+    def _request(self) -> bool:
+        try:
+            message, fds, _, _ = socket.recv_fds(self.control, 65536, MAX_FDS + 3)
+        except InterruptedError:
+            return True
+        if not message:
+            for fd in fds:
+                os.close(fd)
+            return False
+        if message[:1] == b"P":
+            _preload(message[1:].decode().split())
+        elif message[:1] == b"F" and len(fds) >= 2:
+            self._fork(fds, with_tracker=message[1:2] == b"1")
+        else:
+            for fd in fds:
+                os.close(fd)
+        return True
+
+    def _fork(self, fds: list[int], *, with_tracker: bool) -> None:
+        data_r, status_w, *rest = fds
+        tracker = rest.pop(0) if with_tracker and rest else None
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                self._become_process(status_w)
+                code = _run_process(data_r, tracker, rest)
+            except BaseException:
+                sys.excepthook(*sys.exc_info())
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        try:
+            write_signed(status_w, pid)
+        except BrokenPipeError:
+            pass  # the main process gave up on it; it is reaped all the same
+        self.status[pid] = status_w
+        os.close(data_r)
+        for fd in rest if tracker is None else (tracker, *rest):
+            os.close(fd)
+
+    def _become_process(self, own_status: int) -> None:
+        """In the new process: drop the template's loop, sockets and signal handling."""
+        signal.set_wakeup_fd(-1)
+        self.selector.close()
+        self.control.close()
+        for fd in (self.wake_r, self.wake_w, own_status, *self.status.values()):
+            os.close(fd)
+        self.status.clear()
+        for sig in (*_IGNORED, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+
+    def _reap(self) -> None:
+        try:
+            os.read(self.wake_r, 65536)
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            status_w = self.status.pop(pid, None)
+            if status_w is None:
+                continue
+            try:
+                write_signed(status_w, os.waitstatus_to_exitcode(status))
+            except BrokenPipeError:
+                pass
+            os.close(status_w)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """SIGCHLD's handler: the wakeup fd does the work."""
+
+
+def _run_process(data_r: int, tracker: int | None, fds: list[int]) -> int:
+    """What multiprocessing's fork server does in the new process: unpickle and run it."""
+    from multiprocessing import resource_tracker, spawn
+
+    _inherited[:] = fds
+    # The main process's tracker, if it runs one; else none until something here needs
+    # one (multiprocessing then starts it, for this process).
+    resource_tracker._resource_tracker._fd = tracker  # type: ignore[attr-defined]
+    parent_sentinel = os.dup(data_r)  # readable once the main process dropped its end
+    code: int = spawn._main(data_r, parent_sentinel)  # type: ignore[attr-defined]
+    return code

@@ -6,14 +6,15 @@ Runs in: the main process.
   inherited from the main process but what is passed to it.
 - ``fork``: a copy of the main process; fast, but it inherits the main process's threads'
   locks, open connections and any state made before the fork.
-- ``forkserver``: a clean template process (multiprocessing's fork server), started
-  once from the main process, imports the ``preload`` modules and forks every new process
-  from itself. Processes start like ``fork`` (the preloaded modules are already there and
-  their memory is shared) and stay as clean as ``spawn`` (nothing of the main process is
-  inherited; the main script and the target's module are imported in each process).
+- ``forkserver``: a clean template process (``template``), started once from the main
+  process, imports the ``preload`` modules and forks every new process from itself.
+  Processes start like ``fork`` (the preloaded modules are already there and their memory
+  is shared) and stay as clean as ``spawn`` (nothing of the main process is inherited;
+  the main script and the target's module are imported in each process).
 
-The fork server is one per main process (multiprocessing's): the first manager that starts
-it sets its preload. It exits with the main process (see ``_template``).
+The template is one per main process: the preloads of every manager add up. It exits with
+the main process (see ``_template``). Neither spawn nor forkserver starts multiprocessing's
+resource tracker unless something needs it (see ``_popen``).
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from __future__ import annotations
 import importlib.util
 import multiprocessing
 import multiprocessing.context
-import multiprocessing.forkserver
-import os
 from collections.abc import Sequence
 
-from hurtle_worker_manager._spec import TEMPLATE_MODULE
+from hurtle_worker_manager._popen import SpawnProcess, TemplateProcess
 from hurtle_worker_manager.errors import UsageError
+from hurtle_worker_manager.template import (
+    add_preload,
+    dead_template,
+    ensure_template,
+    template_pid,
+)
 
 __all__ = ["START_METHODS", "dead_template", "new_context", "start_template", "template_pid"]
 
@@ -59,13 +64,14 @@ def new_context(
             f"preload only applies to start_method='forkserver' (got {start_method!r}): "
             "drop preload or use the forkserver"
         )
-    context = multiprocessing.get_context(start_method)
+    if start_method == "spawn":
+        return _SpawnContext()
     if start_method == "forkserver":
         for name in preload:
             _check_importable(name)
-        modules = [_CHILD_MODULE, *(name for name in preload if name != _CHILD_MODULE)]
-        context.set_forkserver_preload([*modules, TEMPLATE_MODULE])
-    return context
+        add_preload([_CHILD_MODULE, *preload])
+        return _TemplateContext()
+    return multiprocessing.get_context(start_method)
 
 
 def start_template(preload: Sequence[str] = ()) -> None:
@@ -73,10 +79,23 @@ def start_template(preload: Sequence[str] = ()) -> None:
 
     Optional: the first process started with the forkserver starts it otherwise, and waits
     for its imports. A main process with work to do before its first start (binding,
-    listeners) overlaps the template's imports with that work. Nothing happens when it runs.
+    listeners) overlaps the template's imports with that work. A running template imports
+    what it lacks of ``preload`` before its next fork.
     """
     new_context("forkserver", preload)
-    multiprocessing.forkserver.ensure_running()
+    ensure_template()
+
+
+class _SpawnContext(multiprocessing.context.SpawnContext):  # type: ignore[misc,name-defined]
+    """Spawn, without a resource tracker started for nothing."""
+
+    Process = SpawnProcess
+
+
+class _TemplateContext(multiprocessing.context.ForkServerContext):  # type: ignore[misc,name-defined]
+    """The forkserver start method on this main process's own template."""
+
+    Process = TemplateProcess
 
 
 def _check_importable(name: str) -> None:
@@ -88,26 +107,3 @@ def _check_importable(name: str) -> None:
         raise UsageError(f"preload: cannot find module {name!r} ({exc})") from None
     if found is None:
         raise UsageError(f"preload: no module named {name!r} (is it installed?)")
-
-
-def dead_template(pid: int | None = None) -> int | None:
-    """The pid of this process's fork server (or of ``pid``) if it has died, else None.
-
-    Read from Linux's ``/proc``: a dead template is a zombie until multiprocessing reaps it.
-    """
-    pid = template_pid() if pid is None else pid
-    if pid is None or not os.path.isdir("/proc/self"):
-        return None
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            state = stat.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return pid
-    return pid if state == b"Z" else None
-
-
-def template_pid() -> int | None:
-    """The pid of this process's fork server, if it started one (else None)."""
-    server = getattr(multiprocessing.forkserver, "_forkserver", None)
-    pid = getattr(server, "_forkserver_pid", None)
-    return pid if isinstance(pid, int) else None

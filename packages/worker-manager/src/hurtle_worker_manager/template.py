@@ -1,0 +1,188 @@
+"""The main process's handle on its template (the ``forkserver`` start method).
+
+Runs in: the main process.
+
+One template per main process, started on demand (or ahead of time with
+``start_template``, so that its imports overlap the main process's own start) and
+started again if it died. See ``_template`` for what the template does and its protocol.
+Modules to preload add up: a module asked for after the start is imported by the running
+template before its next fork. ``TemplatePopen`` (in ``_popen``) asks it for processes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+from collections.abc import Iterable
+
+from hurtle_worker_manager._spec import TEMPLATE_MODULE
+
+__all__ = [
+    "Template",
+    "add_preload",
+    "current_template",
+    "dead_template",
+    "ensure_template",
+    "start_template",
+    "stop_template",
+    "template_pid",
+]
+
+
+class Template:
+    """A running template process and the main process's end of its control socket."""
+
+    def __init__(self, preload: Iterable[str]) -> None:
+        from multiprocessing import spawn, util
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._lock = threading.Lock()
+        self.preloaded = list(dict.fromkeys(preload))
+        command = (
+            f"import sys; sys.path[:0] = {_extra_path()!r}; "
+            f"from {TEMPLATE_MODULE} import main; "
+            f"main({theirs.fileno()}, {os.getpid()}, {self.preloaded!r})"
+        )
+        executable = spawn.get_executable()
+        args = [executable, *util._args_from_interpreter_flags(), "-c", command]  # type: ignore[attr-defined]
+        try:
+            self.pid: int = util.spawnv_passfds(executable, args, [theirs.fileno()])  # type: ignore[attr-defined]
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._control = ours
+        self._exit_status: int | None = None
+
+    def preload(self, modules: Iterable[str]) -> None:
+        """Have the template import ``modules`` (those it has not) before its next fork."""
+        missing = [name for name in dict.fromkeys(modules) if name not in self.preloaded]
+        if missing:
+            with self._lock:
+                self._control.sendmsg([b"P" + "\n".join(missing).encode()])
+                self.preloaded.extend(missing)
+
+    def fork(self, fds: list[int], tracker: int | None) -> tuple[int, int]:
+        """Ask for a new process inheriting ``fds``; returns (status read end, data write end).
+
+        The caller writes the pickled preparation data and process object to the data
+        pipe, then reads the pid (and later the exit code) from the status pipe.
+        """
+        data_r, data_w = os.pipe()
+        status_r, status_w = os.pipe()
+        sent = [data_r, status_w, *([] if tracker is None else [tracker]), *fds]
+        try:
+            with self._lock:
+                socket.send_fds(self._control, [b"F1" if tracker is not None else b"F0"], sent)
+        except BaseException:
+            os.close(data_w)
+            os.close(status_r)
+            raise
+        finally:
+            os.close(data_r)
+            os.close(status_w)
+        return status_r, data_w
+
+    def alive(self) -> bool:
+        """Whether the template still runs (a dead one is reaped here)."""
+        if self._exit_status is not None:
+            return False
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by someone else (a PID 1 reaper): gone
+            self._exit_status = -1
+            return False
+        if pid:
+            self._exit_status = status
+            return False
+        return True
+
+    def stop(self) -> None:
+        """Close the control socket (the template exits at once) and reap it."""
+        self._control.close()
+        if self._exit_status is None:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+            self._exit_status = -1
+
+
+_current: Template | None = None
+_preload: list[str] = []
+_lock = threading.Lock()
+
+
+def _extra_path() -> list[str]:
+    """The main process's import path, so that the template imports the same modules."""
+    return [entry for entry in sys.path if entry]
+
+
+def add_preload(modules: Iterable[str]) -> None:
+    """Modules every template of this process preloads (they add up; order is kept)."""
+    with _lock:
+        for name in modules:
+            if name not in _preload:
+                _preload.append(name)
+
+
+def ensure_template() -> Template:
+    """The running template, started (again) with the preload if there is none."""
+    global _current
+    with _lock:
+        if _current is None or not _current.alive():
+            if _current is not None:
+                _current.stop()
+            _current = Template(_preload)
+        else:
+            _current.preload(_preload)
+        return _current
+
+
+def start_template(preload: Iterable[str] = ()) -> None:
+    """Start the template now with ``preload``: it imports while the main process goes on.
+
+    Optional: the first process started with the forkserver starts it otherwise, and waits
+    for its imports. A main process with work to do before its first start (binding,
+    listeners) overlaps the template's imports with that work.
+    """
+    add_preload(preload)
+    ensure_template()
+
+
+def stop_template() -> None:
+    """Stop this process's template, if it runs (it exits at once; its processes with it)."""
+    global _current
+    with _lock:
+        if _current is not None:
+            _current.stop()
+            _current = None
+
+
+def current_template() -> Template | None:
+    """This process's template, if it started one."""
+    return _current
+
+
+def template_pid() -> int | None:
+    """The pid of this process's template, if it started one (else None)."""
+    return None if _current is None else _current.pid
+
+
+def dead_template(pid: int | None = None) -> int | None:
+    """The pid of this process's template (or of ``pid``) if it has died, else None.
+
+    Read from Linux's ``/proc``: a dead template is a zombie until it is reaped.
+    """
+    pid = template_pid() if pid is None else pid
+    if pid is None or not os.path.isdir("/proc/self"):
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return pid
+    return pid if state == b"Z" else None
