@@ -67,7 +67,7 @@ def test_forkserver_processes_fork_from_a_template_that_preloaded_the_libraries(
         assert template != main and template in children_of(main), "forked by the template"
         assert probe["preloaded"] is True and probe["preloaded_in"] == template
         with open(f"/proc/{template}/cmdline", "rb") as cmdline:
-            assert b"forkserver" in cmdline.read()
+            assert b"hurtle_worker_manager._template import main" in cmdline.read()
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)

@@ -3,7 +3,10 @@
 Prints one line ``PIDS <main> <child>...`` once every server acked, then runs until
 stopped. MODE ``ack-timeout`` uses a server that never acks and a 1 s threshold; MODE
 ``probe`` runs one ``wm_targets:probe`` server (with ``wm_preloaded`` preloaded under the
-forkserver) and prints ``PROBE <json>``, what it reported, after the ``PIDS`` line.
+forkserver) and prints ``PROBE <json>``, what it reported, after the ``PIDS`` line. MODE
+``shared`` runs two ``wm_targets:queue_server`` with a shared ``Queue`` and ``Value`` and
+prints ``SHARED <json>`` after the ``PIDS`` line: the pids the queue carried, the count,
+and the names of the named semaphores behind them.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing
 import sys
+from typing import Any
 
-from hurtle_worker_manager import WorkerManager, WorkerManagerError
+from hurtle_worker_manager import SharedContext, WorkerManager, WorkerManagerError
 
 
 async def announce(manager: WorkerManager) -> None:
@@ -25,8 +30,19 @@ async def announce(manager: WorkerManager) -> None:
             probe = [e["probe"] for e in servers if "probe" in e]
             if probe:
                 print("PROBE", json.dumps(probe[0]), flush=True)
+            if "queue" in manager.shared_ctx.items():
+                print("SHARED", json.dumps(await _shared(manager.shared_ctx)), flush=True)
             return
         await asyncio.sleep(0.02)
+
+
+async def _shared(shared: SharedContext) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    queue, hits = shared.queue, shared.hits
+    pids = [await loop.run_in_executor(None, queue.get, True, 10) for _ in range(2)]
+    locks = [queue._rlock, queue._wlock, queue._sem, hits.get_lock()]
+    names = [lock._semlock.name for lock in locks if lock is not None]
+    return {"pids": pids, "hits": hits.value, "semaphores": [n for n in names if n]}
 
 
 async def main(mode: str, start_method: str) -> int:
@@ -37,6 +53,15 @@ async def main(mode: str, start_method: str) -> int:
         preload = ["wm_preloaded"] if start_method == "forkserver" else []
         manager = WorkerManager(
             "wm_targets:probe", start_method=start_method, preload=preload, graceful_timeout=5
+        )
+    elif mode == "shared":
+        context = multiprocessing.get_context(start_method)
+        manager = WorkerManager(
+            "wm_targets:queue_server",
+            workers=2,
+            graceful_timeout=5,
+            start_method=start_method,
+            shared_ctx=SharedContext(queue=context.Queue(), hits=context.Value("i", 0)),
         )
     else:
         manager = WorkerManager(

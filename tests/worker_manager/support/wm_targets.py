@@ -131,6 +131,18 @@ async def counter(**_: Any) -> None:
     await stop.wait()
 
 
+async def queue_server(**_: Any) -> None:
+    """Counts itself in the shared ``hits`` Value, puts its pid on the shared ``queue``, acks."""
+    mux = get_multiplexer()
+    with mux.shared_ctx.hits.get_lock():
+        mux.shared_ctx.hits.value += 1
+    mux.shared_ctx.queue.put(os.getpid())
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.ack()
+    await stop.wait()
+
+
 async def commander(*, command: str, argument: int = 0, **_: Any) -> None:
     """Acks, then sends one command through the multiplexer and reports the outcome."""
     mux = get_multiplexer()
