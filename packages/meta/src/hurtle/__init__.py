@@ -17,6 +17,11 @@ manager (``WorkerManager`` for ``THRESHOLD``, ``SharedContext``)::
         app.run(workers=2)
 """
 
+# ruff: noqa: E402 - the template starts before the rest of Hurtle is imported
+from hurtle._template_ahead import start_ahead
+
+start_ahead()  # first: the forkserver's template imports while this process goes on
+
 from hurtle.__about__ import __version__
 from hurtle.app import Hurtle
 from hurtle.asgi import AsgiHost

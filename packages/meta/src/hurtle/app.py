@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from hurtle import loader
+from hurtle._template_ahead import DEFAULT_START_METHOD
 from hurtle.binding import ProcessBinding
 from hurtle.config import HurtleConfig
 from hurtle.errors import HurtleError
@@ -41,11 +42,12 @@ class Hurtle(HttpApp):
 
     listener_events: ClassVar[tuple[str, ...]] = (*MAIN_PROCESS_EVENTS, *SERVER_EVENTS)
     config_class: ClassVar[type[Config]] = HurtleConfig
-    start_method: ClassVar[str] = "spawn"
-    """How worker processes start: ``"spawn"`` (default), ``"forkserver"`` or ``"fork"``.
+    start_method: ClassVar[str] = DEFAULT_START_METHOD
+    """How worker processes start: ``"forkserver"`` (default), ``"spawn"`` or ``"fork"``.
 
-    ``"forkserver"`` forks every process from a template that imported Hurtle once (the
-    app module is still imported in each process); ``"fork"`` copies the main process.
+    ``"forkserver"`` forks every process from a clean template that imported Hurtle once
+    (the app module is still imported in each process, as under ``"spawn"``, which starts
+    a fresh interpreter per process); ``"fork"`` copies the main process.
     """
 
     def __init__(

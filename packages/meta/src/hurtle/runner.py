@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import multiprocessing
 import os
@@ -24,6 +23,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hurtle import reloader
+from hurtle._template_ahead import preload
 from hurtle.errors import HurtleError
 from hurtle.errors import StartupError as AppStartupError
 from hurtle.server_process import STATS_KEY
@@ -42,6 +42,7 @@ from hurtle_worker_manager.activation import inherited_sockets
 from hurtle_worker_manager.recycling import RecyclePolicy
 from hurtle_worker_manager.sockets import address_in_use
 from hurtle_worker_manager.start_method import START_METHODS, start_template
+from hurtle_worker_manager.template import drop_template_ahead
 
 if TYPE_CHECKING:
     from hurtle.app import Hurtle
@@ -55,8 +56,6 @@ LOG_FORMAT = "[%(asctime)s] [%(processName)s] [%(levelname)s] %(name)s: %(messag
 WORKER_TARGET = "hurtle.server_process:serve_worker"
 INSPECTOR_TARGET = "hurtle_inspector:serve_inspector"
 LOOP_FACTORY = "hurtle_http.server:new_event_loop"
-PRELOAD = ("hurtle", "hurtle.server_process", "hurtle.reloader", "hurtle_http.server")
-"""The modules the forkserver's template imports (uvloop and the inspector's when used)."""
 
 
 def run_app(app: Hurtle, options: RunOptions) -> None:
@@ -64,6 +63,7 @@ def run_app(app: Hurtle, options: RunOptions) -> None:
     _configure_logging()
     try:
         if options.single_process:
+            drop_template_ahead()
             if options.inspector:
                 logger.warning("The inspector does not run in single-process mode")
             app._serve_single(options)
@@ -87,7 +87,9 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
         start_method = "spawn"
     _use_start_method(start_method)
     if start_method == "forkserver":  # its imports overlap with the start phase below
-        start_template(_preload(options))
+        start_template(preload(options.inspector))
+    else:
+        drop_template_ahead()
     sockets: list[socket.socket] = []
     standby: Any = None
     created_unix = ""
@@ -118,7 +120,7 @@ async def _serve_managed(app: Hurtle, options: RunOptions) -> None:
             },
             sockets=[sock],
             start_method=start_method,
-            preload=_preload(options) if start_method == "forkserver" else (),
+            preload=preload(options.inspector) if start_method == "forkserver" else (),
             shared_ctx=app.shared_ctx,
             graceful_timeout=float(app.config.GRACEFUL_SHUTDOWN_TIMEOUT) + 5.0,
             heartbeat_timeout=float(app.config.HEARTBEAT_TIMEOUT),
@@ -172,16 +174,6 @@ def _start_method(app: Hurtle) -> str:
             f"{', '.join(map(repr, available))}"
         )
     return method
-
-
-def _preload(options: RunOptions) -> list[str]:
-    """What the forkserver's template imports once for every process: Hurtle, never the app."""
-    modules = list(PRELOAD)
-    if importlib.util.find_spec("uvloop") is not None:
-        modules.append("uvloop")
-    if options.inspector:
-        modules.append("hurtle_inspector")
-    return modules
 
 
 def _use_start_method(method: str) -> None:

@@ -9,22 +9,63 @@ heartbeats and shared context. Inside each process, ``get_multiplexer()`` return
 handle on the manager. Needs nothing but msgspec.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from hurtle_worker_manager.__about__ import __version__
-from hurtle_worker_manager.errors import (
-    AddressInUseError,
-    CommandError,
-    CrashLoopError,
-    StartupError,
-    TargetError,
-    UsageError,
-    WorkerManagerError,
-)
-from hurtle_worker_manager.manager import WorkerManager
-from hurtle_worker_manager.multiplexer import Multiplexer, Reply, get_multiplexer
-from hurtle_worker_manager.shared_ctx import SharedContext
-from hurtle_worker_manager.sockets import bind_tcp, bind_unix
-from hurtle_worker_manager.state import ProcessState
-from hurtle_worker_manager.worker import ProcessGroup, Worker
+
+if TYPE_CHECKING:
+    from hurtle_worker_manager.errors import (
+        AddressInUseError,
+        CommandError,
+        CrashLoopError,
+        StartupError,
+        TargetError,
+        UsageError,
+        WorkerManagerError,
+    )
+    from hurtle_worker_manager.manager import WorkerManager
+    from hurtle_worker_manager.multiplexer import Multiplexer, Reply, get_multiplexer
+    from hurtle_worker_manager.shared_ctx import SharedContext
+    from hurtle_worker_manager.sockets import bind_tcp, bind_unix
+    from hurtle_worker_manager.state import ProcessState
+    from hurtle_worker_manager.worker import ProcessGroup, Worker
+
+# Imported on first use, so that importing one module of the package (the forkserver's
+# template, started as early as possible: ``template``) does not import all of it.
+_EXPORTS = {
+    "AddressInUseError": "hurtle_worker_manager.errors",
+    "CommandError": "hurtle_worker_manager.errors",
+    "CrashLoopError": "hurtle_worker_manager.errors",
+    "StartupError": "hurtle_worker_manager.errors",
+    "TargetError": "hurtle_worker_manager.errors",
+    "UsageError": "hurtle_worker_manager.errors",
+    "WorkerManagerError": "hurtle_worker_manager.errors",
+    "WorkerManager": "hurtle_worker_manager.manager",
+    "Multiplexer": "hurtle_worker_manager.multiplexer",
+    "Reply": "hurtle_worker_manager.multiplexer",
+    "get_multiplexer": "hurtle_worker_manager.multiplexer",
+    "SharedContext": "hurtle_worker_manager.shared_ctx",
+    "bind_tcp": "hurtle_worker_manager.sockets",
+    "bind_unix": "hurtle_worker_manager.sockets",
+    "ProcessState": "hurtle_worker_manager.state",
+    "ProcessGroup": "hurtle_worker_manager.worker",
+    "Worker": "hurtle_worker_manager.worker",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hurtle_worker_manager' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "AddressInUseError",

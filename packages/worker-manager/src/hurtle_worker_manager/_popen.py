@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import os
-from multiprocessing import context, popen_fork, popen_spawn_posix, reduction, spawn, util
+from multiprocessing import context, popen_forkserver, popen_spawn_posix, reduction, spawn, util
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -35,34 +35,36 @@ def running_tracker_fd() -> int | None:
     """The resource tracker's descriptor if this process runs one (never starts one)."""
     from multiprocessing import resource_tracker
 
-    if getattr(resource_tracker._resource_tracker, "_fd", None) is None:  # type: ignore[attr-defined]
+    if resource_tracker._resource_tracker._fd is None:  # type: ignore[attr-defined]
         return None
-    fd: int = resource_tracker.getfd()  # checks that it lives, starts it again if it died
+    fd: int | None = resource_tracker.getfd()  # checks that it lives, restarts it if it died
     return fd
 
 
-class SpawnPopen(popen_spawn_posix.Popen):  # type: ignore[misc]
+class SpawnPopen(popen_spawn_posix.Popen):
     """multiprocessing's spawn launcher, handing over a tracker only when one runs."""
+
+    _fds: list[int]
 
     def _launch(self, process_obj: BaseProcess) -> None:
         tracker_fd = running_tracker_fd()
         if tracker_fd is not None:
             self._fds.append(tracker_fd)
-        prep_data = spawn.get_preparation_data(process_obj._name)  # type: ignore[attr-defined]
+        prep_data = spawn.get_preparation_data(process_obj.name)
         buffer = io.BytesIO()
-        context.set_spawning_popen(self)  # type: ignore[attr-defined]
+        context.set_spawning_popen(self)
         try:
             reduction.dump(prep_data, buffer)
             reduction.dump(process_obj, buffer)
         finally:
-            context.set_spawning_popen(None)  # type: ignore[attr-defined]
+            context.set_spawning_popen(None)
         parent_r = child_w = child_r = parent_w = None
         try:
             parent_r, child_w = os.pipe()
             child_r, parent_w = os.pipe()
             command = spawn.get_command_line(tracker_fd=tracker_fd, pipe_handle=child_r)
             self._fds.extend([child_r, child_w])
-            self.pid = util.spawnv_passfds(spawn.get_executable(), command, self._fds)  # type: ignore[attr-defined]
+            self.pid = util.spawnv_passfds(spawn.get_executable(), command, self._fds)  # type: ignore[arg-type]
             self.sentinel = parent_r
             with open(parent_w, "wb", closefd=False) as pipe:
                 pipe.write(buffer.getbuffer())
@@ -84,49 +86,34 @@ class _InheritedFd:
         return inherited_fds()[self.index]
 
 
-class TemplatePopen(popen_fork.Popen):  # type: ignore[misc]
-    """A process forked by the template, seen from the main process."""
+class TemplatePopen(popen_forkserver.Popen):
+    """A process forked by our template, seen from the main process.
 
-    method = "forkserver"
-    DupFd = _InheritedFd
+    Only the launch differs from multiprocessing's forkserver: the template and the
+    descriptors' way back (``_InheritedFd``); the pid and exit code arrive as there.
+    """
 
-    def __init__(self, process_obj: BaseProcess) -> None:
-        self._fds: list[int] = []
-        super().__init__(process_obj)
-
-    def duplicate_for_child(self, fd: int) -> int:
-        self._fds.append(fd)
-        return len(self._fds) - 1
+    DupFd = _InheritedFd  # type: ignore[assignment]
+    _fds: list[int]
 
     def _launch(self, process_obj: BaseProcess) -> None:
-        prep_data = spawn.get_preparation_data(process_obj._name)  # type: ignore[attr-defined]
+        prep_data = spawn.get_preparation_data(process_obj.name)
         buffer = io.BytesIO()
-        context.set_spawning_popen(self)  # type: ignore[attr-defined]
+        context.set_spawning_popen(self)
         try:
             reduction.dump(prep_data, buffer)
             reduction.dump(process_obj, buffer)
         finally:
-            context.set_spawning_popen(None)  # type: ignore[attr-defined]
-        template = ensure_template()
-        self.sentinel, data_w = template.fork(self._fds, running_tracker_fd())
+            context.set_spawning_popen(None)
+        try:
+            self.sentinel, data_w = ensure_template().fork(self._fds, running_tracker_fd())
+        except OSError:  # the template died a moment ago: once more, from a new one
+            self.sentinel, data_w = ensure_template().fork(self._fds, running_tracker_fd())
         parent_w = os.dup(data_w)  # the process sees its parent alive while this is open
         self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))  # type: ignore[attr-defined]
         with open(data_w, "wb", closefd=True) as pipe:
             pipe.write(buffer.getbuffer())
         self.pid = _read_signed(self.sentinel)
-
-    def poll(self, flag: int = os.WNOHANG) -> int | None:
-        if self.returncode is None:
-            from multiprocessing.connection import wait
-
-            if not wait([self.sentinel], 0 if flag == os.WNOHANG else None):
-                return None
-            try:
-                self.returncode = _read_signed(self.sentinel)
-            except (OSError, EOFError):
-                self.returncode = 255  # the template died, and this process with it
-        result: int | None = self.returncode
-        return result
 
 
 def _read_signed(fd: int) -> int:
@@ -140,7 +127,7 @@ def _read_signed(fd: int) -> int:
     return value
 
 
-class SpawnProcess(context.SpawnProcess):  # type: ignore[misc,name-defined]
+class SpawnProcess(context.SpawnProcess):
     """A spawned process that starts no resource tracker of its own accord."""
 
     @staticmethod
@@ -148,7 +135,7 @@ class SpawnProcess(context.SpawnProcess):  # type: ignore[misc,name-defined]
         return SpawnPopen(process_obj)
 
 
-class TemplateProcess(context.ForkServerProcess):  # type: ignore[misc,name-defined]
+class TemplateProcess(context.ForkServerProcess):
     """A process forked from this main process's template."""
 
     @staticmethod

@@ -10,6 +10,8 @@ or connection of the main process, and imports only what it is told to preload (
 libraries, never the application). It talks to the main process over one
 ``SOCK_SEQPACKET`` socket, message by message:
 
+- ``K``: keep running (a template started ahead of need exits after ``idle_timeout``
+  seconds unless it gets a message: it was not needed after all);
 - ``P`` + module names, one per line: import these now (more libraries for the next forks);
 - ``F`` + ``1`` or ``0``, with file descriptors attached: fork a process. The descriptors
   are the read end of the pipe that carries its pickled preparation data and process
@@ -37,6 +39,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 from collections.abc import Sequence
 
 from hurtle_worker_manager._platform import set_parent_death_signal, set_thread_name
@@ -64,8 +67,13 @@ def write_signed(fd: int, value: int) -> None:
         data = data[os.write(fd, data) :]
 
 
-def main(control_fd: int, main_pid: int, preload: Sequence[str]) -> None:
-    """Run the template: tie it to the main process, preload, then fork on request."""
+def main(
+    control_fd: int, main_pid: int, preload: Sequence[str], idle_timeout: float | None = None
+) -> None:
+    """Run the template: tie it to the main process, preload, then fork on request.
+
+    With ``idle_timeout``, it exits if no message came that many seconds after its start.
+    """
     global TEMPLATE_PID
     TEMPLATE_PID = os.getpid()
     if set_parent_death_signal() and os.getppid() != main_pid:
@@ -74,8 +82,9 @@ def main(control_fd: int, main_pid: int, preload: Sequence[str]) -> None:
     for sig in _IGNORED:
         signal.signal(sig, signal.SIG_IGN)
     _close_stdin()
+    deadline = None if idle_timeout is None else time.monotonic() + idle_timeout
     _preload(preload)
-    _Template(socket.socket(fileno=control_fd)).serve()
+    _Template(socket.socket(fileno=control_fd)).serve(deadline)
 
 
 def _close_stdin() -> None:
@@ -109,14 +118,20 @@ class _Template:
         os.set_blocking(self.wake_w, False)
         self.selector = selectors.DefaultSelector()
 
-    def serve(self) -> None:
+    def serve(self, deadline: float | None) -> None:
+        """Until the main process closes the socket (or, if never used, until ``deadline``)."""
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, _ignore)  # a handler, so that the wakeup fd gets a byte
         self.selector.register(self.control, selectors.EVENT_READ)
         self.selector.register(self.wake_r, selectors.EVENT_READ)
         while True:
-            for key, _ in self.selector.select():
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            events = self.selector.select(timeout)
+            if not events and deadline is not None and time.monotonic() >= deadline:
+                return  # started ahead of need, and not needed
+            for key, _ in events:
                 if key.fileobj is self.control:
+                    deadline = None
                     if not self._request():
                         return  # the main process is gone
                 else:
@@ -210,5 +225,5 @@ def _run_process(data_r: int, tracker: int | None, fds: list[int]) -> int:
     # one (multiprocessing then starts it, for this process).
     resource_tracker._resource_tracker._fd = tracker  # type: ignore[attr-defined]
     parent_sentinel = os.dup(data_r)  # readable once the main process dropped its end
-    code: int = spawn._main(data_r, parent_sentinel)  # type: ignore[attr-defined]
+    code: int = spawn._main(data_r, parent_sentinel)
     return code

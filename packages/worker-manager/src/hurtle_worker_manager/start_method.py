@@ -86,13 +86,13 @@ def start_template(preload: Sequence[str] = ()) -> None:
     ensure_template()
 
 
-class _SpawnContext(multiprocessing.context.SpawnContext):  # type: ignore[misc,name-defined]
+class _SpawnContext(multiprocessing.context.SpawnContext):
     """Spawn, without a resource tracker started for nothing."""
 
     Process = SpawnProcess
 
 
-class _TemplateContext(multiprocessing.context.ForkServerContext):  # type: ignore[misc,name-defined]
+class _TemplateContext(multiprocessing.context.ForkServerContext):
     """The forkserver start method on this main process's own template."""
 
     Process = TemplateProcess

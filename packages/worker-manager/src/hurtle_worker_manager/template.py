@@ -7,25 +7,30 @@ One template per main process, started on demand (or ahead of time with
 started again if it died. See ``_template`` for what the template does and its protocol.
 Modules to preload add up: a module asked for after the start is imported by the running
 template before its next fork. ``TemplatePopen`` (in ``_popen``) asks it for processes.
+This module imports little (not the rest of the package, not multiprocessing), so that
+a template can be started first thing while the main process imports the rest.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Iterable
 
-from hurtle_worker_manager._spec import TEMPLATE_MODULE
+from hurtle_worker_manager import _template
 
 __all__ = [
     "Template",
     "add_preload",
     "current_template",
     "dead_template",
+    "drop_template_ahead",
     "ensure_template",
     "start_template",
+    "start_template_ahead",
     "stop_template",
     "template_pid",
 ]
@@ -34,21 +39,22 @@ __all__ = [
 class Template:
     """A running template process and the main process's end of its control socket."""
 
-    def __init__(self, preload: Iterable[str]) -> None:
-        from multiprocessing import spawn, util
-
+    def __init__(self, preload: Iterable[str], idle_timeout: float | None = None) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._lock = threading.Lock()
         self.preloaded = list(dict.fromkeys(preload))
         command = (
             f"import sys; sys.path[:0] = {_extra_path()!r}; "
-            f"from {TEMPLATE_MODULE} import main; "
-            f"main({theirs.fileno()}, {os.getpid()}, {self.preloaded!r})"
+            f"from {_template.__name__} import main; "
+            f"main({theirs.fileno()}, {os.getpid()}, {self.preloaded!r}, {idle_timeout!r})"
         )
-        executable = spawn.get_executable()
-        args = [executable, *util._args_from_interpreter_flags(), "-c", command]  # type: ignore[attr-defined]
+        # What multiprocessing's spawn runs (its interpreter and flags), started with
+        # posix_spawn: the template's end of the socket is the one descriptor it inherits.
+        executable = _executable()
+        args = [executable, *subprocess._args_from_interpreter_flags(), "-c", command]  # type: ignore[attr-defined]
         try:
-            self.pid: int = util.spawnv_passfds(executable, args, [theirs.fileno()])  # type: ignore[attr-defined]
+            theirs.set_inheritable(True)
+            self.pid: int = os.posix_spawn(executable, args, os.environ)
         except BaseException:
             ours.close()
             raise
@@ -56,6 +62,19 @@ class Template:
             theirs.close()
         self._control = ours
         self._exit_status: int | None = None
+        self._claimed = idle_timeout is None
+
+    @property
+    def claimed(self) -> bool:
+        """Whether it is in use (or was started for use, not ahead of need)."""
+        return self._claimed
+
+    def claim(self) -> None:
+        """Tell a template started ahead of need that it is needed (it stays)."""
+        if not self._claimed:
+            with self._lock:
+                self._control.sendmsg([b"K"])
+            self._claimed = True
 
     def preload(self, modules: Iterable[str]) -> None:
         """Have the template import ``modules`` (those it has not) before its next fork."""
@@ -116,6 +135,13 @@ _preload: list[str] = []
 _lock = threading.Lock()
 
 
+def _executable() -> str:
+    """The interpreter multiprocessing would spawn (``set_executable`` is honoured)."""
+    spawn = sys.modules.get("multiprocessing.spawn")
+    executable = spawn.get_executable() if spawn is not None else None
+    return os.fsdecode(executable) if executable else sys.executable
+
+
 def _extra_path() -> list[str]:
     """The main process's import path, so that the template imports the same modules."""
     return [entry for entry in sys.path if entry]
@@ -133,13 +159,30 @@ def ensure_template() -> Template:
     """The running template, started (again) with the preload if there is none."""
     global _current
     with _lock:
-        if _current is None or not _current.alive():
-            if _current is not None:
-                _current.stop()
-            _current = Template(_preload)
-        else:
-            _current.preload(_preload)
+        if _current is not None and _current.alive():
+            try:
+                _current.claim()
+                _current.preload(_preload)
+                return _current
+            except OSError:  # it exited a moment ago (an unused template ahead of need)
+                pass
+        if _current is not None:
+            _current.stop()
+        _current = Template(_preload)
         return _current
+
+
+def start_template_ahead(preload: Iterable[str], idle_timeout: float) -> None:
+    """Start a template before anyone asks for it, so that it imports in parallel.
+
+    It exits after ``idle_timeout`` seconds unless a process start (or ``start_template``)
+    claims it, and at once with ``stop_template``. Does nothing if one runs already.
+    """
+    global _current
+    add_preload(preload)
+    with _lock:
+        if _current is None:
+            _current = Template(_preload, idle_timeout)
 
 
 def start_template(preload: Iterable[str] = ()) -> None:
@@ -151,6 +194,15 @@ def start_template(preload: Iterable[str] = ()) -> None:
     """
     add_preload(preload)
     ensure_template()
+
+
+def drop_template_ahead() -> None:
+    """Stop a template started ahead of need that nothing claimed (it is not needed)."""
+    global _current
+    with _lock:
+        if _current is not None and not _current.claimed:
+            _current.stop()
+            _current = None
 
 
 def stop_template() -> None:
