@@ -54,7 +54,7 @@ class Template:
         args = [executable, *subprocess._args_from_interpreter_flags(), "-c", command]  # type: ignore[attr-defined]
         try:
             theirs.set_inheritable(True)
-            self.pid: int = os.posix_spawn(executable, args, os.environ)
+            self.pid: int = os.posix_spawn(executable, args, _environ())
         except BaseException:
             ours.close()
             raise
@@ -133,6 +133,22 @@ class Template:
 _current: Template | None = None
 _preload: list[str] = []
 _lock = threading.Lock()
+
+
+_MAIN_PROCESS_ONLY = (
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "LISTEN_FDNAMES",
+)
+"""What systemd tells the main process alone (``notify``, ``activation``): a template
+started before the main process read them must not hand them to its processes."""
+
+
+def _environ() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key not in _MAIN_PROCESS_ONLY}
 
 
 def _executable() -> str:
