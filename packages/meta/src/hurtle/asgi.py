@@ -60,12 +60,10 @@ class AsgiHost(Hurtle):
     is the ASGI ``root_path`` (the prefix a proxy strips); ``lifespan`` is ``"auto"``
     (run the lifespan protocol when the app supports it), ``"on"`` or ``"off"``. Create
     the host at module level (``host = AsgiHost(api, name="api")``) and serve it with
-    ``hurtle serve module:host`` or ``host.run(...)``: under ``spawn`` every worker imports
-    that module and finds the host again. Routes added to the host itself are not served:
-    the ASGI app answers every request.
+    ``hurtle serve module:host`` or ``host.run(...)``: under ``forkserver`` (the default)
+    and ``spawn`` every worker imports that module and finds the host again. Routes added
+    to the host itself are not served: the ASGI app answers every request.
     """
-
-    start_method: ClassVar[str] = "spawn"
 
     def __init__(
         self,
