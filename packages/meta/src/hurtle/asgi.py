@@ -20,7 +20,7 @@ import signal
 import socket
 import ssl as _ssl
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hurtle.app import Hurtle
 from hurtle.errors import HurtleError
