@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from testkit import children_of, marked, wait_for_exit, wait_until
+from testkit import descendants, marked, wait_for_exit, wait_until
 
 __all__ = ["MainProcess", "launch"]
 
@@ -44,8 +44,9 @@ class MainProcess:
         return self.log_path.read_text(errors="replace")
 
     def remember_children(self) -> set[int]:
-        """The live children of the main process; ``stop`` checks none outlives it."""
-        found = children_of(self.pid)
+        """The live processes below the main process (its children, and the children of the
+        forkserver's template); ``stop`` checks none outlives it."""
+        found = descendants(self.pid)
         self.seen |= found
         return found
 
