@@ -54,7 +54,7 @@ def test_defaults_and_the_inspector_flag() -> None:
     app = Hurtle("inspected", inspector=True, inspector_class="mymod:MyInspector")
     assert app.config.INSPECTOR is True
     assert app.inspector_class == "mymod:MyInspector"
-    assert Hurtle.start_method == "forkserver"
+    assert Hurtle.start_method == (os.environ.get("HURTLE_START_METHOD") or "forkserver")
 
 
 def test_multiplexer_and_manager_outside_their_processes_are_clear_errors() -> None:

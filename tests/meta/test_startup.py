@@ -135,3 +135,13 @@ def test_an_unknown_start_method_is_one_message_and_exit_1(tmp_path: Path) -> No
     assert code == 1, log
     assert "Hurtle.start_method = 'forkserve' is not a start method here" in log
     assert "'forkserver'" in log and "Traceback" not in log
+
+
+def test_the_default_start_method_comes_from_the_environment_when_set(tmp_path: Path) -> None:
+    """HURTLE_START_METHOD (e.g. to run a suite under spawn) is checked like the attribute."""
+    code, log, _ = run_to_exit(
+        "full.py", "--port", "0", tmp_path=tmp_path, env={"HURTLE_START_METHOD": "spown"}
+    )
+    assert code == 1, log
+    assert "Hurtle.start_method = 'spown' (from HURTLE_START_METHOD) is not a start" in log
+    assert "'forkserver'" in log and "Traceback" not in log

@@ -178,6 +178,58 @@ def test_manager_is_refused_in_a_worker(tmp_path: Path) -> None:
         assert b"app.manager exists only in the main process" in body
 
 
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        return int(stat.read().rsplit(b")", 1)[1].split()[1])
+
+
+def _commands(pids: set[int]) -> dict[int, str]:
+    found = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                found[pid] = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            found[pid] = "?"
+    return found
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_a_plain_app_runs_no_resource_tracker(tmp_path: Path, start_method: str) -> None:
+    """Nothing in shared_ctx: the tree is the workers (and the forkserver's template, which
+    a spawn or fork app stops at run()), with no multiprocessing resource tracker."""
+    env = {"NO_SHARED": "1"}
+    with served("full.py", "--start-method", start_method, tmp_path=tmp_path, env=env) as server:
+        workers = {entry["pid"] for entry in server.wait_acked(2).values()}
+        commands = _commands(server.remember_children())
+        assert not any("resource_tracker" in command for command in commands.values()), commands
+        others = set(commands) - workers
+        parents = {_parent(pid) for pid in workers}
+        if start_method == "forkserver":  # the workers' parent, the template, and no other
+            assert len(parents) == 1 and others == parents, commands
+        else:  # the template started ahead was stopped by run()
+            assert parents == {server.pid} and others == set(), commands
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_shared_queue_gets_its_resource_tracker_and_leaves_nothing_behind(
+    tmp_path: Path, sig: int
+) -> None:
+    """The default start method with a Queue and a Value in shared_ctx: one resource tracker
+    (their named semaphores need it), the Queue works, and neither a killed main process
+    nor a normal stop leaves a process behind (``stop`` fails on any survivor)."""
+    jobs = tmp_path / "jobs.txt"
+    with served("full.py", tmp_path=tmp_path, env={"CONSUMER_FILE": str(jobs)}) as server:
+        server.wait_acked(2)
+        assert server.request("/job/j0") == (200, b"queued")
+        wait_until(lambda: jobs.exists() and jobs.read_text().startswith("j0 "), what="the job")
+        commands = _commands(server.remember_children())
+        trackers = [pid for pid, c in commands.items() if "resource_tracker" in c]
+        assert len(trackers) == 1, commands
+        assert server.stop(sig) == (-signal.SIGKILL if sig == signal.SIGKILL else 0)
+
+
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
 def test_a_killed_main_process_leaves_no_process_behind(tmp_path: Path, start_method: str) -> None:
     """SIGKILL of the main process: workers, the custom process, the forkserver's template

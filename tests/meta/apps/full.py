@@ -1,8 +1,10 @@
 """A Hurtle app that exercises the process system; the tests run it as a script.
 
-Options: --port, --workers, --start-method, --events FILE (listener order is appended
-there as "<event> <pid>"), --fail-at EVENT (that listener raises), --consumer FILE (a
-custom process drains the shared queue into FILE), --single-process, --threshold N.
+Options: --port, --workers, --start-method (Hurtle's default if not given), --events FILE
+(listener order is appended there as "<event> <pid>"), --fail-at EVENT (that listener
+raises), --consumer FILE (a custom process drains the shared queue into FILE),
+--single-process, --threshold N; with NO_SHARED set in the environment, nothing is put in
+shared_ctx.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ for event in app.listener_events:
 
 @app.main_process_start
 def create_shared(app: Hurtle) -> None:
+    if os.environ.get("NO_SHARED"):
+        return  # a plain app: nothing in shared_ctx
     app.shared_ctx.counter = multiprocessing.Value("i", 0)
     app.shared_ctx.jobs = multiprocessing.Queue()
 
@@ -162,7 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--start-method", default="spawn")
+    parser.add_argument("--start-method", default=Hurtle.start_method)
     parser.add_argument("--single-process", action="store_true")
     parser.add_argument("--threshold", type=int, default=0)
     args = parser.parse_args()

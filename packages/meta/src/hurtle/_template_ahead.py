@@ -21,8 +21,9 @@ import sys
 
 __all__ = ["DEFAULT_START_METHOD", "IDLE_TIMEOUT", "PRELOAD", "preload", "start_ahead"]
 
-DEFAULT_START_METHOD = "forkserver"
-"""``Hurtle.start_method`` unless the app sets another."""
+DEFAULT_START_METHOD = os.environ.get("HURTLE_START_METHOD") or "forkserver"
+"""``Hurtle.start_method`` unless the app sets another: ``forkserver``, or the environment's
+``HURTLE_START_METHOD`` (to run an app, or a whole test suite, under another one)."""
 
 PRELOAD = ("hurtle", "hurtle.server_process", "hurtle.reloader", "hurtle_http.server")
 """The modules the forkserver's template imports (uvloop and the inspector's when used)."""
@@ -43,7 +44,7 @@ def preload(inspector: bool) -> list[str]:
 
 def start_ahead() -> None:
     """Start the template now if this is a main process that would use it."""
-    if not _main_process():
+    if DEFAULT_START_METHOD != "forkserver" or not _main_process():
         return
     from hurtle_worker_manager.template import start_template_ahead
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hurtle import reloader
-from hurtle._template_ahead import preload
+from hurtle._template_ahead import DEFAULT_START_METHOD, preload
 from hurtle.errors import HurtleError
 from hurtle.errors import StartupError as AppStartupError
 from hurtle.server_process import STATS_KEY
@@ -169,9 +169,10 @@ def _start_method(app: Hurtle) -> str:
     method = app.start_method
     if method not in START_METHODS or method not in multiprocessing.get_all_start_methods():
         available = [m for m in START_METHODS if m in multiprocessing.get_all_start_methods()]
+        origin = " (from HURTLE_START_METHOD)" if method == DEFAULT_START_METHOD else ""
         raise AppStartupError(
-            f"Hurtle.start_method = {method!r} is not a start method here: choose one of "
-            f"{', '.join(map(repr, available))}"
+            f"Hurtle.start_method = {method!r}{origin} is not a start method here: choose "
+            f"one of {', '.join(map(repr, available))}"
         )
     return method
 
