@@ -15,6 +15,7 @@ from testkit import alive, children_of
 from wm_helpers import acked_servers, running, wait_until
 
 from hurtle_worker_manager import UsageError, WorkerManager
+from hurtle_worker_manager.start_method import start_template
 
 MAIN = Path(__file__).parent / "support" / "wm_main.py"
 
@@ -112,6 +113,67 @@ def test_a_restart_imports_the_edited_code_and_the_current_environment(
             assert (entry["probe"]["version"], entry["probe"]["mark"]) == ("v2", "after")
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_process_writes_where_the_main_process_writes_now_with_its_umask(
+    start_method: str, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like a spawned process, one forked from the template (started long before, with other
+    output descriptors and umask) gets the main process's current stdout, stderr, umask."""
+    monkeypatch.setenv("WM_PROBE_PRINTS", "1")
+    if start_method == "forkserver":  # a template writing elsewhere (unless one runs already)
+        _start_template_writing_to_devnull()
+    old_mask = os.umask(0o027)
+
+    async def scenario() -> int:
+        manager = WorkerManager("wm_targets:probe", start_method=start_method)
+        async with running(manager):
+            probe = manager.workers["Hurtle-Server-0-0"]["probe"]
+            assert probe["umask"] == 0o027, oct(probe["umask"])
+            return int(probe["pid"])
+
+    try:
+        pid = asyncio.run(scenario())
+    finally:
+        os.umask(old_mask)
+    out, err = capfd.readouterr()
+    assert f"probe {pid} on stdout" in out
+    assert f"probe {pid} on stderr" in err
+
+
+def _start_template_writing_to_devnull() -> None:
+    saved = os.dup(1), os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        start_template()
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+def test_a_preload_that_starts_a_thread_is_named_in_a_warning() -> None:
+    """Forking a process with threads copies their locks: the template says so at once."""
+    env = dict(os.environ, PYTHONPATH=str(MAIN.parent), WM_EXTRA_PRELOAD="wm_threaded")
+    proc = subprocess.Popen(
+        [sys.executable, str(MAIN), "probe", "forkserver"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("PIDS "), "it still serves"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert "a preloaded module started threads in the forkserver's template" in err, err
+    assert "wm-threaded-sleeper" in err
 
 
 def test_forkserver_shared_objects_and_custom_processes() -> None:

@@ -2,11 +2,12 @@
 
 Prints one line ``PIDS <main> <child>...`` once every server acked, then runs until
 stopped. MODE ``ack-timeout`` uses a server that never acks and a 1 s threshold; MODE
-``probe`` runs one ``wm_targets:probe`` server (with ``wm_preloaded`` preloaded under the
-forkserver) and prints ``PROBE <json>``, what it reported, after the ``PIDS`` line. MODE
-``shared`` runs two ``wm_targets:queue_server`` with a shared ``Queue`` and ``Value`` and
-prints ``SHARED <json>`` after the ``PIDS`` line: the pids the queue carried, the count,
-and the names of the named semaphores behind them.
+``probe`` runs one ``wm_targets:probe`` server (with ``wm_preloaded``, and the modules named
+in ``WM_EXTRA_PRELOAD``, preloaded under the forkserver) and prints ``PROBE <json>``, what
+it reported, after the ``PIDS`` line. MODE ``shared`` runs two ``wm_targets:queue_server``
+with a shared ``Queue`` and ``Value`` and prints ``SHARED <json>`` after the ``PIDS``
+line: the pids the queue carried, the count, and the names of the named semaphores behind
+them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import os
 import sys
 from typing import Any
 
@@ -50,7 +52,8 @@ async def main(mode: str, start_method: str) -> int:
     if mode == "ack-timeout":
         WorkerManager.THRESHOLD = 10
     if mode == "probe":
-        preload = ["wm_preloaded"] if start_method == "forkserver" else []
+        extra = os.environ.get("WM_EXTRA_PRELOAD", "").split()
+        preload = ["wm_preloaded", *extra] if start_method == "forkserver" else []
         manager = WorkerManager(
             "wm_targets:probe", start_method=start_method, preload=preload, graceful_timeout=5
         )

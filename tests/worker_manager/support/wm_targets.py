@@ -65,10 +65,20 @@ async def probe(**_: Any) -> None:
             "preloaded_in": wm_preloaded.IMPORTED_IN,
             "mark": os.environ.get("WM_TEST_MARK", ""),
             "version": _read_version(),
+            "umask": _umask(),
         },
     )
+    if os.environ.get("WM_PROBE_PRINTS"):  # where its output goes (the start method tests)
+        print(f"probe {os.getpid()} on stdout", flush=True)
+        print(f"probe {os.getpid()} on stderr", file=sys.stderr, flush=True)
     mux.ack()
     await stop.wait()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _read_version() -> str:

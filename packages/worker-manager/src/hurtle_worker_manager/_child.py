@@ -59,6 +59,8 @@ def process_main(
     if spec.environ is not None:  # forkserver: the main process's environment, not the
         os.environ.clear()  # template's (it has the environment of its own start)
         os.environ.update(spec.environ)
+    if spec.umask >= 0:  # forkserver: the main process's umask, not the template's
+        os.umask(spec.umask)
     set_thread_name(spec.name.removeprefix("Hurtle-"))
     os.environ["HURTLE_WORKER_NAME"] = spec.name
     _configure_logging(spec)

@@ -12,7 +12,13 @@ import os
 import signal
 import sys
 
-__all__ = ["cpu_seconds", "rss_bytes", "set_parent_death_signal", "set_thread_name"]
+__all__ = [
+    "cpu_seconds",
+    "current_umask",
+    "rss_bytes",
+    "set_parent_death_signal",
+    "set_thread_name",
+]
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15
@@ -39,6 +45,18 @@ def set_thread_name(name: str) -> None:
     libc = _libc()
     if libc is not None:
         libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+
+
+def current_umask() -> int | None:
+    """This process's umask, read without changing it (Linux 4.7+), else None."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

@@ -38,3 +38,5 @@ class ProcessSpec(msgspec.Struct, frozen=True):
     environ: dict[str, str] | None = None
     """The main process's environment, for a process forked from the template (which has
     the environment of its own start)."""
+    umask: int = -1
+    """The main process's umask, for a process forked from the template (-1: keep its own)."""

@@ -13,10 +13,12 @@ libraries, never the application). It talks to the main process over one
 - ``K``: keep running (a template started ahead of need exits after ``idle_timeout``
   seconds unless it gets a message: it was not needed after all);
 - ``P`` + module names, one per line: import these now (more libraries for the next forks);
-- ``F`` + ``1`` or ``0``, with file descriptors attached: fork a process. The descriptors
-  are the read end of the pipe that carries its pickled preparation data and process
-  object, the write end of its status pipe, multiprocessing's resource tracker when the
-  main process runs one (``1``: only then), then the descriptors the process inherits.
+- ``F`` + two flags (``1`` or ``0``), with file descriptors attached: fork a process. The
+  descriptors are the read end of the pipe that carries its pickled preparation data and
+  process object, the write end of its status pipe, the main process's stdout and stderr
+  as they are now (second flag: they were open), multiprocessing's resource tracker when
+  the main process runs one (first flag: only then), then the descriptors the process
+  inherits.
 
 On the status pipe the template writes the new process's pid, and once it is reaped its
 exit code (multiprocessing's forkserver protocol, which ``_popen.TemplatePopen`` reads).
@@ -39,6 +41,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 from collections.abc import Sequence
 
@@ -83,7 +86,7 @@ def main(
         signal.signal(sig, signal.SIG_IGN)
     _close_stdin()
     deadline = None if idle_timeout is None else time.monotonic() + idle_timeout
-    _preload(preload)
+    _preload([*_EVERY_PROCESS, *preload])
     _Template(socket.socket(fileno=control_fd)).serve(deadline)
 
 
@@ -96,6 +99,11 @@ def _close_stdin() -> None:
         pass
 
 
+_EVERY_PROCESS = ("multiprocessing.spawn", "multiprocessing.resource_tracker", "pkgutil")
+"""What every forked process uses before its target: multiprocessing's way in, and what
+``runpy`` imports to run the main script again (``pkgutil``, some milliseconds a process)."""
+
+
 def _preload(modules: Sequence[str]) -> None:
     for name in modules:
         try:
@@ -104,6 +112,15 @@ def _preload(modules: Sequence[str]) -> None:
             pass  # the main process checked they exist; an optional one may be missing
         except Exception:  # a library that fails on import fails again in the process
             sys.excepthook(*sys.exc_info())
+    threads = [thread.name for thread in threading.enumerate()]
+    if len(threads) > 1:  # forking a process with threads copies their locks, held or not
+        print(
+            f"hurtle: a preloaded module started threads in the forkserver's template "
+            f"({', '.join(threads[1:])}): processes forked from it may deadlock; preload "
+            "only modules that start no thread at import",
+            file=sys.stderr,
+            flush=True,
+        )
     gc.freeze()
 
 
@@ -149,20 +166,24 @@ class _Template:
         if message[:1] == b"P":
             _preload(message[1:].decode().split())
         elif message[:1] == b"F" and len(fds) >= 2:
-            self._fork(fds, with_tracker=message[1:2] == b"1")
+            self._fork(fds, with_tracker=message[1:2] == b"1", with_stdio=message[2:3] == b"1")
         else:
             for fd in fds:
                 os.close(fd)
         return True
 
-    def _fork(self, fds: list[int], *, with_tracker: bool) -> None:
+    def _fork(self, fds: list[int], *, with_tracker: bool, with_stdio: bool) -> None:
         data_r, status_w, *rest = fds
+        stdio = [rest.pop(0), rest.pop(0)] if with_stdio and len(rest) >= 2 else []
         tracker = rest.pop(0) if with_tracker and rest else None
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
                 self._become_process(status_w)
+                for target, fd in zip((1, 2), stdio, strict=False):
+                    os.dup2(fd, target)  # write where the main process writes now, as spawn
+                    os.close(fd)
                 code = _run_process(data_r, tracker, rest)
             except BaseException:
                 sys.excepthook(*sys.exc_info())
@@ -176,7 +197,7 @@ class _Template:
             pass  # the main process gave up on it; it is reaped all the same
         self.status[pid] = status_w
         os.close(data_r)
-        for fd in rest if tracker is None else (tracker, *rest):
+        for fd in (*stdio, *([] if tracker is None else [tracker]), *rest):
             os.close(fd)
 
     def _become_process(self, own_status: int) -> None:

@@ -32,6 +32,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from hurtle_worker_manager._child import process_main
+from hurtle_worker_manager._platform import current_umask
 from hurtle_worker_manager._spec import ProcessSpec
 from hurtle_worker_manager.channel import frame
 from hurtle_worker_manager.errors import StartupError
@@ -152,6 +153,7 @@ class Launcher:
             inherited_peer_fd=ours.fileno() if self._start_method == "fork" else -1,
             start_method=self._start_method,
             environ=dict(os.environ) if self._start_method == "forkserver" else None,
+            umask=_umask() if self._start_method == "forkserver" else -1,
         )
         sockets = self._sockets if worker.server else ()
         process = self._new_process(
@@ -270,3 +272,8 @@ class Launcher:
         self._table.instances.discard(instance)
         self._on_exit(instance)
         self._changed()
+
+
+def _umask() -> int:
+    mask = current_umask()
+    return -1 if mask is None else mask

@@ -71,7 +71,8 @@ __all__ = ["WorkerManager"]
 
 logger = logging.getLogger("hurtle.manager")
 
-_BROADCAST_DELAY = 0.01
+_BROADCAST_DELAY = 0.005
+"""Seconds between two state snapshots at least (changes in between are sent together)."""
 
 
 class WorkerManager:
@@ -159,6 +160,7 @@ class WorkerManager:
         self._serving = False  # every server acked at start: crash loops no longer stop it
         self._state_listeners: list[Callable[[StateUpdate], None]] = []
         self._broadcast_pending = False
+        self._last_broadcast = float("-inf")
         self._signals_seen = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         # The rooms the manager delegates to; each gets callbacks, none sees the manager.
@@ -637,14 +639,25 @@ class WorkerManager:
     # --- state broadcast ---
 
     def _changed(self) -> None:
-        """Push a new snapshot to every process soon (changes are coalesced)."""
+        """Push a new snapshot to every process soon (changes are coalesced).
+
+        The first change after a quiet spell goes out on the loop's next turn (with what
+        the same event changed); changes within ``_BROADCAST_DELAY`` of a snapshot wait
+        for the end of that spell and go out together.
+        """
         if self._broadcast_pending or self._loop is None:
             return
         self._broadcast_pending = True
-        self._loop.call_later(_BROADCAST_DELAY, self._broadcast)
+        wait = self._last_broadcast + _BROADCAST_DELAY - self._loop.time()
+        if wait > 0:
+            self._loop.call_later(wait, self._broadcast)
+        else:
+            self._loop.call_soon(self._broadcast)
 
     def _broadcast(self) -> None:
         self._broadcast_pending = False
+        if self._loop is not None:
+            self._last_broadcast = self._loop.time()
         snapshot = self._table.snapshot()
         # Listeners first: what one does about a snapshot is done before a process sees it.
         for listener in self._state_listeners:

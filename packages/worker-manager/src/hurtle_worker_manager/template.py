@@ -92,10 +92,12 @@ class Template:
         """
         data_r, data_w = os.pipe()
         status_r, status_w = os.pipe()
-        sent = [data_r, status_w, *([] if tracker is None else [tracker]), *fds]
+        stdio = [1, 2] if _open(1) and _open(2) else []
+        sent = [data_r, status_w, *stdio, *([] if tracker is None else [tracker]), *fds]
+        flags = (b"1" if tracker is not None else b"0") + (b"1" if stdio else b"0")
         try:
             with self._lock:
-                socket.send_fds(self._control, [b"F1" if tracker is not None else b"F0"], sent)
+                socket.send_fds(self._control, [b"F" + flags], sent)
         except BaseException:
             os.close(data_w)
             os.close(status_r)
@@ -145,6 +147,14 @@ _MAIN_PROCESS_ONLY = (
 )
 """What systemd tells the main process alone (``notify``, ``activation``): a template
 started before the main process read them must not hand them to its processes."""
+
+
+def _open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def _environ() -> dict[str, str]:
