@@ -10,10 +10,10 @@ handle on the manager. Needs nothing but msgspec.
 """
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from hurtle_worker_manager.__about__ import __version__
 
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds (see below)
 if TYPE_CHECKING:
     from hurtle_worker_manager.errors import (
         AddressInUseError,
@@ -54,7 +54,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'hurtle_worker_manager' has no attribute {name!r}")

@@ -12,12 +12,11 @@ import signal
 
 import msgspec
 
+from hurtle_worker_manager.template import TEMPLATE_MODULE
+
 __all__ = ["STACK_SIGNAL", "TEMPLATE_MODULE", "ProcessSpec"]
 
 STACK_SIGNAL = signal.SIGUSR1
-
-TEMPLATE_MODULE = "hurtle_worker_manager._template"
-"""What the forkserver's template runs; the processes it forks inherit it imported."""
 
 
 class ProcessSpec(msgspec.Struct, frozen=True):

@@ -20,7 +20,9 @@ import sys
 import threading
 from collections.abc import Iterable
 
-from hurtle_worker_manager import _template
+TEMPLATE_MODULE = "hurtle_worker_manager._template"
+"""What the template runs (not imported here: it imports ctypes, and this module is
+imported before anything else when a template is started ahead of need)."""
 
 __all__ = [
     "Template",
@@ -45,7 +47,7 @@ class Template:
         self.preloaded = list(dict.fromkeys(preload))
         command = (
             f"import sys; sys.path[:0] = {_extra_path()!r}; "
-            f"from {_template.__name__} import main; "
+            f"from {TEMPLATE_MODULE} import main; "
             f"main({theirs.fileno()}, {os.getpid()}, {self.preloaded!r}, {idle_timeout!r})"
         )
         # What multiprocessing's spawn runs (its interpreter and flags), started with
