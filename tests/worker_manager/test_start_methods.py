@@ -142,6 +142,29 @@ def test_a_process_writes_where_the_main_process_writes_now_with_its_umask(
     assert f"probe {pid} on stderr" in err
 
 
+def test_a_running_template_preloads_what_a_later_manager_names() -> None:
+    """Preloads add up: a module a later manager names is imported by the running template
+    (once no fork request waits), and the processes forked after that share its import."""
+    start_template()  # running, without the module
+
+    async def scenario() -> None:
+        manager = WorkerManager(
+            "wm_targets:later_probe", start_method="forkserver", preload=["wm_preloaded_later"]
+        )
+        async with running(manager):
+            seen = []
+            for _ in range(50):  # a restart forks again; the template imports when idle
+                entry = acked_servers(manager)["Hurtle-Server-0-0"]
+                later = entry["later"]
+                seen.append(later)
+                if later["imported_in"] == later["ppid"]:
+                    return
+                await manager.restart(all_workers=True, wait=True)
+            pytest.fail(f"never imported in the template: {seen}")
+
+    asyncio.run(scenario())
+
+
 def _start_template_writing_to_devnull() -> None:
     saved = os.dup(1), os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)

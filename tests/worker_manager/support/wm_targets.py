@@ -75,6 +75,18 @@ async def probe(**_: Any) -> None:
     await stop.wait()
 
 
+async def later_probe(**_: Any) -> None:
+    """Acks after reporting where ``wm_preloaded_later`` was imported and who its parent is."""
+    import wm_preloaded_later
+
+    mux = get_multiplexer()
+    stop = asyncio.Event()
+    mux.on_stop(stop.set)
+    mux.report("later", {"imported_in": wm_preloaded_later.IMPORTED_IN, "ppid": os.getppid()})
+    mux.ack()
+    await stop.wait()
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

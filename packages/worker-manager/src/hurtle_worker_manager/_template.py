@@ -12,7 +12,8 @@ libraries, never the application). It talks to the main process over one
 
 - ``K``: keep running (a template started ahead of need exits after ``idle_timeout``
   seconds unless it gets a message: it was not needed after all);
-- ``P`` + module names, one per line: import these now (more libraries for the next forks);
+- ``P`` + module names, one per line: import these as soon as no fork request waits (more
+  libraries for the next forks; a process forked before imports what it needs itself);
 - ``F`` + two flags (``1`` or ``0``), with file descriptors attached: fork a process. The
   descriptors are the read end of the pipe that carries its pickled preparation data and
   process object, the write end of its status pipe, the main process's stdout and stderr
@@ -46,13 +47,13 @@ import time
 from collections.abc import Sequence
 
 from hurtle_worker_manager._platform import set_parent_death_signal, set_thread_name
+from hurtle_worker_manager.template import MAX_FDS
 
 __all__ = ["TEMPLATE_PID", "inherited_fds", "main"]
 
 TEMPLATE_PID: int | None = None
 """The template's pid, set in the template and inherited by the processes it forks."""
 
-MAX_FDS = 256
 SIGNED = struct.Struct("q")
 _IGNORED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 _inherited: list[int] = []
@@ -134,6 +135,7 @@ class _Template:
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
         self.selector = selectors.DefaultSelector()
+        self.pending: list[str] = []  # modules to preload once no fork request waits
 
     def serve(self, deadline: float | None) -> None:
         """Until the main process closes the socket (or, if never used, until ``deadline``)."""
@@ -143,7 +145,11 @@ class _Template:
         self.selector.register(self.wake_r, selectors.EVENT_READ)
         while True:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            events = self.selector.select(timeout)
+            events = self.selector.select(0 if self.pending else timeout)
+            if not events and self.pending:
+                _preload(self.pending)
+                self.pending.clear()
+                continue
             if not events and deadline is not None and time.monotonic() >= deadline:
                 return  # started ahead of need, and not needed
             for key, _ in events:
@@ -156,7 +162,7 @@ class _Template:
 
     def _request(self) -> bool:
         try:
-            message, fds, _, _ = socket.recv_fds(self.control, 65536, MAX_FDS + 3)
+            message, fds, _, _ = socket.recv_fds(self.control, 65536, MAX_FDS)
         except InterruptedError:
             return True
         if not message:
@@ -164,7 +170,7 @@ class _Template:
                 os.close(fd)
             return False
         if message[:1] == b"P":
-            _preload(message[1:].decode().split())
+            self.pending.extend(message[1:].decode().split())
         elif message[:1] == b"F" and len(fds) >= 2:
             self._fork(fds, with_tracker=message[1:2] == b"1", with_stdio=message[2:3] == b"1")
         else:

@@ -80,7 +80,7 @@ def start_template(preload: Sequence[str] = ()) -> None:
     Optional: the first process started with the forkserver starts it otherwise, and waits
     for its imports. A main process with work to do before its first start (binding,
     listeners) overlaps the template's imports with that work. A running template imports
-    what it lacks of ``preload`` before its next fork.
+    what it lacks of ``preload`` as soon as no fork request waits.
     """
     new_context("forkserver", preload)
     ensure_template()

@@ -6,8 +6,8 @@ One template per main process, started on demand (or ahead of time with
 ``start_template``, so that its imports overlap the main process's own start) and
 started again if it died. See ``_template`` for what the template does and its protocol.
 Modules to preload add up: a module asked for after the start is imported by the running
-template before its next fork. ``TemplatePopen`` (in ``_popen``) asks it for processes.
-This module imports little (not the rest of the package, not multiprocessing), so that
+template as soon as no fork request waits. ``TemplatePopen`` (in ``_popen``) asks it for
+processes. This module imports little (not the rest of the package, not multiprocessing), so that
 a template can be started first thing while the main process imports the rest.
 """
 
@@ -19,6 +19,9 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable
+
+MAX_FDS = 256
+"""The most descriptors one fork request carries (its own pipes and stdio included)."""
 
 TEMPLATE_MODULE = "hurtle_worker_manager._template"
 """What the template runs (not imported here: it imports ctypes, and this module is
@@ -79,7 +82,7 @@ class Template:
             self._claimed = True
 
     def preload(self, modules: Iterable[str]) -> None:
-        """Have the template import ``modules`` (those it has not) before its next fork."""
+        """Have the template import ``modules`` (those it has not) once no fork request waits."""
         missing = [name for name in dict.fromkeys(modules) if name not in self.preloaded]
         if missing:
             with self._lock:
@@ -96,6 +99,12 @@ class Template:
         status_r, status_w = os.pipe()
         stdio = [1, 2] if _open(1) and _open(2) else []
         sent = [data_r, status_w, *stdio, *([] if tracker is None else [tracker]), *fds]
+        if len(sent) > MAX_FDS:
+            for fd in (data_r, data_w, status_r, status_w):
+                os.close(fd)
+            raise ValueError(
+                f"a process cannot inherit {len(fds)} descriptors (at most {MAX_FDS - 5})"
+            )
         flags = (b"1" if tracker is not None else b"0") + (b"1" if stdio else b"0")
         try:
             with self._lock:
