@@ -13,6 +13,7 @@ a template can be started first thing while the main process imports the rest.
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
@@ -132,9 +133,13 @@ class Template:
             return False
         return True
 
+    def close(self) -> None:
+        """Close the control socket: the template exits at once, and is not waited for."""
+        self._control.close()
+
     def stop(self) -> None:
         """Close the control socket (the template exits at once) and reap it."""
-        self._control.close()
+        self.close()
         if self._exit_status is None:
             try:
                 os.waitpid(self.pid, 0)
@@ -146,6 +151,13 @@ class Template:
 _current: Template | None = None
 _preload: list[str] = []
 _lock = threading.Lock()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """The template exits once its socket closes (it would at our exit anyway)."""
+    if _current is not None:
+        _current.close()
 
 
 _MAIN_PROCESS_ONLY = (
