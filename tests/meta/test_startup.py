@@ -86,7 +86,7 @@ def test_a_failing_main_listener_stops_the_start(tmp_path: Path, event: str) -> 
     assert "before_server_start" not in events
 
 
-@pytest.mark.parametrize("start_method", ["spawn", "fork"])
+@pytest.mark.parametrize("start_method", ["spawn", "fork", "forkserver"])
 def test_a_failing_worker_listener_names_the_process(tmp_path: Path, start_method: str) -> None:
     code, log, _ = run_to_exit(
         "full.py",

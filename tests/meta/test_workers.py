@@ -48,7 +48,7 @@ def test_every_worker_answers_and_reports_its_counters(tmp_path: Path, start_met
         assert "Hurtle-Main" in server.get_json("/workers")
 
 
-@pytest.mark.parametrize("start_method", ["spawn", "fork"])
+@pytest.mark.parametrize("start_method", START_METHODS)
 def test_zero_downtime_restart_from_a_handler_loses_no_request(
     tmp_path: Path, start_method: str
 ) -> None:
