@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -266,3 +268,36 @@ def test_sigterm_to_the_whole_process_group_still_drains(tmp_path: Path, start_m
         client.join(30)
         assert answers == [(200, b"slow done")]
         assert server.process.wait(30) == 0
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_stop_signal_caught_before_the_loop_runs_still_stops_the_process(
+    start_method: str,
+) -> None:
+    """SIGTERM between the loop's add_signal_handler() and its run (uvloop only acts on a
+    signal once it runs): the process stops anyway, instead of running on unstoppable."""
+    from hurtle_worker_manager import WorkerManager
+
+    async def scenario() -> dict[str, object]:
+        manager = WorkerManager(
+            "signalled_loop:server",
+            loop_factory="signalled_loop:new_loop",
+            start_method=start_method,
+            graceful_timeout=5,
+        )
+        manager.manage("Stopper", "signalled_loop:wait_for_stop")
+        serving = asyncio.ensure_future(manager.serve())
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                entry = manager.workers.get("Hurtle-Stopper-0", {})
+                if entry.get("exit_code") is not None:
+                    return entry
+                await asyncio.sleep(0.02)
+            pytest.fail(f"the stopper never stopped: {manager.workers.get('Hurtle-Stopper-0')}")
+        finally:
+            manager.terminate()
+            await asyncio.wait_for(serving, 30)
+
+    entry = asyncio.run(scenario())
+    assert entry["exit_code"] == 0 and entry["state"] == "COMPLETED", entry

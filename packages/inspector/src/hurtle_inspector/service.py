@@ -257,7 +257,10 @@ async def serve_inspector(
         apps.append(build_app(inspector, metrics_only=True))
         servers.append(await serve(apps[1], metrics_sock, ssl=context))
     multiplexer.ack()  # ready; it accepts once the main process's stand-in has stepped aside
-    await _until_acked(multiplexer)
+    await _until_acked(multiplexer, stop)
+    if stop.is_set():  # stopped before it served: nothing to hand back, nothing to drain
+        await asyncio.gather(*(item.stop(STOP_TIMEOUT) for item in servers))
+        return
     server = await serve(apps[0], sock, ssl=context)
     servers.insert(0, server)
     try:
@@ -273,15 +276,16 @@ async def serve_inspector(
         await asyncio.gather(*(item.stop(STOP_TIMEOUT) for item in servers))
 
 
-async def _until_acked(multiplexer: Multiplexer) -> None:
+async def _until_acked(multiplexer: Multiplexer, stop: asyncio.Event) -> None:
     """Wait until a state snapshot shows this process acked, before accepting on the port.
 
     The main process's stand-in (``Standby``) stops accepting on that snapshot before it
-    is sent, so the two never answer side by side. Bounded by ``HANDOVER_MAX``.
+    is sent, so the two never answer side by side. Bounded by ``HANDOVER_MAX``; a stop
+    ends the wait at once (the snapshot may never show the ack: the process was stopped).
     """
     deadline = time.monotonic() + HANDOVER_MAX
     pid = multiplexer.pid
-    while not any(
+    while not stop.is_set() and not any(
         entry.pid == pid and entry.state == "ACKED" for entry in multiplexer.entries.values()
     ):
         if time.monotonic() > deadline:

@@ -138,16 +138,22 @@ def _run_async(
     asyncio.set_event_loop(loop)
     link.attach_loop(loop)
     try:
-        main = loop.create_task(target(**kwargs))
 
         def on_stop_signal() -> None:
             if not multiplexer.request_stop():
                 main.cancel()  # no stop callback registered: cancelling is the stop
 
-        for sig in _STOP_SIGNALS:
-            loop.add_signal_handler(sig, on_stop_signal)
-        if multiplexer.stopping.is_set():
-            on_stop_signal()
+        def take_over_signals() -> None:
+            """On the loop's first turn: uvloop acts on a signal only once it runs (one
+            caught between add_signal_handler() and the run is noted, never acted on).
+            Until then the stop signals keep ``_install_stop_signals``' handler."""
+            for sig in _STOP_SIGNALS:
+                loop.add_signal_handler(sig, on_stop_signal)
+            if multiplexer.stopping.is_set():
+                on_stop_signal()
+
+        loop.call_soon(take_over_signals)
+        main = loop.create_task(target(**kwargs))
         _beat(loop, multiplexer, spec.heartbeat_interval)
         try:
             loop.run_until_complete(main)

@@ -182,11 +182,15 @@ class _Template:
         data_r, status_w, *rest = fds
         stdio = [rest.pop(0), rest.pop(0)] if with_stdio and len(rest) >= 2 else []
         tracker = rest.pop(0) if with_tracker and rest else None
+        # Blocked across the fork: a stop signal sent to the new process before it has the
+        # default actions back stays pending (ignored but blocked signals are kept), rather
+        # than being discarded as the template's ignored signals are; it acts once unblocked.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _IGNORED)
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
-                self._become_process(status_w)
+                self._become_process(status_w, mask)
                 for target, fd in zip((1, 2), stdio, strict=False):
                     os.dup2(fd, target)  # write where the main process writes now, as spawn
                     os.close(fd)
@@ -197,6 +201,7 @@ class _Template:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # what came meanwhile is ignored
         try:
             write_signed(status_w, pid)
         except BrokenPipeError:
@@ -206,7 +211,7 @@ class _Template:
         for fd in (*stdio, *([] if tracker is None else [tracker]), *rest):
             os.close(fd)
 
-    def _become_process(self, own_status: int) -> None:
+    def _become_process(self, own_status: int, mask: set[int | signal.Signals]) -> None:
         """In the new process: drop the template's loop, sockets and signal handling."""
         signal.set_wakeup_fd(-1)
         self.selector.close()
@@ -216,6 +221,7 @@ class _Template:
         self.status.clear()
         for sig in (*_IGNORED, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending stop acts now
 
     def _reap(self) -> None:
         try:
