@@ -21,9 +21,12 @@ import sys
 
 __all__ = ["DEFAULT_START_METHOD", "IDLE_TIMEOUT", "PRELOAD", "preload", "start_ahead"]
 
-DEFAULT_START_METHOD = os.environ.get("HURTLE_START_METHOD") or "forkserver"
-"""``Hurtle.start_method`` unless the app sets another: ``forkserver``, or the environment's
-``HURTLE_START_METHOD`` (to run an app, or a whole test suite, under another one)."""
+DEFAULT_START_METHOD = os.environ.get("HURTLE_START_METHOD") or (
+    "spawn" if sys.platform == "win32" else "forkserver"
+)
+"""``Hurtle.start_method`` unless the app sets another: ``forkserver`` (``spawn`` on Windows,
+which has no other), or the environment's ``HURTLE_START_METHOD`` (to run an app, or a
+whole test suite, under another one)."""
 
 PRELOAD = ("hurtle", "hurtle.server_process", "hurtle.reloader", "hurtle_http.server")
 """The modules the forkserver's template imports (uvloop and the inspector's when used)."""
