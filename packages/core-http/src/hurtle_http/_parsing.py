@@ -107,6 +107,7 @@ class RequestParsing:
     _url: bytes
     _raw_headers: list[tuple[bytes, bytes]]
     _head_bytes: int
+    _read_size: int
     _request: Request | None
     _body: list[bytes]
     _body_size: int
@@ -151,15 +152,25 @@ class RequestParsing:
             raise HTTPVersionNotSupported(f"HTTP/{version} is not supported: use HTTP/1.1")
         if b"#" in self._url:
             raise BadRequest("A request target cannot contain a fragment ('#')")
-        hosts = credentials = size = 0
+        if len(fields) > self._max_headers or (
+            # Only a head that may exceed the size limit is measured (this read plus what
+            # earlier reads brought of it).
+            self._head_bytes + self._read_size > self._max_header_size
+            and fields_size(fields) > self._max_header_size
+        ):
+            raise HeaderFieldsTooLarge(
+                f"The request headers exceed {self._max_headers} fields"
+                f" or {self._max_header_size} bytes"
+            )
+        if _CHECK_FIELDS:
+            for name, value in fields:
+                check_field(name, value)
+        hosts = credentials = 0
         length: bytes | None = None
         expect: bytes | None = None
         upgrade: bytes | None = None
         chunked = False
         for name, value in fields:
-            size += len(name) + len(value)
-            if _CHECK_FIELDS:
-                check_field(name, value)
             if len(name) not in _SPECIAL_LENGTHS:
                 continue
             name = name.lower()
@@ -188,11 +199,6 @@ class RequestParsing:
                 chunked = True
             elif name == b"expect":
                 expect = value.strip().lower()
-        if size + 4 * len(fields) > self._max_header_size or len(fields) > self._max_headers:
-            raise HeaderFieldsTooLarge(
-                f"The request headers exceed {self._max_headers} fields"
-                f" or {self._max_header_size} bytes"
-            )
         if hosts > 1 or (hosts == 0 and version == "1.1"):
             raise BadRequest("A request needs exactly one Host header (HTTP/1.1 requires it)")
         if length is not None and int(length) > self._limits.max_body:

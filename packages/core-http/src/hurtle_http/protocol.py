@@ -123,6 +123,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         "_queue",
         "_raw_headers",
         "_read_paused",
+        "_read_size",
         "_rejected",
         "_request",
         "_serve_request",
@@ -186,6 +187,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         # The fields of the head being parsed; once it is complete, its trailers (if any).
         self._raw_headers: list[tuple[bytes, bytes]] = []
         self._head_bytes = 0  # raw bytes of the current head received in earlier reads
+        self._read_size = 0  # the size of the read being parsed
         self._head_began = False  # the current head began in the read being parsed
         self._request: Request | None = None
         self._body: list[bytes] = []
@@ -344,6 +346,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
             return
         if self._rejected or self._state is CLOSING:
             return
+        self._read_size = len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
