@@ -15,7 +15,7 @@ import asyncio
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, MutableMapping
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import unquote
@@ -49,6 +49,10 @@ ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
 _DISCONNECT: Message = {"type": "http.disconnect"}
 # Response header fields already checked (apps send the same few again and again).
 _VALID_FIELDS: set[tuple[bytes, bytes]] = set()
+# Encoded heads by (status, header fields): most apps send a few heads again and again.
+_HEADS: dict[tuple[object, tuple[object, ...]], _Head] = {}
+_MAX_CACHED_HEADS = 256
+_MAX_CACHED_HEAD = 1024  # bytes: a larger head (cookies, ...) is encoded every time
 _SCHEMES = {
     ("http", False): "http",
     ("http", True): "https",
@@ -149,6 +153,7 @@ class AsgiApp:
         self.lifespan = Lifespan(self.app, lifespan)
         self._listeners: dict[str, list[Listener]] = {e: [] for e in self.listener_events}
         self._server_addr: tuple[str, int] | None = None
+        self._done: asyncio.Future[None] | None = None  # see HttpCycle.send
 
     def __repr__(self) -> str:
         return f"<AsgiApp {self.name} ({self.interface})>"
@@ -215,39 +220,36 @@ class AsgiApp:
         conn.owner = cycle
         await cycle.run()
 
-    async def serve_request(self, conn: HttpProtocol, request: Request) -> None:
-        """Run one HTTP request through the ASGI app."""
-        cycle = HttpCycle(self, conn, request)
-        conn.owner = cycle
-        try:
-            await cycle.run()
-        finally:
-            if conn.owner is cycle:
-                conn.owner = None
+    def serve_request(self, conn: HttpProtocol, request: Request) -> Coroutine[Any, Any, None]:
+        """Run one HTTP request through the ASGI app (the coroutine the connection awaits)."""
+        return HttpCycle(self, conn, request).run()
 
     def scope(self, request: Request, kind: str = "http") -> Scope:
         """The ASGI scope of ``request``."""
         raw_path, _, query = request.raw_url.partition(b"?")
+        path = request.path  # raw_path decoded (the origin's path for an absolute target)
         if not raw_path.startswith(b"/"):
-            raw_path = request.path.encode("utf-8", "surrogateescape")
-        path = raw_path.decode("utf-8", "surrogateescape")
+            raw_path = path.encode("utf-8", "surrogateescape")
         if "%" in path:
             path = unquote(path)
         info = request.conn_info
         root = self.root_path
+        if root:
+            path = root + path
+            raw_path = root.encode() + raw_path
         scope: Scope = {
             "type": kind,
             "asgi": ASGI_VERSION,
             "http_version": request.version,
             "scheme": _SCHEMES[kind, info.ssl],
-            "path": root + path,
-            "raw_path": root.encode() + raw_path if root else raw_path,
+            "path": path,
+            "raw_path": raw_path,
             "query_string": query,
             "root_path": root,
             "headers": [(name.lower(), value) for name, value in request.raw_headers],
             "client": (info.client_ip, info.client_port),
             "server": (info.server_ip, info.server_port),
-            "state": dict(self.lifespan.state),
+            "state": self.lifespan.state.copy(),
         }
         if kind == "http":
             scope["method"] = request.method
@@ -256,7 +258,13 @@ class AsgiApp:
 
 
 class HttpCycle:
-    """One HTTP request/response through an ASGI app."""
+    """One HTTP request/response through an ASGI app.
+
+    ``send()`` and ``receive()`` are plain methods returning awaitables: an already-done
+    future when nothing must wait (the common case: a response written whole, a body already
+    here), a coroutine only when they must wait (drain, a body still arriving). Errors are
+    raised by the call itself, so ``await send(message)`` raises them as with a coroutine.
+    """
 
     __slots__ = (
         "_disconnect",
@@ -267,6 +275,7 @@ class HttpCycle:
         "complete",
         "conn",
         "disconnected",
+        "done",
         "head",
         "keep_alive",
         "length",
@@ -291,6 +300,10 @@ class HttpCycle:
         self.sent = 0
         self.with_body = True
         self._disconnect: asyncio.Future[None] | None = None
+        done = asgi._done
+        if done is None:
+            done = asgi._done = _completed(conn.loop)
+        self.done = done  # what send() returns when nothing must wait
 
     def lost(self) -> None:
         """The connection is gone: ``receive()`` answers ``http.disconnect``."""
@@ -304,31 +317,41 @@ class HttpCycle:
 
     async def run(self) -> None:
         asgi = self.asgi
+        conn = self.conn
+        conn.owner = self
         try:
             result = await asgi.app(asgi.scope(self.request), self.receive, self.send)
         except Exception as exc:
             if self.complete or self.disconnected:
                 logger.error("Exception in the ASGI app after its response", exc_info=exc)
                 return
-            if self.body_error is not None and not self.conn.head_sent:
-                self.conn.refuse(self.request, self.body_error)  # the app failed on it
+            if self.body_error is not None and not conn.head_sent:
+                conn.refuse(self.request, self.body_error)  # the app failed on it
                 return
             raise  # the protocol answers 500 before the head, closes after it; and logs
+        finally:
+            if conn.owner is self:
+                conn.owner = None
         if result is not None:
             logger.error("The ASGI app returned %r instead of None", result)
-        if self.body_error is not None and not self.conn.head_sent:
-            self.conn.refuse(self.request, self.body_error)
+        if self.body_error is not None and not conn.head_sent:
+            conn.refuse(self.request, self.body_error)
             return
         if not self.complete and not self.disconnected:
             what = "completing" if self.started else "starting"
             raise RuntimeError(f"The ASGI app returned without {what} its response")
 
-    async def receive(self) -> Message:
+    def receive(self) -> Awaitable[Message]:
         """The next ``http.request`` piece, or ``http.disconnect``."""
+        if self.request.stream is None and not self.body_done:
+            self.body_done = True  # the whole body is here (none, for most such requests)
+            ready: asyncio.Future[Message] = self.conn.loop.create_future()
+            ready.set_result({"type": "http.request", "body": self.request.body, "more_body": False})
+            return ready
+        return self._receive()
+
+    async def _receive(self) -> Message:
         stream = self.request.stream
-        if stream is None and not self.body_done:
-            self.body_done = True
-            return {"type": "http.request", "body": self.request.body, "more_body": False}
         if not self.body_done and not self.disconnected and stream is not None:
             try:
                 data = await stream.chunk()
@@ -349,64 +372,52 @@ class HttpCycle:
             await self._disconnect
         return _DISCONNECT
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
         """Take ``http.response.start``, then ``http.response.body`` pieces (or pathsend)."""
-        kind = message.get("type")
         if self.disconnected:
-            return  # as uvicorn: writes to a gone client are dropped; receive() says so
+            return self.done  # as uvicorn: writes to a gone client are dropped; receive() says so
+        kind = message.get("type")
         if not self.started:
             if kind != "http.response.start":
                 raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}")
             self._start(message)
-        elif self.complete:
+            return self.done
+        if self.complete:
             raise RuntimeError(f"Unexpected ASGI message {kind!r} after the response completed")
-        elif kind == "http.response.body":
-            await self._body(message.get("body", b""), bool(message.get("more_body", False)))
-        elif kind == "http.response.pathsend":
-            await self._pathsend(str(message["path"]))
-        else:
-            raise RuntimeError(
-                f"Expected ASGI message 'http.response.body' or 'http.response.pathsend', "
-                f"got {kind!r}"
-            )
+        if kind == "http.response.body":
+            return self._body(message.get("body", b""), bool(message.get("more_body", False)))
+        if kind == "http.response.pathsend":
+            return self._pathsend(str(message["path"]))
+        raise RuntimeError(
+            f"Expected ASGI message 'http.response.body' or 'http.response.pathsend', got {kind!r}"
+        )
 
     def _start(self, message: Message) -> None:
-        status = int(message["status"])
-        head = bytearray(status_line(status))
-        own_date = own_server = False
-        keep_alive = True
-        for name, value in message.get("headers", ()):
-            if type(name) is not bytes or type(value) is not bytes:
-                name, value = bytes(name), bytes(value)
-            if (name, value) not in _VALID_FIELDS:
-                if not valid_name(name) or not valid_value(value):
-                    raise RuntimeError(f"Invalid ASGI response header {name!r}: {value!r}")
-                if len(_VALID_FIELDS) < 512:
-                    _VALID_FIELDS.add((name, value))
-            lname = name.lower()
-            if lname == b"content-length":
-                self.length = int(value)
-            elif lname == b"transfer-encoding":
-                if value.strip().lower() == b"chunked":
-                    self.chunked = True
-                continue  # the server frames the body itself
-            elif lname == b"connection":
-                keep_alive = keep_alive and value.strip().lower() != b"close"
-                continue
-            elif lname == b"date":
-                own_date = True
-            elif lname == b"server":
-                own_server = True
-            head += name + b": " + value + b"\r\n"
+        status = message["status"]
+        fields = message.get("headers", ())
+        try:
+            key = (status, tuple(fields))
+            head = _HEADS.get(key)
+        except TypeError:  # unhashable: e.g. lists as pairs; encoded without the cache
+            key, head = None, None
+        if head is None:
+            head = _encode_head(int(status), key[1] if key is not None else fields)
+            if key is not None and len(head.fields) <= _MAX_CACHED_HEAD:
+                if len(_HEADS) >= _MAX_CACHED_HEADS:
+                    _HEADS.clear()
+                _HEADS[key] = head
         clock = self.conn.clock
-        if not own_date:
-            head += clock.date_line
-        if not own_server:
-            head += clock.server_line
-        self.status = status
-        self.head = bytes(head)
-        self.keep_alive = keep_alive
-        self.with_body = has_body(status, self.request.method)
+        if head.own_date:
+            self.head = head.fields if head.own_server else head.fields + clock.server_line
+        elif head.own_server:
+            self.head = head.fields + clock.date_line
+        else:
+            self.head = head.fields + clock.prefix
+        self.status = head.status
+        self.length = head.length
+        self.chunked = head.chunked
+        self.keep_alive = head.keep_alive
+        self.with_body = has_body(head.status, self.request.method)
         self.started = True
 
     def _final_head(self, more: bool, size: int) -> bytes:
@@ -434,7 +445,7 @@ class HttpCycle:
         self.head = b""
         return head + b"\r\n"
 
-    async def _body(self, body: bytes, more: bool) -> None:
+    def _body(self, body: bytes, more: bool) -> Awaitable[None]:
         # One write per piece: the head goes out with the first one (one send, not two).
         out = self._final_head(more, len(body)) if self.head else b""
         if body and self.with_body:
@@ -449,13 +460,16 @@ class HttpCycle:
         conn = self.conn
         if out:
             conn.write_head(out)  # also marks the head as sent
-        if more:
-            try:
-                await conn.drain()
-            except ConnectionResetError:
-                self.lost()
-            return
-        self._finish()
+        if not more:
+            self._finish()
+            return self.done
+        return self._drain()
+
+    async def _drain(self) -> None:
+        try:
+            await self.conn.drain()
+        except ConnectionResetError:
+            self.lost()
 
     def _finish(self) -> None:
         if self.length is not None and self.sent < self.length and self.with_body:
@@ -477,6 +491,58 @@ class HttpCycle:
                 await copy_file(self.conn, handle, 0, min(size, self.length), 256 * 1024)
                 self.sent = min(size, self.length)
         self._finish()
+
+
+class _Head:
+    """A response head as an app's ``http.response.start`` gave it, checked and encoded."""
+
+    __slots__ = ("chunked", "fields", "keep_alive", "length", "own_date", "own_server", "status")
+
+    def __init__(self, status: int, fields: bytes) -> None:
+        self.status = status
+        self.fields = fields  # the status line and the app's own fields, framing left out
+        self.length: int | None = None
+        self.chunked = False
+        self.keep_alive = True
+        self.own_date = self.own_server = False
+
+
+def _encode_head(status: int, fields: Iterable[tuple[bytes, bytes]]) -> _Head:
+    """Check and encode the status and header fields of an ``http.response.start``."""
+    lines = bytearray(status_line(status))
+    head = _Head(status, b"")
+    for name, value in fields:
+        if type(name) is not bytes or type(value) is not bytes:
+            name, value = bytes(name), bytes(value)
+        if (name, value) not in _VALID_FIELDS:
+            if not valid_name(name) or not valid_value(value):
+                raise RuntimeError(f"Invalid ASGI response header {name!r}: {value!r}")
+            if len(_VALID_FIELDS) < 512:
+                _VALID_FIELDS.add((name, value))
+        lname = name.lower()
+        if lname == b"content-length":
+            head.length = int(value)
+        elif lname == b"transfer-encoding":
+            if value.strip().lower() == b"chunked":
+                head.chunked = True
+            continue  # the server frames the body itself
+        elif lname == b"connection":
+            head.keep_alive = head.keep_alive and value.strip().lower() != b"close"
+            continue
+        elif lname == b"date":
+            head.own_date = True
+        elif lname == b"server":
+            head.own_server = True
+        lines += name + b": " + value + b"\r\n"
+    head.fields = bytes(lines)
+    return head
+
+
+def _completed(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+    """A future already done (awaiting it returns at once, on any loop)."""
+    done: asyncio.Future[None] = loop.create_future()
+    done.set_result(None)
+    return done
 
 
 def lower_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
