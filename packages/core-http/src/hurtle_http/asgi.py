@@ -60,6 +60,7 @@ _SCHEMES = {
     ("websocket", True): "wss",
 }
 _EXTENSIONS: dict[str, dict[str, object]] = {"http.response.pathsend": {}}
+_TEMPLATES: dict[tuple[str, bool, str], Scope] = {}  # see AsgiApp.scope
 
 
 def asgi_interface(obj: object) -> Literal["asgi3", "asgi2"] | None:
@@ -151,6 +152,7 @@ class AsgiApp:
         self.name = type(app).__name__ if not inspect.isfunction(app) else app.__name__
         self.ctx = SimpleNamespace()
         self.lifespan = Lifespan(self.app, lifespan)
+        self._state = self.lifespan.state
         self._listeners: dict[str, list[Listener]] = {e: [] for e in self.listener_events}
         self._server_addr: tuple[str, int] | None = None
         self._done: asyncio.Future[None] | None = None  # see HttpCycle.send
@@ -237,24 +239,48 @@ class AsgiApp:
         if root:
             path = root + path
             raw_path = root.encode() + raw_path
-        scope: Scope = {
-            "type": kind,
-            "asgi": ASGI_VERSION,
-            "http_version": request.version,
-            "scheme": _SCHEMES[kind, info.ssl],
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "root_path": root,
-            "headers": [(name.lower(), value) for name, value in request.raw_headers],
-            "client": (info.client_ip, info.client_port),
-            "server": (info.server_ip, info.server_port),
-            "state": self.lifespan.state.copy(),
-        }
+        headers = []  # a loop, not a comprehension: no function call on Python 3.11
+        for name, value in request.raw_headers:
+            headers.append((name.lower(), value))
+        # A copy of a template with every key is cheaper than a dict display of 14 keys.
+        template = _TEMPLATES.get((kind, info.ssl, root)) or _template(kind, info.ssl, root)
+        scope = template.copy()
+        if request.version != "1.1":
+            scope["http_version"] = request.version
+        scope["path"] = path
+        scope["raw_path"] = raw_path
+        scope["query_string"] = query
+        scope["headers"] = headers
+        scope["client"] = (info.client_ip, info.client_port)
+        scope["server"] = (info.server_ip, info.server_port)
+        scope["state"] = self._state.copy()
         if kind == "http":
             scope["method"] = request.method
-            scope["extensions"] = _EXTENSIONS
         return scope
+
+
+def _template(kind: str, ssl: bool, root: str) -> Scope:
+    """The keys of every scope of this kind, with the values they share."""
+    template: Scope = {
+        "type": kind,
+        "asgi": ASGI_VERSION,
+        "http_version": "1.1",
+        "scheme": _SCHEMES[kind, ssl],
+        "path": "",
+        "raw_path": b"",
+        "query_string": b"",
+        "root_path": root,
+        "headers": [],
+        "client": None,
+        "server": None,
+        "state": None,
+    }
+    if kind == "http":
+        template["method"] = "GET"
+        template["extensions"] = _EXTENSIONS
+    if len(_TEMPLATES) < 64:  # a few root paths at most
+        _TEMPLATES[kind, ssl, root] = template
+    return template
 
 
 class HttpCycle:
@@ -286,19 +312,21 @@ class HttpCycle:
         "with_body",
     )
 
+    # Set when the head is written (``_final_head``), read only after it.
+    status: int
+    length: int | None
+    chunked: bool
+    keep_alive: bool
+    with_body: bool
+
     def __init__(self, asgi: AsgiApp, conn: HttpProtocol, request: Request) -> None:
         self.asgi = asgi
         self.conn = conn
         self.request = request
         self.started = self.complete = self.disconnected = self.body_done = False
         self.body_error: HTTPException | None = None
-        self.chunked = False
-        self.keep_alive = True
-        self.head = b""
-        self.status = 0
-        self.length: int | None = None
+        self.head: _Head | None = None  # the app's head, until it is written
         self.sent = 0
-        self.with_body = True
         self._disconnect: asyncio.Future[None] | None = None
         done = asgi._done
         if done is None:
@@ -343,10 +371,11 @@ class HttpCycle:
 
     def receive(self) -> Awaitable[Message]:
         """The next ``http.request`` piece, or ``http.disconnect``."""
-        if self.request.stream is None and not self.body_done:
+        request = self.request
+        if request.stream is None and not self.body_done:
             self.body_done = True  # the whole body is here (none, for most such requests)
             ready: asyncio.Future[Message] = self.conn.loop.create_future()
-            ready.set_result({"type": "http.request", "body": self.request.body, "more_body": False})
+            ready.set_result({"type": "http.request", "body": request.body, "more_body": False})
             return ready
         return self._receive()
 
@@ -375,12 +404,13 @@ class HttpCycle:
     def send(self, message: Message) -> Awaitable[None]:
         """Take ``http.response.start``, then ``http.response.body`` pieces (or pathsend)."""
         if self.disconnected:
-            return self.done  # as uvicorn: writes to a gone client are dropped; receive() says so
+            return self.done  # as uvicorn: writes to a gone client are dropped
         kind = message.get("type")
         if not self.started:
             if kind != "http.response.start":
                 raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}")
-            self._start(message)
+            self.head = _head(message)
+            self.started = True
             return self.done
         if self.complete:
             raise RuntimeError(f"Unexpected ASGI message {kind!r} after the response completed")
@@ -392,62 +422,44 @@ class HttpCycle:
             f"Expected ASGI message 'http.response.body' or 'http.response.pathsend', got {kind!r}"
         )
 
-    def _start(self, message: Message) -> None:
-        status = message["status"]
-        fields = message.get("headers", ())
-        try:
-            key = (status, tuple(fields))
-            head = _HEADS.get(key)
-        except TypeError:  # unhashable: e.g. lists as pairs; encoded without the cache
-            key, head = None, None
-        if head is None:
-            head = _encode_head(int(status), key[1] if key is not None else fields)
-            if key is not None and len(head.fields) <= _MAX_CACHED_HEAD:
-                if len(_HEADS) >= _MAX_CACHED_HEADS:
-                    _HEADS.clear()
-                _HEADS[key] = head
+    def _final_head(self, head: _Head, more: bool, size: int) -> bytes:
+        """The head with the framing this response needs (written with the first piece)."""
+        self.head = None
+        request = self.request
         clock = self.conn.clock
         if head.own_date:
-            self.head = head.fields if head.own_server else head.fields + clock.server_line
+            out = head.fields if head.own_server else head.fields + clock.server_line
         elif head.own_server:
-            self.head = head.fields + clock.date_line
+            out = head.fields + clock.date_line
         else:
-            self.head = head.fields + clock.prefix
-        self.status = head.status
-        self.length = head.length
-        self.chunked = head.chunked
-        self.keep_alive = head.keep_alive
-        self.with_body = has_body(head.status, self.request.method)
-        self.started = True
-
-    def _final_head(self, more: bool, size: int) -> bytes:
-        """The head with the framing this response needs (written with the first piece)."""
-        request = self.request
-        head = self.head
-        keep_alive = self.keep_alive and self.conn.keep_alive_for(request)
-        if not self.with_body:
-            self.chunked = False  # HEAD, 1xx, 204, 304: the head as the app gave it
-        elif self.length is not None:
-            self.chunked = False
-        elif not more and not self.chunked:
+            out = head.fields + clock.prefix
+        status = self.status = head.status
+        self.length = length = head.length
+        chunked = False
+        keep_alive = head.keep_alive and self.conn.keep_alive_for(request)
+        self.with_body = with_body = has_body(status, request.method)
+        if not with_body or length is not None:
+            pass  # HEAD, 1xx, 204, 304: the head as the app gave it; or its own length
+        elif not more and not head.chunked:
             self.length = size
-            head += b"content-length: %d\r\n" % size
+            out += b"content-length: %d\r\n" % size
         elif request.version == "1.1":
-            self.chunked = True
-            head += b"transfer-encoding: chunked\r\n"
+            chunked = True
+            out += b"transfer-encoding: chunked\r\n"
         else:
             keep_alive = False  # HTTP/1.0: the end of the body is the close
         if not keep_alive:
-            head += b"connection: close\r\n"
+            out += b"connection: close\r\n"
         elif request.version == "1.0":
-            head += b"connection: keep-alive\r\n"
+            out += b"connection: keep-alive\r\n"
+        self.chunked = chunked
         self.keep_alive = keep_alive
-        self.head = b""
-        return head + b"\r\n"
+        return out + b"\r\n"
 
     def _body(self, body: bytes, more: bool) -> Awaitable[None]:
         # One write per piece: the head goes out with the first one (one send, not two).
-        out = self._final_head(more, len(body)) if self.head else b""
+        head = self.head
+        out = self._final_head(head, more, len(body)) if head is not None else b""
         if body and self.with_body:
             self.sent += len(body)
             if self.length is not None and self.sent > self.length:
@@ -457,9 +469,8 @@ class HttpCycle:
             out += b"%x\r\n%s\r\n" % (len(body), body) if self.chunked else body
         if not more and self.chunked:
             out += b"0\r\n\r\n"
-        conn = self.conn
         if out:
-            conn.write_head(out)  # also marks the head as sent
+            self.conn.write_head(out)  # also marks the head as sent
         if not more:
             self._finish()
             return self.done
@@ -479,14 +490,19 @@ class HttpCycle:
         self.conn.finish_response(self.request, self.status, self.keep_alive, self.sent)
 
     async def _pathsend(self, path: str) -> None:
+        head = self.head
+        if head is None:
+            raise RuntimeError(
+                "'http.response.pathsend' must follow 'http.response.start' (the file is the"
+                " whole body)"
+            )
         handle = open(path, "rb")  # noqa: SIM115, ASYNC230 - as the native file(): one open
         with handle:
             size = os.fstat(handle.fileno()).st_size
-            if self.length is None:
-                self.length = size
-                self.head += b"content-length: %d\r\n" % size
-            if self.head:
-                self.conn.write_head(self._final_head(False, size))
+            if head.length is None:  # the file's size, rather than chunks
+                head = _with_length(head, size)
+            self.conn.write_head(self._final_head(head, False, size))
+            assert self.length is not None
             if self.with_body and size:
                 await copy_file(self.conn, handle, 0, min(size, self.length), 256 * 1024)
                 self.sent = min(size, self.length)
@@ -505,6 +521,24 @@ class _Head:
         self.chunked = False
         self.keep_alive = True
         self.own_date = self.own_server = False
+
+
+def _head(message: Message) -> _Head:
+    """The checked, encoded head of an ``http.response.start`` (cached by its content)."""
+    status = message["status"]
+    fields = message.get("headers", ())
+    try:
+        key = (status, tuple(fields))
+        head = _HEADS.get(key)
+    except TypeError:  # unhashable, e.g. lists as pairs: encoded without the cache
+        return _encode_head(int(status), fields)
+    if head is None:
+        head = _encode_head(int(status), key[1])
+        if len(head.fields) <= _MAX_CACHED_HEAD:
+            if len(_HEADS) >= _MAX_CACHED_HEADS:
+                _HEADS.clear()
+            _HEADS[key] = head
+    return head
 
 
 def _encode_head(status: int, fields: Iterable[tuple[bytes, bytes]]) -> _Head:
@@ -536,6 +570,15 @@ def _encode_head(status: int, fields: Iterable[tuple[bytes, bytes]]) -> _Head:
         lines += name + b": " + value + b"\r\n"
     head.fields = bytes(lines)
     return head
+
+
+def _with_length(head: _Head, length: int) -> _Head:
+    """``head`` with a Content-Length of ``length`` (a pathsend's file size)."""
+    sized = _Head(head.status, head.fields + b"content-length: %d\r\n" % length)
+    sized.length = length
+    sized.keep_alive = head.keep_alive
+    sized.own_date, sized.own_server = head.own_date, head.own_server
+    return sized
 
 
 def _completed(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
