@@ -514,6 +514,9 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
 
     async def _serve_directly(self, request: Request) -> None:
         assert self._serve_request is not None
+        # This coroutine's task: run_task returned it before this first step (cheaper than
+        # asyncio.current_task(), a Python function on 3.11).
+        task = self._task
         try:
             await self._serve_request(self, request)
         except asyncio.CancelledError:
@@ -527,7 +530,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
                 else:
                     self._fail(request, exc)
         finally:
-            if self._task is asyncio.current_task():
+            if self._task is task:
                 self._task = None
 
     async def _serve_websocket(self, request: Request) -> None:
