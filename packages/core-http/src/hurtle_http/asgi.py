@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from hurtle_http._body import BUFFER, STREAM, ClientDisconnected
 from hurtle_http._lifespan import Lifespan, LifespanMode
 from hurtle_http._senders import copy_file
-from hurtle_http._wire import has_body, status_line
+from hurtle_http._wire import status_line
 from hurtle_http.config import Config
 from hurtle_http.exceptions import HTTPException, HurtleHttpError
 from hurtle_http.headers import valid_name, valid_value
@@ -60,7 +60,7 @@ _SCHEMES = {
     ("websocket", True): "wss",
 }
 _EXTENSIONS: dict[str, dict[str, object]] = {"http.response.pathsend": {}}
-_TEMPLATES: dict[tuple[str, bool, str], Scope] = {}  # see AsgiApp.scope
+_TEMPLATES: dict[tuple[str, bool, str], dict[str, Any]] = {}  # see AsgiApp.scope
 
 
 def asgi_interface(obj: object) -> Literal["asgi3", "asgi2"] | None:
@@ -259,9 +259,9 @@ class AsgiApp:
         return scope
 
 
-def _template(kind: str, ssl: bool, root: str) -> Scope:
+def _template(kind: str, ssl: bool, root: str) -> dict[str, Any]:
     """The keys of every scope of this kind, with the values they share."""
-    template: Scope = {
+    template: dict[str, Any] = {
         "type": kind,
         "asgi": ASGI_VERSION,
         "http_version": "1.1",
@@ -415,14 +415,14 @@ class HttpCycle:
         if self.complete:
             raise RuntimeError(f"Unexpected ASGI message {kind!r} after the response completed")
         if kind == "http.response.body":
-            return self._body(message.get("body", b""), bool(message.get("more_body", False)))
+            return self._body(message.get("body", b""), message.get("more_body", False))
         if kind == "http.response.pathsend":
             return self._pathsend(str(message["path"]))
         raise RuntimeError(
             f"Expected ASGI message 'http.response.body' or 'http.response.pathsend', got {kind!r}"
         )
 
-    def _final_head(self, head: _Head, more: bool, size: int) -> bytes:
+    def _final_head(self, head: _Head, more: object, size: int) -> bytes:
         """The head with the framing this response needs (written with the first piece)."""
         self.head = None
         request = self.request
@@ -437,7 +437,10 @@ class HttpCycle:
         self.length = length = head.length
         chunked = False
         keep_alive = head.keep_alive and self.conn.keep_alive_for(request)
-        self.with_body = with_body = has_body(status, request.method)
+        # has_body(), inline: HEAD, 1xx, 204 and 304 responses carry none
+        self.with_body = with_body = (
+            status >= 200 and status != 204 and status != 304 and request.method != "HEAD"
+        )
         if not with_body or length is not None:
             pass  # HEAD, 1xx, 204, 304: the head as the app gave it; or its own length
         elif not more and not head.chunked:
@@ -456,7 +459,7 @@ class HttpCycle:
         self.keep_alive = keep_alive
         return out + b"\r\n"
 
-    def _body(self, body: bytes, more: bool) -> Awaitable[None]:
+    def _body(self, body: bytes, more: object) -> Awaitable[None]:
         # One write per piece: the head goes out with the first one (one send, not two).
         head = self.head
         out = self._final_head(head, more, len(body)) if head is not None else b""
@@ -486,7 +489,8 @@ class HttpCycle:
         if self.length is not None and self.sent < self.length and self.with_body:
             self.keep_alive = False  # the client waits for bytes that never come: close
         self.complete = True
-        self._wake()
+        if self._disconnect is not None:
+            self._wake()
         self.conn.finish_response(self.request, self.status, self.keep_alive, self.sent)
 
     async def _pathsend(self, path: str) -> None:
