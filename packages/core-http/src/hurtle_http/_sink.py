@@ -160,7 +160,9 @@ class ResponseWriting:
     def write_head(self, head: bytes) -> None:
         """Write a response head (for senders of streamed bodies)."""
         self._head_sent = True
-        self.write(head)
+        transport = self._transport  # as write(), without a second call on the hot path
+        if transport is not None:
+            transport.write(head)
 
     def write(self, data: bytes) -> None:
         """Write bytes to the client (dropped once the connection is gone)."""
