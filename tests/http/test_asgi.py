@@ -521,6 +521,26 @@ def test_native_stream_expect_100_continue_is_sent_when_the_body_is_read(
         assert client.read_response().body == b"abc"
 
 
+def test_asgi_expect_100_continue_is_sent_when_the_app_reads_and_bodies_arrive_whole(
+    start_server: Any,
+) -> None:
+    server = start_server(AsgiApp(probe))
+    with server.raw() as client:
+        client.send(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        assert client._read_line() == b"HTTP/1.1 100 Continue"
+        assert client._read_line() == b""
+        client.send(b"abc")
+        assert client.read_response().body == b"abc"
+        # A small body in the same packet as its head: receive() has it at once.
+        client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+        assert client.read_response().body == b"hello"
+        client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+        assert client.read_response().body == b""
+
+
 def test_an_over_limit_streamed_body_is_a_413_for_asgi_apps(start_server: Any) -> None:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         while True:

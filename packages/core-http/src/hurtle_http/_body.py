@@ -143,6 +143,33 @@ class BodyStream:
         """True when ``chunk()`` would return at once."""
         return bool(self._chunks) or self._done or self._error is not None
 
+    async def wait(self) -> None:
+        """Wait until ``ready()`` (a pending 100 Continue is sent first)."""
+        if not self._wanted:
+            self._wanted = True
+            self._conn.body_wanted()
+        while not (self._chunks or self._done or self._error is not None):
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+
+    def take(self) -> bytes | None:
+        """What ``chunk()`` gives, without a coroutine: call it only when ``ready()``."""
+        if not self._wanted:
+            self._wanted = True
+            self._conn.body_wanted()
+        if not self._chunks:
+            if self._error is not None:
+                raise self._error
+            if not self._done:
+                raise RuntimeError("BodyStream.take() before the stream is ready()")
+            return None
+        data = self._chunks.popleft()
+        self._size -= len(data)
+        if self._paused and self._size <= LOW_WATER:
+            self._paused = False
+            self._conn.resume_body()
+        return data
+
     async def read(self) -> bytes:
         """The rest of the body, whole."""
         parts = []

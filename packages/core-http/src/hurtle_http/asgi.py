@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import unquote
 
-from hurtle_http._body import BUFFER, STREAM, ClientDisconnected
+from hurtle_http._body import BUFFER, STREAM, BodyStream, ClientDisconnected
 from hurtle_http._lifespan import Lifespan, LifespanMode
 from hurtle_http._senders import copy_file
 from hurtle_http._wire import status_line
@@ -372,34 +372,48 @@ class HttpCycle:
     def receive(self) -> Awaitable[Message]:
         """The next ``http.request`` piece, or ``http.disconnect``."""
         request = self.request
-        if request.stream is None and not self.body_done:
-            self.body_done = True  # the whole body is here (none, for most such requests)
-            ready: asyncio.Future[Message] = self.conn.loop.create_future()
-            ready.set_result({"type": "http.request", "body": request.body, "more_body": False})
-            return ready
+        stream = request.stream
+        if stream is None:
+            if not self.body_done:  # the whole body is here (none, for most such requests)
+                self.body_done = True
+                return self._ready(
+                    {"type": "http.request", "body": request.body, "more_body": False}
+                )
+        elif not self.body_done and not self.disconnected and stream.ready():
+            return self._ready(self._piece(stream))  # e.g. a small body, arrived whole
         return self._receive()
+
+    def _ready(self, message: Message) -> asyncio.Future[Message]:
+        ready: asyncio.Future[Message] = self.conn.loop.create_future()
+        ready.set_result(message)
+        return ready
 
     async def _receive(self) -> Message:
         stream = self.request.stream
         if not self.body_done and not self.disconnected and stream is not None:
-            try:
-                data = await stream.chunk()
-            except ClientDisconnected:
-                self.body_done = True
-                return _DISCONNECT
-            except HTTPException as exc:  # e.g. 413: answered if the app does not answer
-                self.body_done = True
-                self.body_error = exc
-                return _DISCONNECT
-            more = data is not None and not stream.exhausted
-            if not more:
-                self.body_done = True
-            return {"type": "http.request", "body": data or b"", "more_body": more}
+            await stream.wait()
+            return self._piece(stream)
         if not self.disconnected and not self.complete:
             # The body is read: wait until the client goes or the response is complete.
             self._disconnect = asyncio.get_running_loop().create_future()
             await self._disconnect
         return _DISCONNECT
+
+    def _piece(self, stream: BodyStream) -> Message:
+        """The next ``http.request`` message of a streamed body that is ``ready()``."""
+        try:
+            data = stream.take()
+        except ClientDisconnected:
+            self.body_done = True
+            return _DISCONNECT
+        except HTTPException as exc:  # e.g. 413: answered if the app does not answer
+            self.body_done = True
+            self.body_error = exc
+            return _DISCONNECT
+        more = data is not None and not stream.exhausted
+        if not more:
+            self.body_done = True
+        return {"type": "http.request", "body": data or b"", "more_body": more}
 
     def send(self, message: Message) -> Awaitable[None]:
         """Take ``http.response.start``, then ``http.response.body`` pieces (or pathsend)."""
