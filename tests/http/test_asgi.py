@@ -527,8 +527,7 @@ def test_asgi_expect_100_continue_is_sent_when_the_app_reads_and_bodies_arrive_w
     server = start_server(AsgiApp(probe))
     with server.raw() as client:
         client.send(
-            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
-            b"Expect: 100-continue\r\n\r\n"
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
         )
         assert client._read_line() == b"HTTP/1.1 100 Continue"
         assert client._read_line() == b""
