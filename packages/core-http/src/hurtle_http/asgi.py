@@ -329,8 +329,9 @@ class HttpCycle:
         self.sent = 0
         self._disconnect: asyncio.Future[None] | None = None
         done = asgi._done
-        if done is None or done.get_loop() is not conn.loop:  # one per loop, for callbacks
-            done = asgi._done = _completed(conn.loop)
+        loop = asyncio.get_running_loop()
+        if done is None or done.get_loop() is not loop:  # one per loop, for callbacks
+            done = asgi._done = _completed(loop)
         self.done = done  # what send() returns when nothing must wait
 
     def lost(self) -> None:
