@@ -312,6 +312,12 @@ def test_response_heads_follow_what_the_app_sends_each_time(start_server: Any) -
         if scope["path"] == "/bad":
             await respond(send, 200, b"never", [(b"x-bad", b"a\r\nb")])
             return
+        if scope["path"] == "/lists":  # pairs as lists: not hashable, still a head
+            await respond(send, 200, b"lists", [[b"x-kind", b"list"]])
+            return
+        if scope["path"] == "/generator":  # any iterable of pairs
+            await respond(send, 200, b"gen", (pair for pair in [(b"x-kind", b"generator")]))
+            return
         if scope["path"] == "/own":
             own = [(b"date", b"Thu, 01 Jan 2026 00:00:00 GMT"), (b"server", b"mine")]
             await respond(send, 203, b"own", own)
@@ -335,6 +341,9 @@ def test_response_heads_follow_what_the_app_sends_each_time(start_server: Any) -
             assert own.header("server") == "mine"
             assert [name for name, _ in own.headers].count("date") == 1
             assert [name for name, _ in own.headers].count("server") == 1
+        for kind in ("lists", "generator", "lists", "generator"):
+            client.send(b"GET /%s HTTP/1.1\r\nHost: t\r\n\r\n" % kind.encode())
+            assert client.read_response().header("x-kind") == kind.removesuffix("s")
     assert seen == [
         (200, "1", b"hello"),
         (201, "2", b"hello"),

@@ -385,7 +385,7 @@ class HttpCycle:
         return self._receive()
 
     def _ready(self, message: Message) -> asyncio.Future[Message]:
-        ready: asyncio.Future[Message] = self.conn.loop.create_future()
+        ready: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         ready.set_result(message)
         return ready
 
@@ -545,14 +545,14 @@ class _Head:
 def _head(message: Message) -> _Head:
     """The checked, encoded head of an ``http.response.start`` (cached by its content)."""
     status = message["status"]
-    fields = message.get("headers", ())
+    fields = tuple(message.get("headers", ()))
     try:
-        key = (status, tuple(fields))
+        key = (status, fields)
         head = _HEADS.get(key)
     except TypeError:  # unhashable, e.g. lists as pairs: encoded without the cache
         return _encode_head(int(status), fields)
     if head is None:
-        head = _encode_head(int(status), key[1])
+        head = _encode_head(int(status), fields)
         if len(head.fields) <= _MAX_CACHED_HEAD:
             if len(_HEADS) >= _MAX_CACHED_HEADS:
                 _HEADS.clear()
