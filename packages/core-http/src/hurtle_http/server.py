@@ -269,10 +269,10 @@ class HttpServer:
         task = self.loop.create_task(coro)
         tasks = self._tasks
         tasks.add(task)
-        # Done tasks are dropped now and then rather than by a done callback each (a
-        # callback costs a loop turn per request); at most twice the running ones are kept.
+        # Done tasks are dropped whenever the set has doubled since the last time, rather
+        # than by a done callback each (a callback costs a loop turn per request).
         if len(tasks) > self._tasks_pruned_at:
-            self._tasks = tasks = {task for task in tasks if not task.done()}
+            self._tasks = tasks = {running for running in tasks if not running.done()}
             self._tasks_pruned_at = max(64, 2 * len(tasks))
         return task
 
