@@ -252,6 +252,7 @@ def test_the_app_hears_http_disconnect(start_server: Any) -> None:
         ("return-without-response", 500),
         ("raise-after-start", None),
         ("twice-complete", 200),
+        ("pathsend-after-body", None),
     ],
 )
 def test_app_errors_never_crash_the_server(
@@ -271,6 +272,10 @@ def test_app_errors_never_crash_the_server(
         elif case == "twice-complete":
             await respond(send, 200, b"done")
             await send({"type": "http.response.body", "body": b"again"})
+        elif case == "pathsend-after-body":  # the file would land inside a chunked body
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"part", "more_body": True})
+            await send({"type": "http.response.pathsend", "path": __file__})
 
     server = start_server(AsgiApp(app, lifespan="off"))
     with caplog.at_level(logging.ERROR, logger="hurtle.error"):
@@ -294,6 +299,61 @@ def test_app_errors_never_crash_the_server(
             client.send(b"GET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
             assert client.read_response().body == b"fine"
     assert any(record.levelno == logging.ERROR for record in caplog.records), case
+
+
+def test_response_heads_follow_what_the_app_sends_each_time(start_server: Any) -> None:
+    """Heads are encoded once per (status, fields) and reused: a list the app changes in
+    place, its own Date and Server, and a bad field are honoured on every request."""
+    fields = [(b"content-type", b"text/plain"), (b"x-count", b"0")]
+    count = 0
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        nonlocal count
+        if scope["path"] == "/bad":
+            await respond(send, 200, b"never", [(b"x-bad", b"a\r\nb")])
+            return
+        if scope["path"] == "/lists":  # pairs as lists: not hashable, still a head
+            await respond(send, 200, b"lists", [[b"x-kind", b"list"]])
+            return
+        if scope["path"] == "/generator":  # any iterable of pairs
+            await respond(send, 200, b"gen", (pair for pair in [(b"x-kind", b"generator")]))
+            return
+        if scope["path"] == "/own":
+            own = [(b"date", b"Thu, 01 Jan 2026 00:00:00 GMT"), (b"server", b"mine")]
+            await respond(send, 203, b"own", own)
+            return
+        count += 1
+        fields[1] = (b"x-count", b"%d" % count)  # the same list object, changed in place
+        await respond(send, 200 if count % 2 else 201, b"hello", fields)
+
+    server = start_server(AsgiApp(app, lifespan="off"))
+    with server.raw() as client:
+        seen = []
+        for _ in range(4):
+            client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            response = client.read_response()
+            seen.append((response.status, response.header("x-count"), response.body))
+        for _ in range(2):
+            client.send(b"GET /own HTTP/1.1\r\nHost: t\r\n\r\n")
+            own = client.read_response()
+            assert own.status == 203 and own.body == b"own"
+            assert own.header("date") == "Thu, 01 Jan 2026 00:00:00 GMT"
+            assert own.header("server") == "mine"
+            assert [name for name, _ in own.headers].count("date") == 1
+            assert [name for name, _ in own.headers].count("server") == 1
+        for kind in ("lists", "generator", "lists", "generator"):
+            client.send(b"GET /%s HTTP/1.1\r\nHost: t\r\n\r\n" % kind.encode())
+            assert client.read_response().header("x-kind") == kind.removesuffix("s")
+    assert seen == [
+        (200, "1", b"hello"),
+        (201, "2", b"hello"),
+        (200, "3", b"hello"),
+        (201, "4", b"hello"),
+    ]
+    for _ in range(2):  # refused every time, not only the first
+        with server.raw() as client:
+            client.send(b"GET /bad HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert client.read_response().status == 500
 
 
 # Lifespan --------------------------------------------------------------------------------------
@@ -468,6 +528,25 @@ def test_native_stream_expect_100_continue_is_sent_when_the_body_is_read(
         assert client._read_line() == b""
         client.send(b"abc")
         assert client.read_response().body == b"abc"
+
+
+def test_asgi_expect_100_continue_is_sent_when_the_app_reads_and_bodies_arrive_whole(
+    start_server: Any,
+) -> None:
+    server = start_server(AsgiApp(probe))
+    with server.raw() as client:
+        client.send(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+        )
+        assert client._read_line() == b"HTTP/1.1 100 Continue"
+        assert client._read_line() == b""
+        client.send(b"abc")
+        assert client.read_response().body == b"abc"
+        # A small body in the same packet as its head: receive() has it at once.
+        client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+        assert client.read_response().body == b"hello"
+        client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+        assert client.read_response().body == b""
 
 
 def test_an_over_limit_streamed_body_is_a_413_for_asgi_apps(start_server: Any) -> None:

@@ -223,6 +223,21 @@ def test_a_header_line_that_never_ends_is_refused(start_server: Any) -> None:
         assert client.is_closed()
 
 
+def test_header_fields_arriving_over_many_reads_are_counted_as_they_come(
+    start_server: Any,
+) -> None:
+    # Each field is under the limit, the head never ends: the 431 comes from the fields
+    # counted after each read, not from the head's end.
+    server = start_server(make_app(REQUEST_MAX_HEADER_SIZE=512, REQUEST_TIMEOUT=30))
+    with server.raw() as client:
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\n")
+        for index in range(8):
+            client.send(b"X-F%d: %s\r\n" % (index, b"v" * 100))
+        response = client.read_response()
+        assert response.status == 431
+        assert client.is_closed()
+
+
 def test_unsupported_http_version_is_505(start_server: Any) -> None:
     server = start_server(make_app())
     with server.raw() as client:

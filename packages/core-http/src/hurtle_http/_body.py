@@ -122,9 +122,7 @@ class BodyStream:
         Raises ``ClientDisconnected`` when the client went away, or the ``HTTPException`` a
         bad body earned (e.g. ``PayloadTooLarge``).
         """
-        if not self._wanted:
-            self._wanted = True
-            self._conn.body_wanted()  # e.g. send a pending 100 Continue
+        self._want()
         while not self._chunks:
             if self._error is not None:
                 raise self._error  # ClientDisconnected, or the 4xx the body earned
@@ -132,16 +130,42 @@ class BodyStream:
                 return None
             self._waiter = asyncio.get_running_loop().create_future()
             await self._waiter
+        return self._pop()
+
+    def ready(self) -> bool:
+        """True when ``chunk()`` would return at once."""
+        return bool(self._chunks) or self._done or self._error is not None
+
+    async def wait(self) -> None:
+        """Wait until ``ready()`` (a pending 100 Continue is sent first)."""
+        self._want()
+        while not (self._chunks or self._done or self._error is not None):
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+
+    def take(self) -> bytes | None:
+        """What ``chunk()`` gives, without a coroutine: call it only when ``ready()``."""
+        self._want()
+        if not self._chunks:
+            if self._error is not None:
+                raise self._error
+            if not self._done:
+                raise RuntimeError("BodyStream.take() before the stream is ready()")
+            return None
+        return self._pop()
+
+    def _want(self) -> None:
+        if not self._wanted:
+            self._wanted = True
+            self._conn.body_wanted()  # e.g. send a pending 100 Continue
+
+    def _pop(self) -> bytes:
         data = self._chunks.popleft()
         self._size -= len(data)
         if self._paused and self._size <= LOW_WATER:
             self._paused = False
             self._conn.resume_body()
         return data
-
-    def ready(self) -> bool:
-        """True when ``chunk()`` would return at once."""
-        return bool(self._chunks) or self._done or self._error is not None
 
     async def read(self) -> bytes:
         """The rest of the body, whole."""

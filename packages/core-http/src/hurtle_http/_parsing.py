@@ -47,6 +47,19 @@ _SPECIAL_LENGTHS = frozenset(len(name) for name in _SPECIAL_NAMES)
 _CHECK_FIELDS = not parser_checks_fields()
 
 
+def fields_size(fields: list[tuple[bytes, bytes]]) -> int:
+    """The size of header fields as counted against ``REQUEST_MAX_HEADER_SIZE``."""
+    return sum(len(name) + len(value) + 4 for name, value in fields)
+
+
+def check_field(name: bytes, value: bytes) -> None:
+    """Raise 400 for a header field RFC 9112 forbids (when the parser does not check)."""
+    if not name or name.translate(None, TOKEN_CHARS):
+        raise BadRequest(f"Invalid header name {name!r}")
+    if value.translate(None, VALUE_CHARS):
+        raise BadRequest(f"Invalid character in the value of header {name!r}")
+
+
 class _Refused(Exception):
     """An ``on_request_head`` hook refused a request (raised out of the parser callback)."""
 
@@ -93,10 +106,8 @@ class RequestParsing:
     _message_started: float
     _url: bytes
     _raw_headers: list[tuple[bytes, bytes]]
-    _trailers: list[tuple[bytes, bytes]] | None
     _head_bytes: int
-    _header_bytes: int
-    _special: list[tuple[bytes, bytes]]
+    _read_size: int
     _request: Request | None
     _body: list[bytes]
     _body_size: int
@@ -106,10 +117,9 @@ class RequestParsing:
         self._in_message = self._in_head = self._head_began = True
         self._continue_pending = self._discard = False
         self._url = b""
-        self._raw_headers = []
-        self._trailers = None
-        self._head_bytes = self._header_bytes = self._body_size = 0
-        self._special.clear()
+        if self._raw_headers:  # left over by a message that never completed its head
+            self._raw_headers = []
+        self._head_bytes = self._body_size = 0
         self._message_started = self._loop.time()
 
     def on_url(self, part: bytes) -> None:
@@ -118,41 +128,52 @@ class RequestParsing:
             raise URITooLong(f"The request target exceeds {self._limits.max_url} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self._in_head:  # a trailer field: kept apart, never a header (RFC 9110 6.5.1)
-            if self._trailers is None:
-                self._trailers = []
-            headers = self._trailers
-        else:
-            headers = self._raw_headers
-        headers.append((name, value))
-        self._header_bytes += len(name) + len(value) + 4
-        if self._header_bytes > self._max_header_size or len(headers) > self._max_headers:
+        # The hot path: one append. The fields are checked when the head is complete (and,
+        # for a head that spans reads, after each read: see ``check_partial_head``); the
+        # fields parsed after the head are trailers, which the same list collects.
+        self._raw_headers.append((name, value))
+
+    def check_partial_head(self) -> None:
+        """Raise 431 if the head being received already has too many or too large fields."""
+        fields = self._raw_headers
+        if len(fields) > self._max_headers or fields_size(fields) > self._max_header_size:
             raise HeaderFieldsTooLarge(
                 f"The request headers exceed {self._max_headers} fields"
                 f" or {self._max_header_size} bytes"
             )
-        if _CHECK_FIELDS:
-            if not name or name.translate(None, TOKEN_CHARS):
-                raise BadRequest(f"Invalid header name {name!r}")
-            if value.translate(None, VALUE_CHARS):
-                raise BadRequest(f"Invalid character in the value of header {name!r}")
-        if self._in_head and len(name) in _SPECIAL_LENGTHS and name.lower() in _SPECIAL_NAMES:
-            self._special.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        fields = self._raw_headers
+        self._raw_headers = []  # collects the trailers, if any
         parser = self._parser
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
             raise HTTPVersionNotSupported(f"HTTP/{version} is not supported: use HTTP/1.1")
         if b"#" in self._url:
             raise BadRequest("A request target cannot contain a fragment ('#')")
+        if len(fields) > self._max_headers or (
+            # Only a head that may exceed the size limit is measured (this read plus what
+            # earlier reads brought of it).
+            self._head_bytes + self._read_size > self._max_header_size
+            and fields_size(fields) > self._max_header_size
+        ):
+            raise HeaderFieldsTooLarge(
+                f"The request headers exceed {self._max_headers} fields"
+                f" or {self._max_header_size} bytes"
+            )
+        if _CHECK_FIELDS:
+            for name, value in fields:
+                check_field(name, value)
         hosts = credentials = 0
         length: bytes | None = None
         expect: bytes | None = None
         upgrade: bytes | None = None
         chunked = False
-        for name, value in self._special:
+        for name, value in fields:
+            if len(name) not in _SPECIAL_LENGTHS:
+                continue
+            name = name.lower()
             if name == b"host":
                 hosts += 1
                 if value not in _GOOD_HOSTS:
@@ -169,12 +190,14 @@ class RequestParsing:
             elif name == b"content-length":
                 if length is not None:
                     raise BadRequest("Repeated Content-Length header")
+                if chunked:
+                    raise BadRequest("Content-Length and Transfer-Encoding together")
                 length = value
             elif name == b"transfer-encoding":
-                chunked = True
-                if length is not None or any(n == b"content-length" for n, _ in self._special):
+                if length is not None:
                     raise BadRequest("Content-Length and Transfer-Encoding together")
-            else:
+                chunked = True
+            elif name == b"expect":
                 expect = value.strip().lower()
         if hosts > 1 or (hosts == 0 and version == "1.1"):
             raise BadRequest("A request needs exactly one Host header (HTTP/1.1 requires it)")
@@ -183,7 +206,7 @@ class RequestParsing:
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("ascii", "replace")
         assert self._conn_info is not None
-        request = Request(self._app, method, self._url, self._raw_headers, version, self._conn_info)
+        request = Request(self._app, method, self._url, fields, version, self._conn_info)
         request._keep_alive = parser.should_keep_alive()
         if self._access_log is not None:
             request._started = now()
@@ -212,6 +235,19 @@ class RequestParsing:
         else:
             self._discard = True
 
+    def _take_trailers(self) -> list[tuple[bytes, bytes]]:
+        """The trailer fields of the message just complete (never merged into its headers)."""
+        trailers, self._raw_headers = self._raw_headers, []
+        if len(trailers) > self._max_headers or fields_size(trailers) > self._max_header_size:
+            raise HeaderFieldsTooLarge(
+                f"The request trailers exceed {self._max_headers} fields"
+                f" or {self._max_header_size} bytes"
+            )
+        if _CHECK_FIELDS:
+            for name, value in trailers:
+                check_field(name, value)
+        return trailers
+
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
         if self._body_size > self._limits.max_body:
@@ -226,9 +262,8 @@ class RequestParsing:
     def on_message_complete(self) -> None:
         stream = self._stream
         if stream is not None:
-            if self._trailers is not None:
-                stream.trailers = self._trailers
-                self._trailers = None
+            if self._raw_headers:
+                stream.trailers = self._take_trailers()
             self._stream = None
             self._in_message = False
             stream.finish()
@@ -240,9 +275,8 @@ class RequestParsing:
         if body:
             request.body = body[0] if len(body) == 1 else b"".join(body)
             body.clear()  # the chunks are the request's now: keep none of them here
-        if self._trailers is not None:
-            request.raw_trailers = self._trailers
-            self._trailers = None
+        if self._raw_headers:
+            request.raw_trailers = self._take_trailers()
         self._in_message = False
         self._request = None
         self._queue.append(request)

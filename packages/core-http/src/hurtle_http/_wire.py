@@ -44,12 +44,14 @@ class Clock:
     ``prefix`` is both lines together, the start of every response head.
     """
 
-    __slots__ = ("_second", "date_line", "prefix", "server_line")
+    __slots__ = ("_second", "date_line", "heads", "prefix", "server_line")
 
     def __init__(self, server_name: str = "hurtle") -> None:
         self.server_line = b"server: " + server_name.encode("latin-1") + CRLF
         self._second = -1
         self.date_line = self.prefix = b""
+        # The heads of plain responses this second, up to their Content-Length (see head).
+        self.heads: dict[tuple[int, str | None], bytes] = {}
         self.tick()
 
     def tick(self) -> None:
@@ -59,6 +61,20 @@ class Clock:
             self._second = now
             self.date_line = b"date: " + formatdate(now, usegmt=True).encode() + CRLF
             self.prefix = self.date_line + self.server_line
+            self.heads = {}
+
+    def head(self, status: int, content_type: str | None) -> bytes:
+        """The head of a keep-alive HTTP/1.1 response with no headers of its own, up to its
+        ``Content-Length``: status line, Date, Server and Content-Type (cached until the
+        next second; raises ValueError for a bad status or content type)."""
+        head = self.heads.get((status, content_type))
+        if head is None:
+            head = status_line(status) + self.prefix
+            if content_type is not None:
+                head += content_type_line(content_type)
+            if len(self.heads) < 64:
+                self.heads[status, content_type] = head
+        return head
 
 
 _TYPE_LINES: dict[str, bytes] = {}

@@ -2,10 +2,10 @@
 like an ``HttpApp`` (``serve(AsgiApp(app), sock)``, ``HttpServer``), with the same limits,
 timers, stats and graceful drain.
 
-Each HTTP request is one ``HttpCycle``: its scope, a ``receive()`` fed by the request's
-``BodyStream`` (flow control: the socket is not read while the app does not consume), and
-a ``send()`` that writes through the protocol, chunked when the app gives no length, and
-waits for the transport to drain. Lifespan startup runs in ``before_server_start`` (so
+Each HTTP request is one ``HttpCycle`` (``_asgi_http``): its scope, a ``receive()`` fed by
+the request's ``BodyStream`` (flow control: the socket is not read while the app does not
+consume), and a ``send()`` that writes through the protocol, chunked when the app gives no
+length, and waits for the transport to drain. Lifespan startup runs in ``before_server_start`` (so
 before ``ready``), shutdown in ``after_server_stop`` (after the drain).
 """
 
@@ -14,19 +14,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import os
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, MutableMapping
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import unquote
 
-from hurtle_http._body import BUFFER, STREAM, ClientDisconnected
+from hurtle_http._asgi_http import HttpCycle, completed
+from hurtle_http._body import BUFFER, STREAM
 from hurtle_http._lifespan import Lifespan, LifespanMode
-from hurtle_http._senders import copy_file
-from hurtle_http._wire import has_body, status_line
 from hurtle_http.config import Config
 from hurtle_http.exceptions import HTTPException, HurtleHttpError
-from hurtle_http.headers import valid_name, valid_value
 from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
 from hurtle_http.response import HTTPResponse, text
 
@@ -46,9 +43,6 @@ Asgi3App = Callable[[Scope, Receive, Send], Awaitable[object]]
 F = TypeVar("F", bound=Callable[..., Any])
 
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
-_DISCONNECT: Message = {"type": "http.disconnect"}
-# Response header fields already checked (apps send the same few again and again).
-_VALID_FIELDS: set[tuple[bytes, bytes]] = set()
 _SCHEMES = {
     ("http", False): "http",
     ("http", True): "https",
@@ -56,6 +50,7 @@ _SCHEMES = {
     ("websocket", True): "wss",
 }
 _EXTENSIONS: dict[str, dict[str, object]] = {"http.response.pathsend": {}}
+_TEMPLATES: dict[tuple[str, bool, str], dict[str, Any]] = {}  # see AsgiApp.scope
 
 
 def asgi_interface(obj: object) -> Literal["asgi3", "asgi2"] | None:
@@ -147,8 +142,10 @@ class AsgiApp:
         self.name = type(app).__name__ if not inspect.isfunction(app) else app.__name__
         self.ctx = SimpleNamespace()
         self.lifespan = Lifespan(self.app, lifespan)
+        self._state = self.lifespan.state
         self._listeners: dict[str, list[Listener]] = {e: [] for e in self.listener_events}
         self._server_addr: tuple[str, int] | None = None
+        self._done: asyncio.Future[None] | None = None  # what send() returns when it is done
 
     def __repr__(self) -> str:
         return f"<AsgiApp {self.name} ({self.interface})>"
@@ -215,268 +212,69 @@ class AsgiApp:
         conn.owner = cycle
         await cycle.run()
 
-    async def serve_request(self, conn: HttpProtocol, request: Request) -> None:
-        """Run one HTTP request through the ASGI app."""
-        cycle = HttpCycle(self, conn, request)
-        conn.owner = cycle
-        try:
-            await cycle.run()
-        finally:
-            if conn.owner is cycle:
-                conn.owner = None
+    def serve_request(self, conn: HttpProtocol, request: Request) -> Coroutine[Any, Any, None]:
+        """Run one HTTP request through the ASGI app (the coroutine the connection awaits)."""
+        done = self._done
+        loop = asyncio.get_running_loop()
+        if done is None or done.get_loop() is not loop:  # one per loop, for callbacks
+            done = self._done = completed(loop)
+        return HttpCycle(self, conn, request, done).run()
 
     def scope(self, request: Request, kind: str = "http") -> Scope:
         """The ASGI scope of ``request``."""
         raw_path, _, query = request.raw_url.partition(b"?")
+        path = request.path  # raw_path decoded (the origin's path for an absolute target)
         if not raw_path.startswith(b"/"):
-            raw_path = request.path.encode("utf-8", "surrogateescape")
-        path = raw_path.decode("utf-8", "surrogateescape")
+            raw_path = path.encode("utf-8", "surrogateescape")
         if "%" in path:
             path = unquote(path)
         info = request.conn_info
         root = self.root_path
-        scope: Scope = {
-            "type": kind,
-            "asgi": ASGI_VERSION,
-            "http_version": request.version,
-            "scheme": _SCHEMES[kind, info.ssl],
-            "path": root + path,
-            "raw_path": root.encode() + raw_path if root else raw_path,
-            "query_string": query,
-            "root_path": root,
-            "headers": [(name.lower(), value) for name, value in request.raw_headers],
-            "client": (info.client_ip, info.client_port),
-            "server": (info.server_ip, info.server_port),
-            "state": dict(self.lifespan.state),
-        }
+        if root:
+            path = root + path
+            raw_path = root.encode() + raw_path
+        headers = []  # a loop, not a comprehension: no function call on Python 3.11
+        for name, value in request.raw_headers:
+            headers.append((name.lower(), value))
+        # A copy of a template with every key is cheaper than a dict display of 14 keys.
+        template = _TEMPLATES.get((kind, info.ssl, root)) or _template(kind, info.ssl, root)
+        scope = template.copy()
+        if request.version != "1.1":
+            scope["http_version"] = request.version
+        scope["path"] = path
+        scope["raw_path"] = raw_path
+        scope["query_string"] = query
+        scope["headers"] = headers
+        scope["client"] = (info.client_ip, info.client_port)
+        scope["server"] = (info.server_ip, info.server_port)
+        scope["state"] = self._state.copy()
         if kind == "http":
             scope["method"] = request.method
-            scope["extensions"] = _EXTENSIONS
         return scope
 
 
-class HttpCycle:
-    """One HTTP request/response through an ASGI app."""
-
-    __slots__ = (
-        "_disconnect",
-        "asgi",
-        "body_done",
-        "body_error",
-        "chunked",
-        "complete",
-        "conn",
-        "disconnected",
-        "head",
-        "keep_alive",
-        "length",
-        "request",
-        "sent",
-        "started",
-        "status",
-        "with_body",
-    )
-
-    def __init__(self, asgi: AsgiApp, conn: HttpProtocol, request: Request) -> None:
-        self.asgi = asgi
-        self.conn = conn
-        self.request = request
-        self.started = self.complete = self.disconnected = self.body_done = False
-        self.body_error: HTTPException | None = None
-        self.chunked = False
-        self.keep_alive = True
-        self.head = b""
-        self.status = 0
-        self.length: int | None = None
-        self.sent = 0
-        self.with_body = True
-        self._disconnect: asyncio.Future[None] | None = None
-
-    def lost(self) -> None:
-        """The connection is gone: ``receive()`` answers ``http.disconnect``."""
-        self.disconnected = True
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter, self._disconnect = self._disconnect, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def run(self) -> None:
-        asgi = self.asgi
-        try:
-            result = await asgi.app(asgi.scope(self.request), self.receive, self.send)
-        except Exception as exc:
-            if self.complete or self.disconnected:
-                logger.error("Exception in the ASGI app after its response", exc_info=exc)
-                return
-            if self.body_error is not None and not self.conn.head_sent:
-                self.conn.refuse(self.request, self.body_error)  # the app failed on it
-                return
-            raise  # the protocol answers 500 before the head, closes after it; and logs
-        if result is not None:
-            logger.error("The ASGI app returned %r instead of None", result)
-        if self.body_error is not None and not self.conn.head_sent:
-            self.conn.refuse(self.request, self.body_error)
-            return
-        if not self.complete and not self.disconnected:
-            what = "completing" if self.started else "starting"
-            raise RuntimeError(f"The ASGI app returned without {what} its response")
-
-    async def receive(self) -> Message:
-        """The next ``http.request`` piece, or ``http.disconnect``."""
-        stream = self.request.stream
-        if stream is None and not self.body_done:
-            self.body_done = True
-            return {"type": "http.request", "body": self.request.body, "more_body": False}
-        if not self.body_done and not self.disconnected and stream is not None:
-            try:
-                data = await stream.chunk()
-            except ClientDisconnected:
-                self.body_done = True
-                return _DISCONNECT
-            except HTTPException as exc:  # e.g. 413: answered if the app does not answer
-                self.body_done = True
-                self.body_error = exc
-                return _DISCONNECT
-            more = data is not None and not stream.exhausted
-            if not more:
-                self.body_done = True
-            return {"type": "http.request", "body": data or b"", "more_body": more}
-        if not self.disconnected and not self.complete:
-            # The body is read: wait until the client goes or the response is complete.
-            self._disconnect = asyncio.get_running_loop().create_future()
-            await self._disconnect
-        return _DISCONNECT
-
-    async def send(self, message: Message) -> None:
-        """Take ``http.response.start``, then ``http.response.body`` pieces (or pathsend)."""
-        kind = message.get("type")
-        if self.disconnected:
-            return  # as uvicorn: writes to a gone client are dropped; receive() says so
-        if not self.started:
-            if kind != "http.response.start":
-                raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}")
-            self._start(message)
-        elif self.complete:
-            raise RuntimeError(f"Unexpected ASGI message {kind!r} after the response completed")
-        elif kind == "http.response.body":
-            await self._body(message.get("body", b""), bool(message.get("more_body", False)))
-        elif kind == "http.response.pathsend":
-            await self._pathsend(str(message["path"]))
-        else:
-            raise RuntimeError(
-                f"Expected ASGI message 'http.response.body' or 'http.response.pathsend', "
-                f"got {kind!r}"
-            )
-
-    def _start(self, message: Message) -> None:
-        status = int(message["status"])
-        head = bytearray(status_line(status))
-        own_date = own_server = False
-        keep_alive = True
-        for name, value in message.get("headers", ()):
-            if type(name) is not bytes or type(value) is not bytes:
-                name, value = bytes(name), bytes(value)
-            if (name, value) not in _VALID_FIELDS:
-                if not valid_name(name) or not valid_value(value):
-                    raise RuntimeError(f"Invalid ASGI response header {name!r}: {value!r}")
-                if len(_VALID_FIELDS) < 512:
-                    _VALID_FIELDS.add((name, value))
-            lname = name.lower()
-            if lname == b"content-length":
-                self.length = int(value)
-            elif lname == b"transfer-encoding":
-                if value.strip().lower() == b"chunked":
-                    self.chunked = True
-                continue  # the server frames the body itself
-            elif lname == b"connection":
-                keep_alive = keep_alive and value.strip().lower() != b"close"
-                continue
-            elif lname == b"date":
-                own_date = True
-            elif lname == b"server":
-                own_server = True
-            head += name + b": " + value + b"\r\n"
-        clock = self.conn.clock
-        if not own_date:
-            head += clock.date_line
-        if not own_server:
-            head += clock.server_line
-        self.status = status
-        self.head = bytes(head)
-        self.keep_alive = keep_alive
-        self.with_body = has_body(status, self.request.method)
-        self.started = True
-
-    def _final_head(self, more: bool, size: int) -> bytes:
-        """The head with the framing this response needs (written with the first piece)."""
-        request = self.request
-        head = self.head
-        keep_alive = self.keep_alive and self.conn.keep_alive_for(request)
-        if not self.with_body:
-            self.chunked = False  # HEAD, 1xx, 204, 304: the head as the app gave it
-        elif self.length is not None:
-            self.chunked = False
-        elif not more and not self.chunked:
-            self.length = size
-            head += b"content-length: %d\r\n" % size
-        elif request.version == "1.1":
-            self.chunked = True
-            head += b"transfer-encoding: chunked\r\n"
-        else:
-            keep_alive = False  # HTTP/1.0: the end of the body is the close
-        if not keep_alive:
-            head += b"connection: close\r\n"
-        elif request.version == "1.0":
-            head += b"connection: keep-alive\r\n"
-        self.keep_alive = keep_alive
-        self.head = b""
-        return head + b"\r\n"
-
-    async def _body(self, body: bytes, more: bool) -> None:
-        # One write per piece: the head goes out with the first one (one send, not two).
-        out = self._final_head(more, len(body)) if self.head else b""
-        if body and self.with_body:
-            self.sent += len(body)
-            if self.length is not None and self.sent > self.length:
-                raise RuntimeError(
-                    f"The ASGI app sent more than its Content-Length ({self.length} bytes)"
-                )
-            out += b"%x\r\n%s\r\n" % (len(body), body) if self.chunked else body
-        if not more and self.chunked:
-            out += b"0\r\n\r\n"
-        conn = self.conn
-        if out:
-            conn.write_head(out)  # also marks the head as sent
-        if more:
-            try:
-                await conn.drain()
-            except ConnectionResetError:
-                self.lost()
-            return
-        self._finish()
-
-    def _finish(self) -> None:
-        if self.length is not None and self.sent < self.length and self.with_body:
-            self.keep_alive = False  # the client waits for bytes that never come: close
-        self.complete = True
-        self._wake()
-        self.conn.finish_response(self.request, self.status, self.keep_alive, self.sent)
-
-    async def _pathsend(self, path: str) -> None:
-        handle = open(path, "rb")  # noqa: SIM115, ASYNC230 - as the native file(): one open
-        with handle:
-            size = os.fstat(handle.fileno()).st_size
-            if self.length is None:
-                self.length = size
-                self.head += b"content-length: %d\r\n" % size
-            if self.head:
-                self.conn.write_head(self._final_head(False, size))
-            if self.with_body and size:
-                await copy_file(self.conn, handle, 0, min(size, self.length), 256 * 1024)
-                self.sent = min(size, self.length)
-        self._finish()
+def _template(kind: str, ssl: bool, root: str) -> dict[str, Any]:
+    """The keys of every scope of this kind, with the values they share."""
+    template: dict[str, Any] = {
+        "type": kind,
+        "asgi": ASGI_VERSION,
+        "http_version": "1.1",
+        "scheme": _SCHEMES[kind, ssl],
+        "path": "",
+        "raw_path": b"",
+        "query_string": b"",
+        "root_path": root,
+        "headers": [],
+        "client": None,
+        "server": None,
+        "state": None,
+    }
+    if kind == "http":
+        template["method"] = "GET"
+        template["extensions"] = _EXTENSIONS
+    if len(_TEMPLATES) < 64:  # a few root paths at most
+        _TEMPLATES[kind, ssl, root] = template
+    return template
 
 
 def lower_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

@@ -28,7 +28,7 @@ import httptools
 
 from hurtle_http._body import BodyStream, ClientDisconnected
 from hurtle_http._eager import Resume
-from hurtle_http._parsing import _CONTINUE, RequestParsing, _Refused
+from hurtle_http._parsing import _CONTINUE, RequestParsing, _Refused, fields_size
 from hurtle_http._sink import ResponseWriting
 from hurtle_http._state import (
     CLOSED,
@@ -90,6 +90,59 @@ _DETACHED_PARSER = httptools.HttpRequestParser(_Detached())
 class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
     """Serves HTTP/1.1 on one connection for an ``HttpServer``."""
 
+    # Slots: its ~50 attributes are read on every request (a plain instance of that many
+    # attributes falls back to a dict lookup per access).
+    __slots__ = (
+        "_access_log",
+        "_app",
+        "_body",
+        "_body_paused",
+        "_body_size",
+        "_buffered",
+        "_clock",
+        "_conn_info",
+        "_continue_pending",
+        "_current",
+        "_deadline",
+        "_discard",
+        "_drain_waiter",
+        "_draining",
+        "_eof",
+        "_head_began",
+        "_head_bytes",
+        "_head_sent",
+        "_in_head",
+        "_in_message",
+        "_in_next",
+        "_limits",
+        "_loop",
+        "_max_header_size",
+        "_max_headers",
+        "_message_started",
+        "_parser",
+        "_queue",
+        "_raw_headers",
+        "_read_paused",
+        "_read_size",
+        "_rejected",
+        "_request",
+        "_serve_request",
+        "_server",
+        "_simple",
+        "_state",
+        "_stats",
+        "_stream",
+        "_task",
+        "_timeouts",
+        "_transport",
+        "_upgrade_tail",
+        "_upgraded",
+        "_upgrading",
+        "_url",
+        "_write_paused",
+        "owner",
+    )
+
     def __init__(self, server: HttpServer) -> None:
         self._server = server
         self._app = server.app
@@ -131,12 +184,11 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         self._continue_pending = False
         self._message_started = 0.0
         self._url = b""
+        # The fields of the head being parsed; once it is complete, its trailers (if any).
         self._raw_headers: list[tuple[bytes, bytes]] = []
-        self._trailers: list[tuple[bytes, bytes]] | None = None
         self._head_bytes = 0  # raw bytes of the current head received in earlier reads
+        self._read_size = 0  # the size of the read being parsed
         self._head_began = False  # the current head began in the read being parsed
-        self._header_bytes = 0  # size of the parsed header fields
-        self._special: list[tuple[bytes, bytes]] = []  # framing headers, checked at the end
         self._request: Request | None = None
         self._body: list[bytes] = []
         self._body_size = 0
@@ -294,6 +346,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
             return
         if self._rejected or self._state is CLOSING:
             return
+        self._read_size = len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -317,15 +370,20 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
             self._reject(BadRequest(f"Malformed request: {exc}"))
         else:
             if self._in_head:
-                # Count only the current head: when it began in this read, the earlier
-                # requests of the read are not part of it (the parsed fields are counted).
+                # A head spanning reads. Count only the current head: when it began in this
+                # read, the earlier requests of the read are not part of it (its parsed
+                # fields are counted).
                 if self._head_began:
                     self._head_began = False
-                    self._head_bytes = len(self._url) + self._header_bytes
+                    self._head_bytes = len(self._url) + fields_size(self._raw_headers)
                 else:
                     self._head_bytes += len(data)
-                if self._head_bytes > self._limits.max_head:
-                    self._reject(HeaderFieldsTooLarge("The request head is too large"))
+                try:
+                    if self._head_bytes > self._limits.max_head:
+                        raise HeaderFieldsTooLarge("The request head is too large")
+                    self.check_partial_head()
+                except HTTPException as exc:
+                    self._reject(exc)
         if self._queue:
             self._next()
         elif self._in_message and self._state is IDLE:
@@ -381,29 +439,59 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
     # Handling -------------------------------------------------------------------------------
 
     def _next(self) -> None:
-        """Start queued requests one at a time, then settle the state and the timers."""
+        """Start queued requests one at a time, then settle the state and the timers.
+
+        A native handler runs here, on the first ``send(None)`` of its coroutine; a Task is
+        created only if it suspends. The other kinds of request (a WebSocket, an ASGI app's)
+        run in a Task from the start.
+        """
         if self._in_next:
             return
         self._in_next = True
+        queue = self._queue
         try:
             while (
                 self._current is None
-                and self._queue
+                and queue
                 and self._transport is not None
                 and not self._write_paused
             ):
-                item = self._queue.popleft()
-                if isinstance(item, HTTPException):
-                    self._write_error(item)
+                request = queue.popleft()
+                if type(request) is not Request:
+                    self._write_error(cast(HTTPException, request))
                     return
-                if item._refusal is not None:
-                    self._write_error(item._refusal, item)
+                if request._refusal is not None:
+                    self._write_error(request._refusal, request)
                     return
-                self._dispatch(item)
+                self._to(HANDLING)
+                self._current = request
+                self._head_sent = False
+                self._stats.in_flight += 1
+                if request is self._upgrading:
+                    self._upgrading = None
+                    self._task = self._server.run_task(self._serve_websocket(request))
+                    return
+                if self._serve_request is not None:
+                    self._task = self._server.run_task(self._serve_directly(request))
+                    return
+                coro = self._app.handle(request)
+                try:
+                    first = coro.send(None)
+                except StopIteration as stop:
+                    response = stop.value
+                    if type(response) is HTTPResponse:
+                        self._send(request, response)
+                    else:
+                        self._respond(request, response)
+                    continue
+                except Exception as exc:  # app.handle answers errors itself; a last resort
+                    self._fail(request, exc)
+                    return
+                self._task = self._server.run_task(self._finish(request, Resume(coro, first)))
         finally:
             self._in_next = False
         if self._current is None and self._transport is not None and self._state is not CLOSING:
-            if self._state is HANDLING and not self._queue:
+            if self._state is HANDLING and not queue:
                 if self._in_message:
                     self._to(RECEIVING, self._message_started)
                 else:
@@ -413,33 +501,6 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
                 self.write(_CONTINUE)
             if self._read_paused:
                 self._update_reading()
-
-    def _dispatch(self, request: Request) -> None:
-        self._to(HANDLING)
-        self._current = request
-        self._head_sent = False
-        self._stats.in_flight += 1
-        if request is self._upgrading:
-            self._upgrading = None
-            self._task = self._server.run_task(self._serve_websocket(request))
-            return
-        if self._serve_request is not None:
-            self._task = self._server.run_task(self._serve_directly(request))
-            return
-        coro = self._app.handle(request)
-        try:
-            first = coro.send(None)
-        except StopIteration as stop:
-            response = stop.value
-            if type(response) is HTTPResponse:
-                self._send(request, response)
-            else:
-                self._respond(request, response)
-            return
-        except Exception as exc:  # app.handle answers errors itself; this is a last resort
-            self._fail(request, exc)
-            return
-        self._task = self._server.run_task(self._finish(request, Resume(coro, first)))
 
     async def _finish(self, request: Request, pending: Awaitable[HTTPResponse]) -> None:
         try:
@@ -453,6 +514,9 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
 
     async def _serve_directly(self, request: Request) -> None:
         assert self._serve_request is not None
+        # This coroutine's task: run_task returned it before this first step (cheaper than
+        # asyncio.current_task(), a Python function on 3.11).
+        task = self._task
         try:
             await self._serve_request(self, request)
         except asyncio.CancelledError:
@@ -466,7 +530,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
                 else:
                     self._fail(request, exc)
         finally:
-            if self._task is asyncio.current_task():
+            if self._task is task:
                 self._task = None
 
     async def _serve_websocket(self, request: Request) -> None:

@@ -49,6 +49,8 @@ _PARAM_TYPES: dict[str, tuple[str, Converter | None]] = {
     "path": (r".+", None),
 }
 _EXT = r"[A-Za-z0-9]+"
+# The parameters of a static route: none (shared; never mutated: a handler gets a copy).
+_NO_PARAMS: dict[str, Any] = {}
 # <name>, <name:type>, <name:regex>, <file:ext>, <file:ext=a|b>, <file=type:ext>
 _PARAM = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)(?:=([a-z]+))?(?::([^<>]+))?>")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -187,15 +189,12 @@ class Router:
         self._wild: list[_Pattern] = []
         # Routes registered with host=..., one router per host (lower case).
         self._hosts: dict[str, Router] = {}
+        # Whether any route is limited to a host (then ``resolve`` needs the ``Host``).
+        self.has_hosts = False
         self.routes: list[Route] = []
         self.names: dict[str, Route] = {}
         # True once a route must be known when a request's head arrives (stream, WebSocket).
         self.routes_at_head = False
-
-    @property
-    def has_hosts(self) -> bool:
-        """Whether any route is limited to a host (then ``resolve`` needs the ``Host``)."""
-        return bool(self._hosts)
 
     def add(
         self,
@@ -246,6 +245,7 @@ class Router:
         )
         for each in hosts:
             self._hosts.setdefault(each.lower(), Router())._insert(route, path, pattern, wanted)
+            self.has_hosts = True
         if not hosts:
             self._insert(route, path, pattern, wanted)
         self.routes.append(route)
@@ -303,7 +303,7 @@ class Router:
         if table is not None:
             route = table.get(method)
             if route is not None:
-                return route, {}
+                return route, _NO_PARAMS
             raise MethodNotAllowed(allowed=table)
         allowed: set[str] = set()
         candidates: Iterable[_Pattern] = self._by_segment.get(_first_segment(path), ())
