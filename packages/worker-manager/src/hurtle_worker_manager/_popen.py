@@ -41,6 +41,20 @@ def running_tracker_fd() -> int | None:
     return fd
 
 
+def _pickled(
+    popen: popen_spawn_posix.Popen | popen_forkserver.Popen, process_obj: BaseProcess
+) -> io.BytesIO:
+    """What a new process reads first: multiprocessing's preparation data, then itself."""
+    buffer = io.BytesIO()
+    context.set_spawning_popen(popen)
+    try:
+        reduction.dump(spawn.get_preparation_data(process_obj.name), buffer)
+        reduction.dump(process_obj, buffer)
+    finally:
+        context.set_spawning_popen(None)
+    return buffer
+
+
 class SpawnPopen(popen_spawn_posix.Popen):
     """multiprocessing's spawn launcher, handing over a tracker only when one runs."""
 
@@ -50,14 +64,7 @@ class SpawnPopen(popen_spawn_posix.Popen):
         tracker_fd = running_tracker_fd()
         if tracker_fd is not None:
             self._fds.append(tracker_fd)
-        prep_data = spawn.get_preparation_data(process_obj.name)
-        buffer = io.BytesIO()
-        context.set_spawning_popen(self)
-        try:
-            reduction.dump(prep_data, buffer)
-            reduction.dump(process_obj, buffer)
-        finally:
-            context.set_spawning_popen(None)
+        buffer = _pickled(self, process_obj)
         parent_r = child_w = child_r = parent_w = None
         try:
             parent_r, child_w = os.pipe()
@@ -97,14 +104,7 @@ class TemplatePopen(popen_forkserver.Popen):
     _fds: list[int]
 
     def _launch(self, process_obj: BaseProcess) -> None:
-        prep_data = spawn.get_preparation_data(process_obj.name)
-        buffer = io.BytesIO()
-        context.set_spawning_popen(self)
-        try:
-            reduction.dump(prep_data, buffer)
-            reduction.dump(process_obj, buffer)
-        finally:
-            context.set_spawning_popen(None)
+        buffer = _pickled(self, process_obj)
         try:
             self.sentinel, data_w = ensure_template().fork(self._fds, running_tracker_fd())
         except OSError:  # the template died a moment ago: once more, from a new one
