@@ -340,3 +340,27 @@ def test_conditional_get_of_a_file(start_server: Any, tmp_path: Path) -> None:
         assert (response.status, len(response.read())) == (200, 100)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [0, 784_111_777, 951_782_400, 1_709_164_800, 4_102_444_799, 1_764_633_600.75],
+    ids=["epoch", "rfc-example", "leap-day-2000", "leap-day-2024", "end-of-2099", "fraction"],
+)
+def test_http_dates_are_imf_fixdate_as_the_standard_library_writes_them(seconds: float) -> None:
+    # The Date and Last-Modified headers are written without the email package (kept off
+    # the start-up path); they must stay byte for byte what email.utils writes.
+    from hurtle_http._wire import http_date
+
+    assert http_date(seconds) == email.utils.formatdate(seconds, usegmt=True)
+
+
+def test_email_and_mimetypes_stay_off_the_start_up_path() -> None:
+    # Each costs several ms in every process's start; only forms, conditional file
+    # requests and file responses need them, and import them when they do.
+    import subprocess
+    import sys
+
+    code = "import sys, hurtle_http; print(sorted({'email', 'mimetypes'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

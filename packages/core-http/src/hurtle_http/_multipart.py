@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import Message
 
 from hurtle_http.exceptions import BadRequest
 
@@ -20,6 +19,8 @@ class File:
 
 def parse_options(header: str) -> tuple[str, dict[str, str]]:
     """Split ``value; key=val; ...`` (as in Content-Type) into the value and its parameters."""
+    from email.message import Message  # here: email costs ~10 ms at start, forms are rare
+
     message = Message()
     message["content-type"] = header
     params = message.get_params() or []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from email.utils import formatdate
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,20 @@ _STATUS_LINES: dict[int, bytes] = {
 
 # Headers the server computes itself; a handler's values for them are ignored.
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(seconds: float) -> str:
+    """``seconds`` since the epoch as an HTTP date (IMF-fixdate, RFC 9110 5.6.7), in English
+    whatever the locale: ``Sun, 06 Nov 1994 08:49:37 GMT``."""
+    t = time.gmtime(seconds)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
 def status_line(status: int) -> bytes:
@@ -59,7 +72,7 @@ class Clock:
         now = int(time.time())
         if now != self._second:
             self._second = now
-            self.date_line = b"date: " + formatdate(now, usegmt=True).encode() + CRLF
+            self.date_line = b"date: " + http_date(now).encode() + CRLF
             self.prefix = self.date_line + self.server_line
             self.heads = {}
 
