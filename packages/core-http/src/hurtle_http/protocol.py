@@ -448,15 +448,14 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         if self._in_next:
             return
         self._in_next = True
-        queue = self._queue
         try:
             while (
                 self._current is None
-                and queue
+                and self._queue
                 and self._transport is not None
                 and not self._write_paused
             ):
-                request = queue.popleft()
+                request = self._queue.popleft()
                 if type(request) is not Request:
                     self._write_error(cast(HTTPException, request))
                     return
@@ -491,7 +490,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         finally:
             self._in_next = False
         if self._current is None and self._transport is not None and self._state is not CLOSING:
-            if self._state is HANDLING and not queue:
+            if self._state is HANDLING and not self._queue:
                 if self._in_message:
                     self._to(RECEIVING, self._message_started)
                 else:
