@@ -111,31 +111,13 @@ class ResponseWriting:
         if transport is None:
             return
         keep_alive = request._keep_alive and (self._simple or self.keep_alive_for(request))
-        status = response.status
-        body = response.body
         try:
-            if (
-                keep_alive
-                and response._headers is None
-                and request.version == "1.1"
-                and request.method != "HEAD"
-                and 200 <= status != 204
-                and status != 304
-            ):
-                # The common case: no headers of the handler's own, a body, a kept-alive
-                # HTTP/1.1 connection; its head is cached by the clock.
-                clock = self._clock
-                content_type = response.content_type
-                data = clock.heads.get((status, content_type)) or clock.head(status, content_type)
-                data += b"content-length: %d\r\n\r\n" % len(body) + body
-            else:
-                data = encode_response(response, self._clock, keep_alive, request)
+            data = encode_response(response, self._clock, keep_alive, request)
         except Exception as exc:  # e.g. a header value with CR/LF, or a status that is no int
             response = self._app.error_response(exc, request)
-            status, body = response.status, response.body
             data = encode_response(response, self._clock, keep_alive, request)
         transport.write(data)
-        self.finish_response(request, status, keep_alive, len(body))
+        self.finish_response(request, response.status, keep_alive, len(response.body))
 
     async def _send_async(self, request: Request, response: HTTPResponse) -> None:
         try:

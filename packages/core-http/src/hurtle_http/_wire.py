@@ -77,9 +77,9 @@ class Clock:
             self.heads = {}
 
     def head(self, status: int, content_type: str | None) -> bytes:
-        """The head of a keep-alive HTTP/1.1 response with no headers of its own, up to its
-        ``Content-Length``: status line, Date, Server and Content-Type (cached until the
-        next second; raises ValueError for a bad status or content type)."""
+        """The start of the head of a response with no headers of its own: status line,
+        Date, Server and Content-Type (cached until the next second; raises ValueError for
+        a bad status or content type)."""
         head = self.heads.get((status, content_type))
         if head is None:
             head = status_line(status) + self.prefix
@@ -146,18 +146,16 @@ def response_head(response: HTTPResponse, clock: Clock, keep_alive: bool, versio
     """
     headers = response._headers
     content_type = response.content_type
+    status = response.status
     if headers:
-        head = encode_headers(headers, content_type, clock)
-    elif content_type is not None:
-        head = clock.prefix + (_TYPE_LINES.get(content_type) or content_type_line(content_type))
-    else:
-        head = clock.prefix
+        head = status_line(status) + encode_headers(headers, content_type, clock)
+    else:  # the common case: a head cached by the clock until the next second
+        head = clock.heads.get((status, content_type)) or clock.head(status, content_type)
     if not keep_alive:
         head += _CLOSE
     elif version == "1.0":
         head += _KEEP_ALIVE
-    status = response.status
-    return (_STATUS_LINES.get(status) or status_line(status)) + head
+    return head
 
 
 def encode_response(
