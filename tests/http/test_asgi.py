@@ -507,6 +507,18 @@ def test_native_stream_routes_read_the_body_as_it_arrives(start_server: Any) -> 
     assert sum(sizes) == 3 * 0x4000
 
 
+def assert_continue_then_echo(client: Any, path: bytes) -> None:
+    """POST to ``path`` with ``Expect: 100-continue``: the 100 arrives before the client
+    sends its 3 bytes, then the response echoes them."""
+    client.send(
+        b"POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n" % path
+    )
+    assert client._read_line() == b"HTTP/1.1 100 Continue"
+    assert client._read_line() == b""
+    client.send(b"abc")
+    assert client.read_response().body == b"abc"
+
+
 def test_native_stream_expect_100_continue_is_sent_when_the_body_is_read(
     start_server: Any,
 ) -> None:
@@ -521,13 +533,7 @@ def test_native_stream_expect_100_continue_is_sent_when_the_body_is_read(
 
     server = start_server(app)
     with server.raw() as client:
-        client.send(
-            b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
-        )
-        assert client._read_line() == b"HTTP/1.1 100 Continue"
-        assert client._read_line() == b""
-        client.send(b"abc")
-        assert client.read_response().body == b"abc"
+        assert_continue_then_echo(client, b"/")
 
 
 def test_asgi_expect_100_continue_is_sent_when_the_app_reads_and_bodies_arrive_whole(
@@ -535,13 +541,7 @@ def test_asgi_expect_100_continue_is_sent_when_the_app_reads_and_bodies_arrive_w
 ) -> None:
     server = start_server(AsgiApp(probe))
     with server.raw() as client:
-        client.send(
-            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
-        )
-        assert client._read_line() == b"HTTP/1.1 100 Continue"
-        assert client._read_line() == b""
-        client.send(b"abc")
-        assert client.read_response().body == b"abc"
+        assert_continue_then_echo(client, b"/echo")
         # A small body in the same packet as its head: receive() has it at once.
         client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
         assert client.read_response().body == b"hello"
