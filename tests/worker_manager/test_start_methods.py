@@ -254,3 +254,51 @@ def test_a_killed_template_takes_its_processes_along_and_all_are_respawned(
 
     asyncio.run(scenario())
     assert manager_log.text.count("The forkserver's template (pid") == 1, manager_log.text
+
+
+_STARTS_A_TEMPLATE = """
+import json, sys, time
+from hurtle_worker_manager.template import start_template_ahead, stop_template, template_pid
+start_template_ahead([], 30.0)
+deadline = time.monotonic() + 10
+while True:  # posix_spawn may return while the new program is still being loaded
+    with open(f"/proc/{template_pid()}/cmdline", "rb") as cmdline:
+        args = cmdline.read().split(b"\\0")
+    if b"-c" in args or time.monotonic() > deadline:
+        break
+    time.sleep(0.01)
+modules = ("socket", "subprocess", "threading", "ctypes.util")
+print(json.dumps({
+    "args": [arg.decode() for arg in args[1 : args.index(b"-c")]],
+    "imported": [name for name in modules if name in sys.modules],
+}))
+stop_template()
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [([], []), (["-X", "utf8", "-W", "error::DeprecationWarning"], ["-X", "utf8"])],
+)
+def test_a_template_starts_with_the_interpreter_options_of_the_main_process(
+    options: list[str], expected: list[str]
+) -> None:
+    """As spawn would: the main process's options (here -X and -W) reach the template. A
+    main process started without options hands on none, and starting its template imports
+    none of the modules that cost milliseconds (it starts first thing, see ``template``)."""
+    done = subprocess.run(
+        [sys.executable, *options, "-c", _STARTS_A_TEMPLATE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONWARNINGS=""),
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    for option in expected:
+        assert option in report["args"], report
+    if options:
+        assert "-Werror::DeprecationWarning" in report["args"], report
+    else:
+        assert report["args"] == [], "its settings come from the environment it inherits"
+        assert report["imported"] == [], "the template starts before these are imported"

@@ -15,7 +15,6 @@ one of them runs), not the template itself as it preloads Hurtle.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 
@@ -36,10 +35,12 @@ IDLE_TIMEOUT = 10.0
 
 
 def preload(inspector: bool) -> list[str]:
-    """What the template imports once for every process: Hurtle, never the app."""
-    modules = list(PRELOAD)
-    if importlib.util.find_spec("uvloop") is not None:
-        modules.append("uvloop")
+    """What the template imports once for every process: Hurtle, never the app.
+
+    uvloop is named whether or not it is installed: the template skips a module it cannot
+    import (looking for it here would import ``importlib.util`` before the template starts).
+    """
+    modules = [*PRELOAD, "uvloop"]
     if inspector:
         modules.append("hurtle_inspector")
     return modules

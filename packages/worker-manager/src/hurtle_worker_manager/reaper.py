@@ -13,14 +13,12 @@ descendants (Linux ``PR_SET_CHILD_SUBREAPER``).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import multiprocessing.process
 import os
-import sys
 from collections.abc import Collection
 
+from hurtle_worker_manager._platform import libc
 from hurtle_worker_manager.start_method import template_pid
 
 __all__ = ["become_subreaper", "is_init", "reap_orphans", "zombie_children"]
@@ -40,13 +38,10 @@ def become_subreaper(enable: bool = True) -> bool:
 
     ``enable=False`` gives the role up again.
     """
-    if not sys.platform.startswith("linux"):
+    found = libc()
+    if found is None:
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:
-        return False
-    return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, int(enable), 0, 0, 0) == 0)
+    return bool(found.prctl(_PR_SET_CHILD_SUBREAPER, int(enable), 0, 0, 0) == 0)
 
 
 def zombie_children(parent: int | None = None) -> list[int]:
