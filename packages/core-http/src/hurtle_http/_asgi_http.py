@@ -142,7 +142,7 @@ class HttpCycle:
         return self._receive()
 
     def _ready(self, message: Message) -> asyncio.Future[Message]:
-        ready: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        ready: asyncio.Future[Message] = self.conn.loop.create_future()
         ready.set_result(message)
         return ready
 
@@ -153,7 +153,7 @@ class HttpCycle:
             return self._piece(stream)
         if not self.disconnected and not self.complete:
             # The body is read: wait until the client goes or the response is complete.
-            self._disconnect = asyncio.get_running_loop().create_future()
+            self._disconnect = self.conn.loop.create_future()
             await self._disconnect
         return _DISCONNECT
 

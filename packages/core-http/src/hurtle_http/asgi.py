@@ -215,7 +215,7 @@ class AsgiApp:
     def serve_request(self, conn: HttpProtocol, request: Request) -> Coroutine[Any, Any, None]:
         """Run one HTTP request through the ASGI app (the coroutine the connection awaits)."""
         done = self._done
-        loop = asyncio.get_running_loop()
+        loop = conn.loop  # not asyncio.get_running_loop(): on 3.11 that is a getpid() syscall
         if done is None or done.get_loop() is not loop:  # one per loop, for callbacks
             done = self._done = completed(loop)
         return HttpCycle(self, conn, request, done).run()
@@ -245,8 +245,8 @@ class AsgiApp:
         scope["raw_path"] = raw_path
         scope["query_string"] = query
         scope["headers"] = headers
-        scope["client"] = (info.client_ip, info.client_port)
-        scope["server"] = (info.server_ip, info.server_port)
+        scope["client"] = info.client
+        scope["server"] = info.server
         scope["state"] = self._state.copy()
         if kind == "http":
             scope["method"] = request.method

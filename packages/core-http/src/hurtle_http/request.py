@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
@@ -43,6 +43,14 @@ class ConnInfo:
     server_ip: str
     server_port: int
     ssl: bool
+    client: tuple[str, int] = field(init=False, repr=False, compare=False)
+    """``(client_ip, client_port)``, made once per connection (an ASGI scope's ``client``)."""
+    server: tuple[str, int] = field(init=False, repr=False, compare=False)
+    """``(server_ip, server_port)``, made once per connection."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "client", (self.client_ip, self.client_port))
+        object.__setattr__(self, "server", (self.server_ip, self.server_port))
 
 
 class RequestParameters(dict[str, list[str]]):
@@ -310,7 +318,7 @@ class Request:
     @property
     def client(self) -> tuple[str, int]:
         """The client address ``(ip, port)``."""
-        return self.conn_info.client_ip, self.conn_info.client_port
+        return self.conn_info.client
 
     async def respond(
         self,
