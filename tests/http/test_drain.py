@@ -73,9 +73,11 @@ def test_an_idle_keep_alive_connection_is_closed_cleanly(start_server: Any) -> N
         stopper = stop_in_background(server, 10)
         assert client.is_closed(timeout=5)
         assert client.buffer == b"", "an idle connection gets no unsolicited response"
-        assert time.monotonic() - started < 5
-    stopper.join(15)
-    assert server.server.closed
+        # Like a client's connection pool, this one never closes its side: the stop does
+        # not wait for it (nothing was in flight: no lingering close).
+        stopper.join(15)
+        assert server.server.closed
+        assert time.monotonic() - started < 1.5, "the stop waited for the idle client"
 
 
 def test_a_request_on_an_idle_connection_during_the_grace_is_answered(start_server: Any) -> None:

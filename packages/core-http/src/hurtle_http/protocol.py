@@ -228,7 +228,10 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
             return
         expiry = EXPIRY[self._state]
         if expiry is Expiry.CLOSE:
-            self._close()
+            # Idle with nothing left to write: a client keeping its idle connection in a
+            # pool never closes its side, and a lingering close would wait the whole
+            # LINGER_TIMEOUT for it (a stop or a reload 2 s longer per such connection).
+            self._close(linger=bool(buffered))
         elif expiry is Expiry.REQUEST_TIMEOUT:
             self._reject(RequestTimeout("The request was not received in time"))
         elif expiry is Expiry.RESPONSE_TIMEOUT:
@@ -650,14 +653,20 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
             self._access_log.log(logged, response.status, len(response.body))
         self._close()
 
-    def _close(self) -> None:
-        """Shut our side, then discard input until the peer closes (a lingering close)."""
+    def _close(self, linger: bool = True) -> None:
+        """Shut our side, then discard input until the peer closes (a lingering close).
+
+        The lingering keeps a client's late bytes from making our kernel reset the
+        connection, which can destroy the answer it has not read yet. With no answer in
+        flight (``linger=False``: an idle connection whose output is all written) the
+        connection is closed at once.
+        """
         transport = self._transport
         if transport is None or self._state is CLOSING:
             return
         self._to(CLOSING)
         self._queue.clear()
-        if not self._eof and transport.can_write_eof():
+        if linger and not self._eof and transport.can_write_eof():
             transport.write_eof()
             if self._read_paused:
                 self._read_paused = False
