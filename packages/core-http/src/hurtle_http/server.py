@@ -266,7 +266,9 @@ class HttpServer:
 
     def run_task(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run a request's coroutine in a task the stop waits for (then cancels)."""
-        task = self.loop.create_task(coro)
+        loop = self._loop  # not the property: this runs for every ASGI request
+        assert loop is not None, "run_task on a server that is not started"
+        task = loop.create_task(coro)
         tasks = self._tasks
         tasks.add(task)
         # Done tasks are dropped whenever the set has doubled since the last time, rather
