@@ -4,7 +4,8 @@ and by the senders of streamed bodies, files (``_senders``), ASGI and WebSockets
 ``write_head`` marks the response as started (an error after it aborts instead of answering
 500); ``drain`` waits while the transport's buffer is over its high-water mark;
 ``finish_response`` counts the response, writes its access log record (``_access``) and
-moves the connection on (next request, or close).
+moves the connection on (next request, or close). ``HeldWrites`` holds the answers made
+while a read is handled until the loop turn's reads are done.
 """
 
 from __future__ import annotations
@@ -28,6 +29,34 @@ if TYPE_CHECKING:
     from hurtle_http.server import HttpServer, Limits, RequestStats
 
 error_logger = logging.getLogger("hurtle.error")
+
+
+class HeldWrites:
+    """Answers made while reading, written together once the loop turn's reads are done.
+
+    uvloop writes at once in ``transport.write``: an answer made inside ``data_received``
+    leaves, and wakes its client, before the other sockets ready in the same turn are read.
+    Held until those reads are done (one callback per turn writes them all), the answers
+    of a busy turn leave together and wake each client once per batch: less kernel time per
+    request (see ``docs/design-notes.md``). One per server.
+    """
+
+    __slots__ = ("_held", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._held: list[ResponseWriting] = []
+
+    def hold(self, conn: ResponseWriting) -> None:
+        """``conn`` holds output: write it at the start of the next turn."""
+        if not self._held:
+            self._loop.call_soon(self._release)
+        self._held.append(conn)
+
+    def _release(self) -> None:
+        held, self._held = self._held, []
+        for conn in held:
+            conn.release_writes()
 
 
 class ResponseWriting:
@@ -63,6 +92,9 @@ class ResponseWriting:
     _stream: BodyStream | None
     _write_paused: bool
     _drain_waiter: asyncio.Future[None] | None
+    _reading: bool
+    _held: list[bytes] | None
+    _held_writes: HeldWrites
 
     @property
     def clock(self) -> Clock:
@@ -71,7 +103,9 @@ class ResponseWriting:
 
     @property
     def transport(self) -> asyncio.Transport | None:
-        """The connection's transport (None once it is lost)."""
+        """The connection's transport (None once it is lost); held output is written first."""
+        if self._held is not None:
+            self.release_writes()
         return self._transport
 
     @property
@@ -116,7 +150,15 @@ class ResponseWriting:
         except Exception as exc:  # e.g. a header value with CR/LF, or a status that is no int
             response = self._app.error_response(exc, request)
             data = encode_response(response, self._clock, keep_alive, request)
-        transport.write(data)
+        if self._reading:  # answered while a read is handled: held until the turn's reads end
+            held = self._held
+            if held is None:
+                self._held = [data]
+                self._held_writes.hold(self)
+            else:
+                held.append(data)  # pipelined requests: their answers leave in one write
+        else:
+            transport.write(data)
         self.finish_response(request, response.status, keep_alive, len(response.body))
 
     async def _send_async(self, request: Request, response: HTTPResponse) -> None:
@@ -142,14 +184,24 @@ class ResponseWriting:
     def write_head(self, head: bytes) -> None:
         """Write a response head (for senders of streamed bodies)."""
         self._head_sent = True
+        if self._held is not None:
+            self.release_writes()
         transport = self._transport  # as write(), without a second call on the hot path
         if transport is not None:
             transport.write(head)
 
     def write(self, data: bytes) -> None:
         """Write bytes to the client (dropped once the connection is gone)."""
+        if self._held is not None:
+            self.release_writes()
         if self._transport is not None:
             self._transport.write(data)
+
+    def release_writes(self) -> None:
+        """Write the answers held while reading (see ``HeldWrites``), before anything else."""
+        held, self._held = self._held, None
+        if held and self._transport is not None:
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def finish_response(self, request: Request, status: int, keep_alive: bool, size: int) -> None:
         """The response to ``request`` is fully written (``size`` bytes of body): count it,

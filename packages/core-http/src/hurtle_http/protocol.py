@@ -111,6 +111,8 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         "_head_began",
         "_head_bytes",
         "_head_sent",
+        "_held",
+        "_held_writes",
         "_in_head",
         "_in_message",
         "_in_next",
@@ -124,6 +126,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         "_raw_headers",
         "_read_paused",
         "_read_size",
+        "_reading",
         "_rejected",
         "_request",
         "_serve_request",
@@ -157,6 +160,9 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         self._queue: deque[Request | HTTPException] = deque()
         self._current: Request | None = None
         self._task: asyncio.Task[None] | None = None
+        self._reading = False  # data_received is answering what it read
+        self._held: list[bytes] | None = None  # answers held until the turn's reads end
+        self._held_writes = server.held_writes
         self._head_sent = False
         self._in_next = False
         self._rejected = False
@@ -265,6 +271,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
 
     def abort(self) -> None:
         """Close the connection now, whatever it is doing."""
+        self._held = None
         if self._task is not None:
             self._task.cancel()
         if self._transport is not None:
@@ -301,6 +308,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         if self._stream is not None:
             self._stream.fail(ClientDisconnected("The client disconnected"))
             self._stream = None
+        self._held = None
         owner, self.owner = self.owner, None
         if owner is not None:
             owner.lost()  # it finishes its task itself (ASGI: http.disconnect)
@@ -388,7 +396,11 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
                 except HTTPException as exc:
                     self._reject(exc)
         if self._queue:
-            self._next()
+            self._reading = True  # whole answers made now are held (see _sink.HeldWrites)
+            try:
+                self._next()
+            finally:
+                self._reading = False
         elif self._in_message and self._state is IDLE:
             self._to(RECEIVING, self._message_started)
 
@@ -664,6 +676,8 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         transport = self._transport
         if transport is None or self._state is CLOSING:
             return
+        if self._held is not None:
+            self.release_writes()
         self._to(CLOSING)
         self._queue.clear()
         if linger and not self._eof and transport.can_write_eof():

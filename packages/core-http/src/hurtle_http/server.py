@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from hurtle_http._access import AccessLog
+from hurtle_http._sink import HeldWrites
 from hurtle_http._state import ConnState, timers
 from hurtle_http._wire import Clock
 from hurtle_http.config import Config
@@ -114,6 +115,8 @@ class HttpServer:
     and then closes the socket, so that later clients are refused instead of reset.
     """
 
+    held_writes: HeldWrites  # made by start(), on the running loop
+
     def __init__(
         self,
         app: HttpApp | AsgiApp,
@@ -177,6 +180,7 @@ class HttpServer:
         _ = self.port  # remembered: the socket may be closed by the time someone asks
         self.limits = Limits.from_config(self.app.config)
         self.clock = Clock(str(self.app.config.SERVER_NAME))
+        self.held_writes = HeldWrites(loop)
         self.access_log = AccessLog(self.app.config.ACCESS_LOG_FORMAT)
         await self.app.dispatch("before_server_start", loop)
         try:
