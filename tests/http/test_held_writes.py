@@ -62,6 +62,10 @@ def _app() -> HttpApp:
     def number(request: Request, n: int) -> Any:
         return text(str(n))
 
+    @app.get("/big")
+    def big(request: Request) -> Any:
+        return text("x" * 100_000)
+
     @app.get("/slow")
     async def slow(request: Request) -> Any:
         await asyncio.sleep(0.01)
@@ -118,5 +122,16 @@ def test_held_answers_are_written_before_the_connection_closes() -> None:
             await asyncio.sleep(0)
         assert transport.closed
         assert len(transport.writes) == 1 and transport.writes[0].endswith(b"\r\n\r\n7")
+
+    asyncio.run(_serve(scenario))
+
+
+def test_a_large_answer_is_written_at_once() -> None:
+    """Past 64 KiB an answer is not held: the transport's flow control must see it."""
+
+    async def scenario(loop: Any, conn: HttpProtocol, transport: RecordingTransport) -> None:
+        loop.call_soon(conn.data_received, b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        await asyncio.sleep(0)  # the read's turn
+        assert len(transport.writes) == 1 and transport.writes[0].endswith(b"x" * 100_000)
 
     asyncio.run(_serve(scenario))

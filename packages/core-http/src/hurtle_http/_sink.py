@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 error_logger = logging.getLogger("hurtle.error")
 
+_MAX_HELD = 64 * 1024
+"""Bytes a connection holds at most (see ``HeldWrites``); past them it writes at once."""
+
 
 class HeldWrites:
     """Answers made while reading, written together once the loop turn's reads are done.
@@ -94,6 +97,7 @@ class ResponseWriting:
     _drain_waiter: asyncio.Future[None] | None
     _reading: bool
     _held: list[bytes] | None
+    _held_size: int
     _held_writes: HeldWrites
 
     @property
@@ -151,15 +155,22 @@ class ResponseWriting:
             response = self._app.error_response(exc, request)
             data = encode_response(response, self._clock, keep_alive, request)
         if self._reading:  # answered while a read is handled: held until the turn's reads end
-            held = self._held
-            if held is None:
-                self._held = [data]
-                self._held_writes.hold(self)
-            else:
-                held.append(data)  # pipelined requests: their answers leave in one write
+            self._hold(data)
         else:
             transport.write(data)
         self.finish_response(request, response.status, keep_alive, len(response.body))
+
+    def _hold(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            self._held = [data]
+            self._held_size = len(data)
+            self._held_writes.hold(self)
+        else:
+            held.append(data)  # pipelined requests: their answers leave in one write
+            self._held_size += len(data)
+        if self._held_size > _MAX_HELD:  # large answers: written now, so that the
+            self.release_writes()  # transport's flow control sees them (and pauses reading)
 
     async def _send_async(self, request: Request, response: HTTPResponse) -> None:
         try:

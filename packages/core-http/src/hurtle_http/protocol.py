@@ -112,6 +112,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         "_head_bytes",
         "_head_sent",
         "_held",
+        "_held_size",
         "_held_writes",
         "_in_head",
         "_in_message",
@@ -162,6 +163,7 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._reading = False  # data_received is answering what it read
         self._held: list[bytes] | None = None  # answers held until the turn's reads end
+        self._held_size = 0
         self._held_writes = server.held_writes
         self._head_sent = False
         self._in_next = False
@@ -271,7 +273,8 @@ class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
 
     def abort(self) -> None:
         """Close the connection now, whatever it is doing."""
-        self._held = None
+        if self._held is not None:
+            self.release_writes()  # as if written at once: what the client may still get
         if self._task is not None:
             self._task.cancel()
         if self._transport is not None:
