@@ -77,7 +77,8 @@ def test_an_idle_keep_alive_connection_is_closed_cleanly(start_server: Any) -> N
         # not wait for it (nothing was in flight: no lingering close).
         stopper.join(15)
         assert server.server.closed
-        assert time.monotonic() - started < 1.5, "the stop waited for the idle client"
+        # (a lingering close would take the grace plus LINGER_TIMEOUT: 2.2 s and more)
+        assert time.monotonic() - started < 2.0, "the stop waited for the idle client"
 
 
 def test_a_request_on_an_idle_connection_during_the_grace_is_answered(start_server: Any) -> None:
