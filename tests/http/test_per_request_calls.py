@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hurtle_http import AsgiApp, Config, HttpApp, HttpServer, Request, bind_socket, json
+from hurtle_http import AsgiApp, HttpApp, HttpServer, Request, bind_socket, json
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
@@ -39,9 +39,7 @@ def _native() -> HttpApp:
 def test_serving_requests_never_asks_asyncio_for_the_running_loop(
     kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = Config()
-    config.ACCESS_LOG = False
-    app = _native() if kind == "native" else AsgiApp(_raw_asgi, config=config, lifespan="off")
+    app = _native() if kind == "native" else AsgiApp(_raw_asgi, lifespan="off")
     app.config.ACCESS_LOG = False
     calls = []
 

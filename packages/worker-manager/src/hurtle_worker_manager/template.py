@@ -7,16 +7,16 @@ One template per main process, started on demand (or ahead of time with
 started again if it died. See ``_template`` for what the template does and its protocol.
 Modules to preload add up: a module asked for after the start is imported by the running
 template as soon as no fork request waits. ``TemplatePopen`` (in ``_popen``) asks it for
-processes. This module imports next to nothing (not the rest of the package, not
-multiprocessing, not even ``socket``, ``subprocess`` or ``threading``: 12 ms together), so
-that a template can be started first thing while the main process imports the rest.
+processes. This module imports next to nothing before the template starts (not the rest
+of the package, not multiprocessing, not even ``socket``, ``subprocess`` or ``threading``:
+12 ms together), so that a template can be started first thing while the main process
+imports the rest.
 """
 
 from __future__ import annotations
 
 import _socket
 import _thread
-import array
 import atexit
 import os
 import sys
@@ -111,10 +111,11 @@ class Template:
                 f"a process cannot inherit {len(fds)} descriptors (at most {MAX_FDS - 5})"
             )
         flags = (b"1" if tracker is not None else b"0") + (b"1" if stdio else b"0")
-        rights = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", sent))]
+        import socket  # loaded long since in a process that forks (not at the template's start)
+
         try:
             with self._lock:
-                self._control.sendmsg([b"F" + flags], rights)
+                socket.send_fds(self._control, [b"F" + flags], sent)  # type: ignore[arg-type]
         except BaseException:
             os.close(data_w)
             os.close(status_r)
