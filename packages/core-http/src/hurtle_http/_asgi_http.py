@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Iterable, MutableMapping
+from collections.abc import Awaitable, Iterable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hurtle_http._body import BodyStream, ClientDisconnected
@@ -317,7 +317,7 @@ def _head(message: Message) -> _Head:
     return head
 
 
-def _encode_head(status: int, fields: Iterable[tuple[bytes, bytes]]) -> _Head:
+def _encode_head(status: int, fields: Iterable[Sequence[bytes]]) -> _Head:
     """Check and encode the status and header fields of an ``http.response.start``."""
     lines = bytearray(status_line(status))
     head = _Head(status, b"")

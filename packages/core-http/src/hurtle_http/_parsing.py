@@ -73,20 +73,29 @@ class _Refused(Exception):
 _GOOD_HOSTS: set[bytes] = set()
 
 
-class RequestParsing:
-    """The httptools callbacks of ``HttpProtocol`` (which owns every attribute used here)."""
+class RequestParsing(asyncio.Protocol):
+    """The httptools callbacks of ``HttpProtocol`` (which owns every attribute used here).
 
-    if TYPE_CHECKING:  # provided by HttpProtocol
+    The first class of the connection's single chain of inheritance (``RequestParsing`` <-
+    ``_sink.ResponseWriting`` <- ``HttpProtocol``), so that mypyc can compile it to native
+    attribute slots (see ``docs/design-notes.md``). The methods below are provided further
+    down that chain.
+    """
 
-        def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError  # ResponseWriting's
 
-        def _update_reading(self) -> None: ...
+    def _update_reading(self) -> None:
+        raise NotImplementedError  # HttpProtocol's
 
-        def pause_body(self) -> None: ...
+    def pause_body(self) -> None:
+        raise NotImplementedError  # HttpProtocol's
 
-        def resume_body(self) -> None: ...
+    def resume_body(self) -> None:
+        raise NotImplementedError  # HttpProtocol's
 
-        def body_wanted(self) -> None: ...
+    def body_wanted(self) -> None:
+        raise NotImplementedError  # HttpProtocol's
 
     _app: HttpApp | AsgiApp
     _loop: asyncio.AbstractEventLoop

@@ -16,6 +16,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from hurtle_http._body import BodyStream
+from hurtle_http._parsing import RequestParsing
 from hurtle_http._senders import send_file, send_stream
 from hurtle_http._wire import Clock, encode_response
 from hurtle_http.exceptions import HTTPException
@@ -62,16 +63,20 @@ class HeldWrites:
             conn.release_writes()
 
 
-class ResponseWriting:
-    """The response half of ``HttpProtocol`` (which owns every attribute used here)."""
+class ResponseWriting(RequestParsing):
+    """The response half of ``HttpProtocol`` (which owns every attribute used here).
 
-    if TYPE_CHECKING:  # provided by HttpProtocol
+    The methods below are ``HttpProtocol``'s (see ``RequestParsing`` for the chain).
+    """
 
-        def abort(self) -> None: ...
+    def abort(self) -> None:
+        raise NotImplementedError
 
-        def _close(self) -> None: ...
+    def _close(self, linger: bool = True) -> None:
+        raise NotImplementedError
 
-        def _next(self) -> None: ...
+    def _next(self) -> None:
+        raise NotImplementedError
 
     _app: HttpApp | AsgiApp
     _loop: asyncio.AbstractEventLoop

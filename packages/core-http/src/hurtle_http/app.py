@@ -16,6 +16,7 @@ from hurtle_http import log as _log
 from hurtle_http._body import BUFFER, DISCARD, STREAM
 from hurtle_http._decorators import ShorthandDecorators
 from hurtle_http._framework import FrameworkMixin
+from hurtle_http._mypyc import mypyc_attr
 from hurtle_http._respond import Responder, uses_respond
 from hurtle_http._serving import ServingMixin
 from hurtle_http.blueprints import Blueprint
@@ -52,7 +53,7 @@ async def _run_responding(route: Route, request: Request, params: dict[str, Any]
     responder = request._responder = Responder()
 
     async def call() -> Any:
-        result = route.handler(request, **params)
+        result: Any = route.handler(request, **params)  # whatever the app returns
         if inspect.isawaitable(result):
             result = await result
         return result
@@ -66,6 +67,7 @@ def _is_async(func: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(inspect.unwrap(func))
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class HttpApp(FrameworkMixin, ServingMixin, ShorthandDecorators):
     """An HTTP application: register handlers with decorators, then ``run`` or ``serve`` it.
 
@@ -448,6 +450,7 @@ class HttpApp(FrameworkMixin, ServingMixin, ShorthandDecorators):
                 if response is None:
                     if params:
                         request.match_info = params
+                    result: Any  # whatever the app returns (checked below)
                     if route.responds:
                         result = await _run_responding(route, request, params)
                     else:
@@ -456,7 +459,7 @@ class HttpApp(FrameworkMixin, ServingMixin, ShorthandDecorators):
                         else:
                             result = route.handler(request)
                         if route.is_async or inspect.isawaitable(result):
-                            result = await result  # type: ignore[misc]
+                            result = await result
                     if not isinstance(result, HTTPResponse):
                         raise TypeError(
                             f"Handler {route.name!r} returned {type(result).__name__}, not a "

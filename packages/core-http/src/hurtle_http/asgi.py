@@ -22,6 +22,7 @@ from urllib.parse import unquote
 from hurtle_http._asgi_http import HttpCycle, completed
 from hurtle_http._body import BUFFER, STREAM
 from hurtle_http._lifespan import Lifespan, LifespanMode
+from hurtle_http._mypyc import mypyc_attr
 from hurtle_http.config import Config
 from hurtle_http.exceptions import HTTPException, HurtleHttpError
 from hurtle_http.listeners import SERVER_EVENTS, Listener, call_listeners
@@ -106,6 +107,7 @@ class _Asgi2:
         await self.app(scope)(receive, send)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class AsgiApp:
     """Any ASGI 3 (or ASGI 2) application, servable exactly like an ``HttpApp``.
 

@@ -28,7 +28,7 @@ import httptools
 
 from hurtle_http._body import BodyStream, ClientDisconnected
 from hurtle_http._eager import Resume
-from hurtle_http._parsing import _CONTINUE, RequestParsing, _Refused, fields_size
+from hurtle_http._parsing import _CONTINUE, _Refused, fields_size
 from hurtle_http._sink import ResponseWriting
 from hurtle_http._state import (
     CLOSED,
@@ -87,7 +87,7 @@ class _Detached:
 _DETACHED_PARSER = httptools.HttpRequestParser(_Detached())
 
 
-class HttpProtocol(RequestParsing, ResponseWriting, asyncio.Protocol):
+class HttpProtocol(ResponseWriting):
     """Serves HTTP/1.1 on one connection for an ``HttpServer``."""
 
     # Slots: its ~50 attributes are read on every request (a plain instance of that many

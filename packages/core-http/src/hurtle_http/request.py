@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote
 import msgspec
 
 from hurtle_http._multipart import File, parse_multipart, parse_options
+from hurtle_http._mypyc import mypyc_attr
 from hurtle_http._proxies import proxy_facts, trusts_proxies
 from hurtle_http.exceptions import BadRequest, HTTPException, HurtleHttpError
 from hurtle_http.headers import Headers
@@ -53,6 +54,7 @@ class ConnInfo:
         object.__setattr__(self, "server", (self.server_ip, self.server_port))
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RequestParameters(dict[str, list[str]]):
     """Multi-valued parameters: ``get`` returns the first value, ``getlist`` all of them."""
 
@@ -68,6 +70,7 @@ class RequestParameters(dict[str, list[str]]):
         return values
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class CookieParameters(dict[str, str]):
     """Request cookies: ``cookies["a"]`` and ``get`` give the first value, ``getlist`` all."""
 
@@ -120,6 +123,7 @@ def _parameters(pairs: list[tuple[str, str]]) -> RequestParameters:
     return params
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Request:
     """One HTTP request: method, path, query, headers, body and the matched route's params."""
 

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from hurtle_http._mypyc import mypyc_attr
 from hurtle_http.cookies import CookieJar
 from hurtle_http.headers import Headers, HeaderSource
 
@@ -28,6 +29,7 @@ HTML_TYPE = "text/html; charset=utf-8"
 OCTET_TYPE = "application/octet-stream"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class HTTPResponse:
     """A response whose whole body is known: status, headers, content type and bytes."""
 
@@ -120,6 +122,7 @@ class HTTPResponse:
 StreamingFunction = Callable[["StreamingResponse"], Awaitable[None]]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class StreamingResponse(HTTPResponse):
     """A response whose body is produced while it is sent (chunked transfer coding).
 
@@ -163,6 +166,7 @@ class StreamingResponse(HTTPResponse):
             self._send = None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class FileResponse(HTTPResponse):
     """A file sent from disk by the server, with ``Range`` support and a guessed type.
 
