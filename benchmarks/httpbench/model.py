@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent.parent  # the benchmarks/ folder
+HURTLE_HTTP_SOURCE = BENCHMARKS.parent / "packages" / "core-http" / "src"
 HOST = "127.0.0.1"
 ECHO_BODY = b"x" * 1024  # the body wrk_report.lua sends for BENCH_BODY_SIZE=1024
 
@@ -36,6 +37,7 @@ class Server:
     name: str
     script: str
     description: str
+    pure: bool = False  # run hurtle-http from its source: pure Python, not the compiled wheel
 
     @property
     def path(self) -> Path:
@@ -60,6 +62,12 @@ SERVERS = {
             "hurtle-fw",
             "hurtle_framework_app.py",
             "hurtle_app.py + blueprint group, middleware, signal, task",
+        ),
+        Server(
+            "hurtle-pure",
+            "hurtle_app.py",
+            "hurtle_app.py on hurtle-http's pure-Python source (no mypyc)",
+            pure=True,
         ),
         Server("sanic", "sanic_app.py", "Sanic, single_process=True"),
         Server("uvicorn", "uvicorn_app.py", "uvicorn + raw ASGI app, httptools, uvloop"),

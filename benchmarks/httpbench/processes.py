@@ -16,7 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from httpbench.model import BENCHMARKS, HOST, SCENARIOS, Scenario, Server, ServerFailed
+from httpbench.model import (
+    BENCHMARKS,
+    HOST,
+    HURTLE_HTTP_SOURCE,
+    SCENARIOS,
+    Scenario,
+    Server,
+    ServerFailed,
+)
 
 START_TIMEOUT = 30.0  # seconds for a server to answer its first request
 STOP_TIMEOUT = 10.0  # seconds for a server to exit after SIGTERM, before SIGKILL
@@ -147,10 +155,18 @@ def running(server: Server, cpu: int) -> Iterator[tuple[int, int]]:
     """Start the server pinned to `cpu`, yield (port, pid) once it answers, always stop it."""
     port = free_port()
     command = ["taskset", "-c", str(cpu), sys.executable, str(server.path), str(port)]
+    env = dict(os.environ)
+    if server.pure:  # the source comes before the installed (compiled) wheel
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HURTLE_HTTP_SOURCE), env.get("PYTHONPATH")]))
     with tempfile.TemporaryFile() as log:
         # Own session: a Ctrl-C reaches only this script, which then stops the server itself.
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, cwd=BENCHMARKS, start_new_session=True
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=BENCHMARKS,
+            env=env,
+            start_new_session=True,
         )
         try:
             wait_until_ready(process, port, log)
