@@ -157,7 +157,8 @@ def running(server: Server, cpu: int) -> Iterator[tuple[int, int]]:
     command = ["taskset", "-c", str(cpu), sys.executable, str(server.path), str(port)]
     env = dict(os.environ)
     if server.pure:  # the source comes before the installed (compiled) wheel
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HURTLE_HTTP_SOURCE), env.get("PYTHONPATH")]))
+        paths = [str(HURTLE_HTTP_SOURCE), env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
     with tempfile.TemporaryFile() as log:
         # Own session: a Ctrl-C reaches only this script, which then stops the server itself.
         process = subprocess.Popen(
