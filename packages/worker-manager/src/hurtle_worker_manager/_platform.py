@@ -15,6 +15,7 @@ __all__ = [
     "cpu_seconds",
     "current_umask",
     "libc",
+    "proc_stat",
     "rss_bytes",
     "set_parent_death_signal",
     "set_thread_name",
@@ -80,11 +81,21 @@ def rss_bytes(pid: int) -> int | None:
         return None
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of ``pid`` in seconds, or None where /proc cannot tell."""
+def proc_stat(pid: int | str) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first), or None
+    where /proc cannot tell (no such process, not Linux)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat_file:
-            fields = stat_file.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-    except (OSError, ValueError, IndexError):
+            # The command name, in parentheses, may itself hold spaces and parentheses.
+            return stat_file.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of ``pid`` in seconds, or None where /proc cannot tell."""
+    fields = proc_stat(pid)
+    try:
+        return None if fields is None else (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    except (ValueError, IndexError):
         return None

@@ -25,7 +25,7 @@ from multiprocessing import context, popen_forkserver, popen_spawn_posix, reduct
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from hurtle_worker_manager._template import SIGNED, inherited_fds
+from hurtle_worker_manager._template import inherited_fds, read_signed
 from hurtle_worker_manager.template import ensure_template
 
 __all__ = ["SpawnProcess", "TemplateProcess", "running_tracker_fd"]
@@ -113,18 +113,7 @@ class TemplatePopen(popen_forkserver.Popen):
         self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))  # type: ignore[attr-defined]
         with open(data_w, "wb", closefd=True) as pipe:
             pipe.write(buffer.getbuffer())
-        self.pid = _read_signed(self.sentinel)
-
-
-def _read_signed(fd: int) -> int:
-    data = b""
-    while len(data) < SIGNED.size:
-        chunk = os.read(fd, SIGNED.size - len(data))
-        if not chunk:
-            raise EOFError("the template closed the status pipe")
-        data += chunk
-    value: int = SIGNED.unpack(data)[0]
-    return value
+        self.pid = read_signed(self.sentinel)
 
 
 class SpawnProcess(context.SpawnProcess):

@@ -18,7 +18,7 @@ import multiprocessing.process
 import os
 from collections.abc import Collection
 
-from hurtle_worker_manager._platform import libc
+from hurtle_worker_manager._platform import libc, proc_stat
 from hurtle_worker_manager.start_method import template_pid
 
 __all__ = ["become_subreaper", "is_init", "reap_orphans", "zombie_children"]
@@ -55,12 +55,8 @@ def zombie_children(parent: int | None = None) -> list[int]:
     for entry in entries:
         if not entry.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] == b"Z" and int(fields[1]) == parent:
+        fields = proc_stat(entry)
+        if fields is not None and fields[0] == b"Z" and int(fields[1]) == parent:
             found.append(int(entry))
     return found
 

@@ -302,9 +302,8 @@ def dead_template(pid: int | None = None) -> int | None:
     pid = template_pid() if pid is None else pid
     if pid is None or not os.path.isdir("/proc/self"):
         return None
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            state = stat.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return pid
-    return pid if state == b"Z" else None
+    # Here, not at the top: this module imports next to nothing (_platform imports ctypes).
+    from hurtle_worker_manager._platform import proc_stat
+
+    fields = proc_stat(pid)
+    return pid if not fields or fields[0] == b"Z" else None
